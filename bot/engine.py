@@ -1,0 +1,559 @@
+"""The conversation engine: one `handle(message) -> replies` that every adapter calls.
+
+It decides what a message means (command, button press, walkthrough word or question), moves
+the person's walkthrough, keeps their session in the store, and writes replies in neutral
+markup. It knows nothing about any chat platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from bot import walkthrough as wt
+from bot.knowledge import Knowledge
+from bot.markup import escape
+from bot.matcher import Matcher
+from bot.payloads import Payload, make, owner_tag
+from bot.sessions import MemoryStore, Session, SessionStore
+from bot.text import normalize
+from bot.types import Answer, Button, IncomingMessage, Reply, Suggestion
+from bot.walkthrough import CHECKLIST, CONFIRM, STEPS, Position
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL = 24 * 3600.0
+COMMAND_ALIASES = {"delete": "walkthrough", "menu": "start", "questions": "faq", "stop": "cancel"}
+_WORD_ACTIONS = {
+    CHECKLIST: (
+        ("stop", "stop"),
+        ("done", "done"),
+        ("next", "done"),
+        ("more", "more"),
+        ("back", "back"),
+        ("repeat", "repeat"),
+        ("cancel", "cancel"),
+    ),
+    CONFIRM: (
+        ("continue", "continue"),
+        ("next", "continue"),
+        ("done", "continue"),
+        ("back", "back"),
+        ("repeat", "repeat"),
+        ("cancel", "cancel"),
+        ("stop", "cancel"),
+    ),
+    STEPS: (
+        ("next", "next"),
+        ("done", "next"),
+        ("continue", "next"),
+        ("back", "back"),
+        ("repeat", "repeat"),
+        ("more", "repeat"),
+        ("cancel", "cancel"),
+        ("stop", "cancel"),
+    ),
+}
+
+
+class Engine:
+    """Platform-neutral conversation logic over one knowledge base and one session store."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        store: SessionStore | None = None,
+        *,
+        matcher: Matcher | None = None,
+        ttl: float = DEFAULT_TTL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.knowledge = knowledge
+        self.store: SessionStore = store if store is not None else MemoryStore()
+        self.matcher = matcher or Matcher(knowledge)
+        self.ttl = ttl
+        self.clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+        self._words = {
+            lang: {
+                kind: frozenset(
+                    normalize(w) for w in knowledge.ui(f"words_{kind}", lang).split(",")
+                )
+                - {""}
+                for kind in ("next", "back", "repeat", "cancel", "done", "more", "stop", "continue")
+            }
+            for lang in knowledge.languages
+        }
+        self._last_purge = 0.0
+
+    # -- public API used by adapters -----------------------------------------------------
+
+    async def handle(self, message: IncomingMessage) -> list[Reply]:
+        """Replies for one incoming message. Never raises: an internal error becomes an apology."""
+        if not message.addressed and message.payload is None:
+            return []
+        key = message.session_key
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:  # one person's updates apply in arrival order
+                return await self._handle(message)
+        except Exception:
+            log.exception("failed to handle a message on %s", message.platform)
+            return [Reply(self.knowledge.ui("error", self.lang_for(message, None)))]
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+    def commands(self, lang: str | None = None) -> dict[str, str]:
+        """Command names and descriptions, for menus (setMyCommands, slash commands)."""
+        return self.knowledge.command_descriptions(lang)
+
+    def search(self, text: str, limit: int = 5, lang: str | None = None) -> list[Suggestion]:
+        """Entries matching partly typed text (Discord autocomplete, Telegram inline mode).
+        Empty text offers the FAQ topics."""
+        lang = lang or "en"
+        if not text.strip():
+            pack = self.knowledge.pack(lang)
+            return [
+                Suggestion(i, self.knowledge.entry(i, lang).title, 0.0) for i in pack.faq_topics
+            ][:limit]
+        return self.matcher.search(text, limit, lang)
+
+    def entry_reply(self, entry_id: str, lang: str | None = None) -> Reply:
+        """An entry's answer with no buttons, e.g. for sharing it into another chat."""
+        entry = self.knowledge.entry(entry_id, lang)
+        return Reply(f"**{escape(entry.title)}**\n\n{entry.answer}")
+
+    def ask(self, question: str, lang: str | None = None) -> tuple[Answer, Reply]:
+        """Match one question and build the reply a person would see (used by `helpbot ask`)."""
+        turn = _Turn(self, IncomingMessage("cli", "cli", "cli", question), Session(), lang or "en")
+        answer = self.matcher.match(question, turn.lang)
+        return answer, turn.answer_reply(answer, in_walkthrough=False)
+
+    def lang_for(self, message: IncomingMessage, session: Session | None) -> str:
+        return "en"
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # -- one message ---------------------------------------------------------------------
+
+    async def _handle(self, message: IncomingMessage) -> list[Reply]:
+        now = self.clock()
+        key = message.session_key
+        stored = await self.store.get(key)
+        replies: list[Reply] = []
+        session = stored
+        if session is not None and session.active and now - session.updated_at > self.ttl:
+            session = replace(session, mode=None, position=None)
+            replies.append(Reply(self.knowledge.ui("expired", self.lang_for(message, session))))
+        session = session or Session(updated_at=now)
+        turn = _Turn(self, message, replace(session), self.lang_for(message, session))
+        replies += await turn.run()
+        if turn.forgotten:
+            await self.store.delete(key)
+        elif turn.session.active or turn.session.lang:
+            if stored is None or turn.session != stored or replies:
+                turn.session.updated_at = now
+                await self.store.put(key, turn.session)
+        elif stored is not None:
+            await self.store.delete(key)
+        if now - self._last_purge > 600:
+            self._last_purge = now
+            await self.store.purge(now - 2 * self.ttl)
+        return replies
+
+
+class _Turn:
+    """Everything about handling one message; short-lived, so it can hold the session."""
+
+    def __init__(
+        self, engine: Engine, message: IncomingMessage, session: Session, lang: str
+    ) -> None:
+        self.engine = engine
+        self.k = engine.knowledge
+        self.message = message
+        self.session = session
+        self.lang = lang
+        self.walk = self.k.walkthrough(lang)
+        self.forgotten = False
+
+    def ui(self, key: str, **values: object) -> str:
+        return self.k.ui(key, self.lang, **values)
+
+    def button(self, label_key: str, verb: str, arg: str) -> Button:
+        return Button(self.ui(label_key), make(verb, arg, self.message.user_id))
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    async def run(self) -> list[Reply]:
+        message = self.message
+        if message.payload is not None:
+            return self.press(message.payload)
+        command, argument = self.parse_command()
+        if command is not None:
+            return self.command(command, argument)
+        text = message.text.strip()
+        if not text:
+            return [Reply(self.ui("not_text"))]
+        position = self.position()
+        if position is not None:
+            action = self.word_action(position, text)
+            if action is not None:
+                return self.navigate(position, action, edit=False)
+            return self.question(text)
+        return self.question(text)
+
+    def parse_command(self) -> tuple[str | None, str]:
+        message = self.message
+        if message.command:
+            return message.command.lower().lstrip("/"), message.text.strip()
+        text = message.text.strip()
+        if text.startswith("/") and len(text) > 1:
+            head, _, rest = text[1:].partition(" ")
+            return head.split("@", 1)[0].lower(), rest.strip()
+        bare = normalize(text)
+        if bare in self.k.command_descriptions(self.lang) or bare in COMMAND_ALIASES:
+            return bare, ""
+        return None, ""
+
+    def position(self) -> Position | None:
+        s = self.session
+        if not s.active or s.position is None:
+            return None
+        position = Position(s.mode, s.position)
+        return position if wt.valid(self.walk, position) else None
+
+    def word_action(self, position: Position, text: str) -> str | None:
+        words = self.engine._words.get(self.lang) or self.engine._words["en"]
+        said = normalize(text)
+        for kind, action in _WORD_ACTIONS[position.mode]:
+            if said in words[kind]:
+                return action
+        return None
+
+    # -- commands ------------------------------------------------------------------------
+
+    def command(self, name: str, argument: str) -> list[Reply]:
+        name = COMMAND_ALIASES.get(name, name)
+        if name == "start":
+            deep = normalize(argument)
+            deep = COMMAND_ALIASES.get(deep, deep)
+            if deep in ("walkthrough", "steps", "faq", "checklist", "help"):
+                return self.command(deep, "")
+            return [Reply(self.ui("greeting"), self.main_buttons())]
+        if name == "help":
+            return [Reply(self.ui("help"), self.main_buttons())]
+        if name == "ask":
+            if not argument:
+                return [Reply(self.ui("ask_usage"))]
+            return self.question(argument)
+        if name == "steps":
+            return [self.steps_reply()]
+        if name == "faq":
+            if argument:
+                return self.faq_topic(argument)
+            return [self.faq_reply()]
+        if name == "checklist":
+            return [self.checklist_reply()]
+        if name == "walkthrough":
+            position = self.position()
+            if position is not None:
+                return [self.render(position, edit=False)]
+            return self.start_walkthrough()
+        if name == "cancel":
+            return self.cancel()
+        if name == "forget":
+            return [
+                Reply(
+                    self.ui("forget_confirm"),
+                    (
+                        (
+                            self.button("button_forget_yes", "f", "yes"),
+                            self.button("button_forget_no", "f", "no"),
+                        ),
+                    ),
+                )
+            ]
+        return [Reply(self.ui("unknown_command", command=escape(name[:40])), self.main_buttons())]
+
+    def main_buttons(self) -> tuple[tuple[Button, ...], ...]:
+        return (
+            (self.button("button_walkthrough", "c", "walkthrough"),),
+            (self.button("button_steps", "c", "steps"), self.button("button_faq", "c", "faq")),
+            (self.button("button_checklist", "c", "checklist"),),
+        )
+
+    def steps_reply(self) -> Reply:
+        parts = [self.ui("steps_header")]
+        total = len(self.walk.steps)
+        for number, step in enumerate(self.walk.steps, 1):
+            entry = self.k.entry(step.entry, self.lang)
+            header = self.ui("step_header", number=number, total=total, title=escape(entry.title))
+            parts.append(f"{header}\n{entry.answer}")
+        return Reply(
+            "\n\n".join(parts), ((self.button("button_walkthrough", "c", "walkthrough"),),)
+        )
+
+    def checklist_reply(self) -> Reply:
+        parts = [self.ui("checklist_header")]
+        for number, item in enumerate(self.walk.checklist, 1):
+            entry = self.k.entry(item.entry, self.lang)
+            parts.append(f"**{number}. {escape(entry.title)}**\n{entry.answer}")
+        return Reply(
+            "\n\n".join(parts), ((self.button("button_walkthrough", "c", "walkthrough"),),)
+        )
+
+    def faq_reply(self) -> Reply:
+        topics = self.k.pack(self.lang).faq_topics
+        rows = tuple(
+            (Button(self.k.entry(i, self.lang).title, make("a", i, self.message.user_id)),)
+            for i in topics
+        )
+        return Reply(self.ui("faq_header"), rows)
+
+    def faq_topic(self, topic: str) -> list[Reply]:
+        """`/faq <topic>`: an entry id (from autocomplete) or free text, treated as a question."""
+        if topic in self.k.base.entries:
+            return [self.entry_answer(topic, in_walkthrough=self.position() is not None)]
+        return self.question(topic)
+
+    # -- questions -----------------------------------------------------------------------
+
+    def question(self, text: str) -> list[Reply]:
+        answer = self.engine.matcher.match(text, self.lang)
+        position = self.position()
+        replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
+        if position is not None:
+            where = wt.describe(self.k, position, self.lang)
+            replies.append(
+                Reply(self.ui("still_here", where=escape(where)), self.nav_buttons(position))
+            )
+        return replies
+
+    def answer_reply(self, answer: Answer, in_walkthrough: bool) -> Reply:
+        if answer.entry_id is not None:
+            return self.entry_answer(answer.entry_id, in_walkthrough)
+        if answer.suggestions:
+            rows = tuple(
+                (Button(s.title, make("a", s.id, self.message.user_id)),)
+                for s in answer.suggestions
+            )
+            return Reply(self.ui("did_you_mean"), rows)
+        topics = self.k.pack(self.lang).fallback_topics
+        rows = tuple(
+            (Button(self.k.entry(i, self.lang).title, make("a", i, self.message.user_id)),)
+            for i in topics
+        )
+        if not in_walkthrough:
+            rows += ((self.button("button_walkthrough", "c", "walkthrough"),),)
+        return Reply(self.ui("fallback"), rows)
+
+    def entry_answer(self, entry_id: str, in_walkthrough: bool) -> Reply:
+        entry = self.k.entry(entry_id, self.lang)
+        text = f"**{escape(entry.title)}**\n\n{entry.answer}"
+        if in_walkthrough:
+            return Reply(text)
+        rows: tuple[tuple[Button, ...], ...] = tuple(
+            (Button(self.k.entry(r, self.lang).title, make("a", r, self.message.user_id)),)
+            for r in entry.related[:3]
+        )
+        rows += ((self.button("button_walkthrough", "c", "walkthrough"),),)
+        return Reply(text, rows)
+
+    # -- buttons -------------------------------------------------------------------------
+
+    def press(self, raw: str) -> list[Reply]:
+        payload = Payload.decode(raw)
+        if payload is None:
+            return self.stale()
+        if payload.owner != owner_tag(self.message.user_id):
+            return [Reply(self.ui("not_your_button"), private=True)]
+        if payload.verb == "a":
+            if payload.arg not in self.k.base.entries:
+                return self.stale()
+            position = self.position()
+            replies = [self.entry_answer(payload.arg, in_walkthrough=position is not None)]
+            if position is not None:
+                where = wt.describe(self.k, position, self.lang)
+                replies.append(
+                    Reply(self.ui("still_here", where=escape(where)), self.nav_buttons(position))
+                )
+            return replies
+        if payload.verb == "c":
+            return self.command(payload.arg, "")
+        if payload.verb == "f":
+            if payload.arg == "yes":
+                self.forgotten = True
+                self.session = Session()
+                return [Reply(self.ui("forgotten"), edit=True)]
+            return [Reply(self.ui("forget_kept"), edit=True)]
+        action, _, where = payload.arg.partition(".")
+        position = self.position()
+        if position is None:
+            if payload.verb == "w" and action == "start":
+                return self.start_walkthrough()
+            return [
+                Reply(
+                    self.ui("walkthrough_ended"),
+                    ((self.button("button_restart", "w", "start.none"),),),
+                )
+            ]
+        if where != position.key:
+            return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
+        if payload.verb == "h":
+            return [
+                Reply(
+                    self.k.entry(action, self.lang).answer
+                    if action in self.k.base.entries
+                    else self.ui("stale_button")
+                ),
+                Reply(
+                    self.ui("still_here", where=escape(wt.describe(self.k, position, self.lang))),
+                    self.nav_buttons(position),
+                ),
+            ]
+        return self.navigate(position, action, edit=True)
+
+    def stale(self) -> list[Reply]:
+        position = self.position()
+        if position is None:
+            return [
+                Reply(
+                    self.ui("walkthrough_ended"),
+                    ((self.button("button_restart", "w", "start.none"),),),
+                )
+            ]
+        return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
+
+    # -- walkthrough ---------------------------------------------------------------------
+
+    def start_walkthrough(self) -> list[Reply]:
+        position = wt.first(self.walk)
+        self.move(position)
+        return [Reply(self.walk.intro), self.render(position, edit=False)]
+
+    def cancel(self) -> list[Reply]:
+        if self.position() is None and not self.session.active:
+            return [Reply(self.ui("nothing_to_cancel"))]
+        self.move(None)
+        return [Reply(self.ui("cancelled"), ((self.button("button_restart", "w", "start.none"),),))]
+
+    def move(self, position: Position | None) -> None:
+        self.session.mode = position.mode if position else None
+        self.session.position = position.id if position else None
+
+    def navigate(self, position: Position, action: str, edit: bool) -> list[Reply]:
+        walk = self.walk
+        if action == "cancel":
+            self.move(None)
+            return [
+                Reply(
+                    self.ui("cancelled"),
+                    ((self.button("button_restart", "w", "start.none"),),),
+                    edit=edit,
+                )
+            ]
+        if action == "repeat":
+            return [self.render(position, edit=False)]
+        if action == "more" and position.mode == CHECKLIST:
+            item = walk.checklist[walk.check_index(position.id) or 0]
+            return [
+                self.render(position, edit=edit, more=self.k.entry(item.entry, self.lang).answer)
+            ]
+        if action == "stop" and position.mode == CHECKLIST:
+            self.move(None)
+            return [
+                Reply(
+                    self.ui("checklist_stopped"),
+                    ((self.button("button_restart", "w", "start.none"),),),
+                    edit=edit,
+                )
+            ]
+        if action == "back":
+            previous = wt.backward(walk, position)
+            if previous is None:
+                return [
+                    Reply(self.ui("already_first"), private=True),
+                    self.render(position, edit=edit),
+                ]
+            self.move(previous)
+            return [self.render(previous, edit=edit)]
+        if action in ("next", "done", "continue"):
+            following = wt.forward(walk, position)
+            if following is None:
+                self.move(None)
+                return [Reply(walk.done, ((self.button("button_faq", "c", "faq"),),), edit=edit)]
+            self.move(following)
+            return [self.render(following, edit=edit)]
+        return [self.render(position, edit=False)]
+
+    def nav(self, label_key: str, action: str, position: Position) -> Button:
+        return self.button(label_key, "w", f"{action}.{position.key}")
+
+    def nav_buttons(self, position: Position) -> tuple[tuple[Button, ...], ...]:
+        if position.mode == CHECKLIST:
+            return (
+                (
+                    self.nav("button_done", "done", position),
+                    self.nav("button_more", "more", position),
+                ),
+                (
+                    self.nav("button_stop", "stop", position),
+                    self.nav("button_cancel", "cancel", position),
+                ),
+            )
+        if position.mode == CONFIRM:
+            return (
+                (self.nav("button_continue", "continue", position),),
+                (
+                    self.nav("button_back", "back", position),
+                    self.nav("button_cancel", "cancel", position),
+                ),
+            )
+        step = self.walk.steps[self.walk.step_index(position.id) or 0]
+        rows: list[tuple[Button, ...]] = [
+            (
+                self.nav("button_back", "back", position),
+                self.nav("button_repeat", "repeat", position),
+                self.nav("button_next", "next", position),
+            )
+        ]
+        for extra in step.help:
+            rows.append(
+                (
+                    Button(
+                        extra.label,
+                        make("h", f"{extra.entry}.{position.key}", self.message.user_id),
+                    ),
+                )
+            )
+        rows.append((self.nav("button_cancel", "cancel", position),))
+        return tuple(rows)
+
+    def render(self, position: Position, edit: bool, more: str = "") -> Reply:
+        walk = self.walk
+        if position.mode == CHECKLIST:
+            index = walk.check_index(position.id) or 0
+            item = walk.checklist[index]
+            title = self.k.entry(item.entry, self.lang).title
+            header = self.ui(
+                "checklist_item", number=index + 1, total=len(walk.checklist), title=escape(title)
+            )
+            text = f"{header}\n\n{item.prompt}" + (f"\n\n{more}" if more else "")
+        else:
+            index = walk.step_index(position.id) or 0
+            step = walk.steps[index]
+            entry = self.k.entry(step.entry, self.lang)
+            header = self.ui(
+                "step_header", number=index + 1, total=len(walk.steps), title=escape(entry.title)
+            )
+            body = step.warning if position.mode == CONFIRM else entry.answer
+            text = f"{header}\n\n{body}"
+        return Reply(text, self.nav_buttons(position), edit=edit)

@@ -1,0 +1,256 @@
+"""Find the entry a question is asking about, or say honestly that there is none.
+
+Every alternate question, title and keyword is a small document labelled with its entry; the
+knowledge base's out-of-scope examples and each entry's must-not-match examples are documents
+too, labelled as refusals. A question is scored against the documents that share a word with
+it: how much of the question's meaning (IDF-weighted words, typos forgiven via rapidfuzz) a
+document explains and how much of the document the question covers, blended with rapidfuzz's
+whole-string similarity. The best entry then falls in one of three bands:
+
+- *answer*: confident, and clearly ahead of the next entry and of every refusal example;
+- *suggest*: plausible, so up to three entries are offered as "did you mean";
+- *fallback*: nothing close enough, or a refusal example fits better.
+
+Words the knowledge base has never seen ("etsy", "parcel") weigh heavily against a match,
+which is what keeps "close my etsy account" from being answered as an AliExpress question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from bot.knowledge import Knowledge
+from bot.stopwords import ALL_STOPWORDS
+from bot.text import normalize, stem
+from bot.types import Answer, Suggestion
+
+OUT_OF_SCOPE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The band edges, tuned on tests/questions.yaml (see bench/ and the README)."""
+
+    answer: float = 0.55
+    margin: float = 0.06
+    sure: float = 0.80
+    suggest: float = 0.38
+    refusal_margin: float = 0.0
+    stopword_weight: float = 0.15
+    unknown_weight: float = 1.0
+    string_weight: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Scores behind one decision, for `helpbot eval` and for debugging a confusion."""
+
+    entries: tuple[tuple[str, float], ...]
+    refusal: float
+    refusal_example: str
+
+    @property
+    def best(self) -> tuple[str | None, float]:
+        return self.entries[0] if self.entries else (None, 0.0)
+
+
+@dataclass(slots=True)
+class _Doc:
+    label: int  # entry index, OUT_OF_SCOPE, or -(2 + entry index) for a must-not-match example
+    stems: frozenset[str]
+    text: str
+    weight: float = 0.0
+
+
+class Matcher:
+    """Scores questions against one knowledge base (all its languages at once)."""
+
+    def __init__(self, knowledge: Knowledge, thresholds: Thresholds | None = None) -> None:
+        self.knowledge = knowledge
+        self.t = thresholds or Thresholds()
+        self.entry_ids: list[str] = list(knowledge.base.entries)
+        self._index_of = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
+        self._synonyms = _SynonymRewriter(
+            (canonical, variants)
+            for pack in knowledge.packs.values()
+            for canonical, variants in pack.synonyms.items()
+        )
+        self._docs: list[_Doc] = []
+        for pack in knowledge.packs.values():
+            for entry in pack.entries.values():
+                label = self._index_of[entry.id]
+                for text in (*entry.questions, entry.title, *entry.keywords):
+                    self._add(label, text)
+                for text in entry.not_questions:
+                    self._add(-(2 + label), text)
+            for text in pack.out_of_scope:
+                self._add(OUT_OF_SCOPE, text)
+        self._postings: dict[str, list[int]] = {}
+        for doc_id, doc in enumerate(self._docs):
+            for token in doc.stems:
+                self._postings.setdefault(token, []).append(doc_id)
+        total = len(self._docs) or 1
+        self._idf = {token: math.log(1 + total / len(ids)) for token, ids in self._postings.items()}
+        self._unknown = self.t.unknown_weight * max(self._idf.values(), default=1.0)
+        for doc in self._docs:
+            doc.weight = sum(self._weight(token) for token in doc.stems) or 1.0
+        self._vocab = list(self._postings)
+        self._crowded = max(200, total // 20)
+        self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
+
+    # -- building ------------------------------------------------------------------------
+
+    def _add(self, label: int, text: str) -> None:
+        normalized = self._synonyms(normalize(text))
+        stems = frozenset(stem(token) for token in normalized.split())
+        if stems:
+            self._docs.append(_Doc(label, stems, normalized))
+
+    def _weight(self, token: str) -> float:
+        weight = self._idf.get(token, self._unknown)
+        return weight * self.t.stopword_weight if token in _STEMMED_STOPWORDS else weight
+
+    # -- querying ------------------------------------------------------------------------
+
+    def _map_token_uncached(self, token: str) -> tuple[str | None, float]:
+        """The knowledge base's own word for `token` and how sure that is (typos forgiven)."""
+        if token in self._idf:
+            return token, 1.0
+        if len(token) < 4 or not token.isalpha():
+            return None, 0.0
+        cutoff = 80 if len(token) >= 6 else 75
+        found = process.extractOne(token, self._vocab, scorer=fuzz.ratio, score_cutoff=cutoff)
+        if found is None:
+            return None, 0.0
+        return found[0], found[1] / 100
+
+    def rank(self, question: str) -> Ranking:
+        """Score every entry that shares a word with `question` (best first)."""
+        normalized = self._synonyms(normalize(question))
+        tokens = {stem(token) for token in normalized.split()}
+        mapped: dict[str, float] = {}
+        query_weight = 0.0
+        for token in tokens:
+            target, similarity = self._map_token(token)
+            if target is None:
+                query_weight += (
+                    self._weight(token) if token in _STEMMED_STOPWORDS else self._unknown
+                )
+                continue
+            mapped[target] = max(mapped.get(target, 0.0), similarity)
+            query_weight += self._weight(target)
+        if not mapped or query_weight <= 0:
+            return Ranking((), 0.0, "")
+
+        matched: dict[int, float] = {}
+        crowded: list[str] = []
+        for target, similarity in mapped.items():
+            postings = self._postings[target]
+            if len(postings) > self._crowded and len(mapped) > 1:
+                crowded.append(target)
+                continue
+            gain = self._weight(target) * similarity
+            for doc_id in postings:
+                matched[doc_id] = matched.get(doc_id, 0.0) + gain
+        if crowded:
+            for doc_id in matched:
+                stems = self._docs[doc_id].stems
+                matched[doc_id] += sum(self._weight(t) * mapped[t] for t in crowded if t in stems)
+
+        best_entry: dict[int, float] = {}
+        refusal, refusal_text = 0.0, ""
+        negative: dict[int, float] = {}
+        for doc_id, gain in matched.items():
+            doc = self._docs[doc_id]
+            precision = gain / query_weight
+            recall = gain / doc.weight
+            if precision + recall <= 0:
+                continue
+            overlap = 2 * precision * recall / (precision + recall)
+            similarity = fuzz.token_sort_ratio(normalized, doc.text) / 100
+            score = (1 - self.t.string_weight) * overlap + self.t.string_weight * similarity
+            if doc.label >= 0:
+                if score > best_entry.get(doc.label, 0.0):
+                    best_entry[doc.label] = score
+            elif doc.label == OUT_OF_SCOPE:
+                if score > refusal:
+                    refusal, refusal_text = score, doc.text
+            else:
+                entry = -doc.label - 2
+                negative[entry] = max(negative.get(entry, 0.0), score)
+        for entry, score in negative.items():
+            if entry in best_entry and score >= best_entry[entry]:
+                # A must-not-match example fits better than any of the entry's own questions.
+                refusal, refusal_text = max(refusal, score), refusal_text or "must-not-match"
+                best_entry[entry] = min(best_entry[entry], score) * 0.5
+        ranked = sorted(
+            ((self.entry_ids[i], round(s, 4)) for i, s in best_entry.items()),
+            key=lambda item: -item[1],
+        )
+        return Ranking(tuple(ranked), round(refusal, 4), refusal_text)
+
+    def match(self, question: str, lang: str = "en") -> Answer:
+        """Decide between answer, suggest and fallback for one question. Never raises."""
+        ranking = self.rank(question)
+        best_id, best = ranking.best
+        if best_id is None:
+            return Answer(None, 0.0, (), lang)
+        t = self.t
+        if ranking.refusal + t.refusal_margin >= best:
+            return Answer(None, best, (), lang)
+        runner_up = ranking.entries[1][1] if len(ranking.entries) > 1 else 0.0
+        if best >= t.answer and (best - runner_up >= t.margin or best >= t.sure):
+            return Answer(best_id, best, (), lang)
+        if best >= t.suggest:
+            suggestions = tuple(
+                self._suggestion(entry_id, score, lang)
+                for entry_id, score in ranking.entries[:3]
+                if score >= t.suggest and score > ranking.refusal
+            )
+            return Answer(None, best, suggestions, lang)
+        return Answer(None, best, (), lang)
+
+    def search(self, text: str, limit: int = 5, lang: str = "en") -> list[Suggestion]:
+        """Entries worth offering for partly typed text (autocomplete, inline mode)."""
+        ranking = self.rank(text)
+        floor = min(self.t.suggest, 0.2)
+        return [
+            self._suggestion(entry_id, score, lang)
+            for entry_id, score in ranking.entries[:limit]
+            if score >= floor
+        ]
+
+    def _suggestion(self, entry_id: str, score: float, lang: str) -> Suggestion:
+        return Suggestion(entry_id, self.knowledge.entry(entry_id, lang).title, score)
+
+
+_STEMMED_STOPWORDS = frozenset(stem(word) for word in ALL_STOPWORDS) | ALL_STOPWORDS
+
+
+class _SynonymRewriter:
+    """Rewrite every listed variant to its canonical word, longest phrases first."""
+
+    def __init__(self, pairs: Iterable[tuple[str, tuple[str, ...]]]) -> None:
+        table: dict[str, str] = {}
+        for canonical, variants in pairs:
+            for variant in variants:
+                key = normalize(variant)
+                if key and key != normalize(canonical):
+                    table[key] = normalize(canonical)
+        self._table = table
+        if table:
+            alternatives = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+            self._pattern: re.Pattern[str] | None = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+        else:
+            self._pattern = None
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: self._table[m.group(0)], text)

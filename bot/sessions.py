@@ -1,0 +1,157 @@
+"""Where each person is in a conversation, and the stores that keep it across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(slots=True)
+class Session:
+    """Plain, JSON-serialisable state. `position` is a step or checklist id from the YAML,
+    never an index, so editing the walkthrough cannot silently move people."""
+
+    mode: str | None = None  # None, "checklist", "steps" or "confirm" (the warning before a step)
+    position: str | None = None
+    lang: str | None = None
+    updated_at: float = field(default_factory=time.time)
+
+    @property
+    def active(self) -> bool:
+        return self.mode is not None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: str) -> Session:
+        raw = json.loads(data)
+        known = {key: raw[key] for key in ("mode", "position", "lang", "updated_at") if key in raw}
+        return cls(**known)
+
+
+class SessionStore(Protocol):
+    """Async key-value storage of sessions; every `put` is durable before it returns."""
+
+    async def get(self, key: str) -> Session | None: ...
+    async def put(self, key: str, session: Session) -> None: ...
+    async def delete(self, key: str) -> None: ...
+    async def purge(self, older_than: float) -> int: ...
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """For tests and one-off runs: nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, str] = {}
+
+    async def get(self, key: str) -> Session | None:
+        data = self._data.get(key)
+        return Session.from_json(data) if data is not None else None
+
+    async def put(self, key: str, session: Session) -> None:
+        self._data[key] = session.to_json()
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def purge(self, older_than: float) -> int:
+        stale = [k for k, v in self._data.items() if Session.from_json(v).updated_at < older_than]
+        for key in stale:
+            del self._data[key]
+        return len(stale)
+
+    async def close(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class SqliteStore:
+    """One SQLite file, written through on every change.
+
+    WAL journal with synchronous=NORMAL: a committed update survives the process being killed
+    (it may not survive the machine losing power), and other processes may read the file at
+    the same time. Calls run in a worker thread so the event loop never waits on the disk.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=10
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS sessions ("
+            " key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL)"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at)")
+
+    def _run(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    async def get(self, key: str) -> Session | None:
+        row = await asyncio.to_thread(
+            lambda: self._run("SELECT data FROM sessions WHERE key = ?", (key,)).fetchone()
+        )
+        if row is None:
+            return None
+        try:
+            return Session.from_json(row[0])
+        except (ValueError, TypeError):
+            return None  # a row written by a future or broken version: start afresh
+
+    async def put(self, key: str, session: Session) -> None:
+        await asyncio.to_thread(
+            self._run,
+            "INSERT INTO sessions (key, data, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            (key, session.to_json(), session.updated_at),
+        )
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._run, "DELETE FROM sessions WHERE key = ?", (key,))
+
+    async def purge(self, older_than: float) -> int:
+        cursor = await asyncio.to_thread(
+            self._run, "DELETE FROM sessions WHERE updated_at < ?", (older_than,)
+        )
+        return cursor.rowcount
+
+    async def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def default_db_path() -> Path:
+    """`HELPBOT_DB`, else the platform's per-user data folder."""
+    if env := os.environ.get("HELPBOT_DB"):
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "helpbot" / "sessions.sqlite3"
+
+
+def open_store(db: str | Path | None) -> SessionStore:
+    """`:memory:` gives a throw-away store; anything else is a SQLite file path."""
+    if db == ":memory:":
+        return MemoryStore()
+    return SqliteStore(db if db is not None else default_db_path())
