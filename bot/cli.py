@@ -39,12 +39,15 @@ def _adapters() -> dict[str, ModuleType]:
 def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--knowledge", metavar="PATH",
+        "--knowledge",
+        metavar="PATH",
         help="knowledge folder to use instead of the built-in one (default: the shipped guide)",
     )
     common.add_argument(
-        "--log-level", default=os.environ.get("HELPBOT_LOG_LEVEL", "WARNING"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
+        "--log-level",
+        default=os.environ.get("HELPBOT_LOG_LEVEL", "WARNING"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
         help="how much to log to standard error (default: WARNING, or $HELPBOT_LOG_LEVEL)",
     )
     parser = argparse.ArgumentParser(
@@ -56,30 +59,79 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"helpbot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ask = sub.add_parser("ask", parents=[common], help="answer one question and exit",
-                         description="Print the answer the bot would give. Use - to read one question per line from standard input.")
+    ask = sub.add_parser(
+        "ask",
+        parents=[common],
+        help="answer one question and exit",
+        description="Print the answer the bot would give. Use - to read one question per line from standard input.",
+    )
     ask.add_argument("question", nargs="+", help="the question, or - for standard input")
-    ask.add_argument("--json", action="store_true", help="print a JSON object (one per line with -)")
+    ask.add_argument(
+        "--json", action="store_true", help="print a JSON object (one per line with -)"
+    )
     ask.add_argument("--lang", default=None, help="answer in this language (default: English)")
 
-    validate = sub.add_parser("validate", parents=[common], help="check a knowledge folder and report every problem",
-                              description="Exit 0 with a one-line summary, or print each problem with its file and line and exit 1.")
-    validate.add_argument("path", nargs="?", help="knowledge folder (default: --knowledge or the built-in one)")
+    validate = sub.add_parser(
+        "validate",
+        parents=[common],
+        help="check a knowledge folder and report every problem",
+        description="Exit 0 with a one-line summary, or print each problem with its file and line and exit 1.",
+    )
+    validate.add_argument(
+        "path", nargs="?", help="knowledge folder (default: --knowledge or the built-in one)"
+    )
 
-    evaluate = sub.add_parser("eval", parents=[common], help="measure answer quality on a question set",
-                              description="Top-1 accuracy, out-of-scope rejection and a confusion list for a YAML question set (format: tests/questions.yaml).")
-    evaluate.add_argument("file", help="question set YAML: in_scope: {entry_id: [questions]}, out_of_scope: [questions]")
+    evaluate = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="measure answer quality on a question set",
+        description="Top-1 accuracy, out-of-scope rejection and a confusion list for a YAML question set (format: tests/questions.yaml).",
+    )
+    evaluate.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="question set YAML: lang: xx, in_scope: {entry_id: [questions]}, out_of_scope: [questions]",
+    )
+    evaluate.add_argument(
+        "--min-accuracy",
+        type=float,
+        metavar="FRACTION",
+        help="exit 1 if any file's accuracy is below this (e.g. 0.9)",
+    )
+    evaluate.add_argument(
+        "--min-rejection",
+        type=float,
+        metavar="FRACTION",
+        help="exit 1 if any file's out-of-scope rejection is below this",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
-    evaluate.add_argument("--limit", type=int, default=50, help="at most this many confusions listed (default: 50)")
+    evaluate.add_argument(
+        "--limit", type=int, default=50, help="at most this many confusions listed (default: 50)"
+    )
 
     for name, module in sorted(adapters.items()):
         doc = (module.__doc__ or name).strip().splitlines()[0]
-        adapter_parser = sub.add_parser(name, parents=[common], help=doc, description=(module.__doc__ or "").strip(),
-                                        formatter_class=argparse.RawDescriptionHelpFormatter)
-        adapter_parser.add_argument("--db", default=None, metavar="PATH",
-                                    help="SQLite file for conversation state, or :memory: (default: $HELPBOT_DB or the user data folder)")
-        adapter_parser.add_argument("--ttl", type=float, default=24.0, metavar="HOURS",
-                                    help="close walkthroughs idle for this long (default: 24)")
+        adapter_parser = sub.add_parser(
+            name,
+            parents=[common],
+            help=doc,
+            description=(module.__doc__ or "").strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        adapter_parser.add_argument(
+            "--db",
+            default=None,
+            metavar="PATH",
+            help="SQLite file for conversation state, or :memory: (default: $HELPBOT_DB or the user data folder)",
+        )
+        adapter_parser.add_argument(
+            "--ttl",
+            type=float,
+            default=24.0,
+            metavar="HOURS",
+            help="close walkthroughs idle for this long (default: 24)",
+        )
         module.add_arguments(adapter_parser)
     return parser
 
@@ -105,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         from bot.evaluate import run_eval
 
-        return run_eval(knowledge, Path(args.file), as_json=args.json, limit=args.limit)
+        return run_eval(
+            knowledge,
+            [Path(f) for f in args.files],
+            as_json=args.json,
+            limit=args.limit,
+            min_accuracy=args.min_accuracy,
+            min_rejection=args.min_rejection,
+        )
     from bot.engine import Engine
     from bot.sessions import open_store
 
@@ -125,7 +184,10 @@ def _load_or_report(path: str | None, out: TextIO = sys.stderr):  # type: ignore
     except KnowledgeError as error:
         for problem in error.problems:
             print(problem, file=out)
-        print(f"helpbot: the knowledge base has {len(error.problems)} problem(s); not starting.", file=out)
+        print(
+            f"helpbot: the knowledge base has {len(error.problems)} problem(s); not starting.",
+            file=out,
+        )
         return None
 
 
@@ -137,6 +199,7 @@ def cmd_validate(path: str | None) -> int:
     except KnowledgeError as error:
         for problem in error.problems:
             print(problem)
+        sys.stdout.flush()
         print(f"{len(error.problems)} problem(s) found.", file=sys.stderr)
         return EXIT_PROBLEM
     base = knowledge.base
@@ -165,15 +228,24 @@ def cmd_ask(knowledge, args: argparse.Namespace) -> int:  # type: ignore[no-unty
         text = to_plain(reply.text)
         if args.json:
             entry = knowledge.entry(answer.entry_id, answer.lang) if answer.entry_id else None
-            print(json.dumps({
-                "matched": answer.matched,
-                "id": answer.entry_id,
-                "title": entry.title if entry else None,
-                "score": round(answer.score, 4),
-                "answer": text,
-                "suggestions": [{"id": s.id, "title": s.title, "score": round(s.score, 4)} for s in answer.suggestions],
-                "lang": answer.lang,
-            }, ensure_ascii=False), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "matched": answer.matched,
+                        "id": answer.entry_id,
+                        "title": entry.title if entry else None,
+                        "score": round(answer.score, 4),
+                        "answer": text,
+                        "suggestions": [
+                            {"id": s.id, "title": s.title, "score": round(s.score, 4)}
+                            for s in answer.suggestions
+                        ],
+                        "lang": answer.lang,
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
         else:
             print(text)
             for button in reply.all_buttons():

@@ -68,6 +68,9 @@ UI_KEYS: dict[str, frozenset[str]] = {
     "button_checklist": frozenset(),
     "button_forget_yes": frozenset(),
     "button_forget_no": frozenset(),
+    "language_name": frozenset(),
+    "language_prompt": frozenset(),
+    "language_set": frozenset(),
     "words_next": frozenset(),
     "words_back": frozenset(),
     "words_repeat": frozenset(),
@@ -77,7 +80,18 @@ UI_KEYS: dict[str, frozenset[str]] = {
     "words_stop": frozenset(),
     "words_continue": frozenset(),
 }
-COMMANDS = ("start", "help", "ask", "steps", "faq", "checklist", "walkthrough", "cancel", "forget")
+COMMANDS = (
+    "start",
+    "help",
+    "ask",
+    "steps",
+    "faq",
+    "checklist",
+    "walkthrough",
+    "cancel",
+    "forget",
+    "language",
+)
 """Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""
 
 

@@ -37,14 +37,15 @@ OUT_OF_SCOPE = -1
 class Thresholds:
     """The band edges, tuned on tests/questions.yaml (see bench/ and the README)."""
 
-    answer: float = 0.55
-    margin: float = 0.06
+    answer: float = 0.35
+    margin: float = 0.02
     sure: float = 0.80
-    suggest: float = 0.38
+    suggest: float = 0.22
     refusal_margin: float = 0.0
-    stopword_weight: float = 0.15
+    stopword_weight: float = 0.3
     unknown_weight: float = 1.0
     string_weight: float = 0.25
+    vote_weight: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,24 @@ class Matcher:
             for token in doc.stems:
                 self._postings.setdefault(token, []).append(doc_id)
         total = len(self._docs) or 1
-        self._idf = {token: math.log(1 + total / len(ids)) for token, ids in self._postings.items()}
-        self._unknown = self.t.unknown_weight * max(self._idf.values(), default=1.0)
+        # IDF over *labels* (entries, plus all refusals as one label): a word's weight is how
+        # well it tells entries apart, not how rare it is among individual phrasings.
+        labels = len(self.entry_ids) + 1
+        self._idf = {
+            token: math.log(1 + labels / len({_label_class(self._docs[i].label) for i in ids}))
+            for token, ids in self._postings.items()
+        }
+        self._unknown = self.t.unknown_weight * math.log(1 + labels)
         for doc in self._docs:
             doc.weight = sum(self._weight(token) for token in doc.stems) or 1.0
+        # How strongly each word points at each label: the share of its documents per label.
+        self._votes: dict[str, dict[int, float]] = {}
+        for token, ids in self._postings.items():
+            counts: dict[int, float] = {}
+            for i in ids:
+                label = _label_class(self._docs[i].label)
+                counts[label] = counts.get(label, 0.0) + 1.0
+            self._votes[token] = {label: n / len(ids) for label, n in counts.items()}
         self._vocab = list(self._postings)
         self._crowded = max(200, total // 20)
         self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
@@ -163,6 +178,14 @@ class Matcher:
                 stems = self._docs[doc_id].stems
                 matched[doc_id] += sum(self._weight(t) * mapped[t] for t in crowded if t in stems)
 
+        votes: dict[int, float] = {}
+        for target, similarity in mapped.items():
+            if target in crowded:
+                continue
+            gain = self._weight(target) * similarity / query_weight
+            for label, share in self._votes[target].items():
+                votes[label] = votes.get(label, 0.0) + gain * share
+
         best_entry: dict[int, float] = {}
         refusal, refusal_text = 0.0, ""
         negative: dict[int, float] = {}
@@ -184,6 +207,10 @@ class Matcher:
             else:
                 entry = -doc.label - 2
                 negative[entry] = max(negative.get(entry, 0.0), score)
+        v = self.t.vote_weight
+        best_entry = {e: (1 - v) * score + v * votes.get(e, 0.0) for e, score in best_entry.items()}
+        if refusal:
+            refusal = (1 - v) * refusal + v * votes.get(OUT_OF_SCOPE, 0.0)
         for entry, score in negative.items():
             if entry in best_entry and score >= best_entry[entry]:
                 # A must-not-match example fits better than any of the entry's own questions.
@@ -228,6 +255,10 @@ class Matcher:
 
     def _suggestion(self, entry_id: str, score: float, lang: str) -> Suggestion:
         return Suggestion(entry_id, self.knowledge.entry(entry_id, lang).title, score)
+
+
+def _label_class(label: int) -> int:
+    return label if label >= 0 else OUT_OF_SCOPE
 
 
 _STEMMED_STOPWORDS = frozenset(stem(word) for word in ALL_STOPWORDS) | ALL_STOPWORDS
