@@ -38,14 +38,17 @@ def _adapters() -> dict[str, ModuleType]:
 
 def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: an option given before the subcommand must not be reset by the subcommand's
+    # own copy of it; the real defaults are set once on the top-level parser below.
     common.add_argument(
         "--knowledge",
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="knowledge folder to use instead of the built-in one (default: the shipped guide)",
     )
     common.add_argument(
         "--log-level",
-        default=os.environ.get("HELPBOT_LOG_LEVEL", "WARNING"),
+        default=argparse.SUPPRESS,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         type=str.upper,
         help="how much to log to standard error (default: WARNING, or $HELPBOT_LOG_LEVEL)",
@@ -141,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     adapters = _adapters()
     parser = build_parser(adapters)
     args = parser.parse_args(argv)
+    # Not parser.set_defaults(): it would rewrite the shared actions' defaults in every
+    # subparser and so undo an option given before the subcommand.
+    args.knowledge = getattr(args, "knowledge", None)
+    args.log_level = (
+        getattr(args, "log_level", None) or os.environ.get("HELPBOT_LOG_LEVEL", "WARNING").upper()
+    )
     from bot.logs import setup_logging
 
     setup_logging(args.log_level)

@@ -37,8 +37,8 @@ OUT_OF_SCOPE = -1
 class Thresholds:
     """The band edges, tuned on tests/questions.yaml (see bench/ and the README)."""
 
-    answer: float = 0.35
-    margin: float = 0.02
+    answer: float = 0.40
+    margin: float = 0.04
     sure: float = 0.80
     suggest: float = 0.22
     refusal_margin: float = 0.0
@@ -46,6 +46,8 @@ class Thresholds:
     unknown_weight: float = 1.0
     string_weight: float = 0.25
     vote_weight: float = 0.2
+    beta: float = 0.8
+    min_exact_share: float = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class Ranking:
     entries: tuple[tuple[str, float], ...]
     refusal: float
     refusal_example: str
+    exact_share: float = 1.0  # share of the question's weight matched word for word, not by typo
 
     @property
     def best(self) -> tuple[str | None, float]:
@@ -150,7 +153,7 @@ class Matcher:
         normalized = self._synonyms(normalize(question))
         tokens = {stem(token) for token in normalized.split()}
         mapped: dict[str, float] = {}
-        query_weight = 0.0
+        query_weight = exact_weight = 0.0
         for token in tokens:
             target, similarity = self._map_token(token)
             if target is None:
@@ -160,6 +163,8 @@ class Matcher:
                 continue
             mapped[target] = max(mapped.get(target, 0.0), similarity)
             query_weight += self._weight(target)
+            if similarity == 1.0:
+                exact_weight += self._weight(target)
         if not mapped or query_weight <= 0:
             return Ranking((), 0.0, "")
 
@@ -195,7 +200,8 @@ class Matcher:
             recall = gain / doc.weight
             if precision + recall <= 0:
                 continue
-            overlap = 2 * precision * recall / (precision + recall)
+            b2 = self.t.beta**2  # beta < 1 weighs explaining the question above covering the doc
+            overlap = (1 + b2) * precision * recall / (b2 * precision + recall)
             similarity = fuzz.token_sort_ratio(normalized, doc.text) / 100
             score = (1 - self.t.string_weight) * overlap + self.t.string_weight * similarity
             if doc.label >= 0:
@@ -220,7 +226,8 @@ class Matcher:
             ((self.entry_ids[i], round(s, 4)) for i, s in best_entry.items()),
             key=lambda item: -item[1],
         )
-        return Ranking(tuple(ranked), round(refusal, 4), refusal_text)
+        exact_share = round(exact_weight / query_weight, 4)
+        return Ranking(tuple(ranked), round(refusal, 4), refusal_text, exact_share)
 
     def match(self, question: str, lang: str = "en") -> Answer:
         """Decide between answer, suggest and fallback for one question. Never raises."""
@@ -232,7 +239,8 @@ class Matcher:
         if ranking.refusal + t.refusal_margin >= best:
             return Answer(None, best, (), lang)
         runner_up = ranking.entries[1][1] if len(ranking.entries) > 1 else 0.0
-        if best >= t.answer and (best - runner_up >= t.margin or best >= t.sure):
+        confident = ranking.exact_share >= t.min_exact_share  # typo matches alone only suggest
+        if confident and best >= t.answer and (best - runner_up >= t.margin or best >= t.sure):
             return Answer(best_id, best, (), lang)
         if best >= t.suggest:
             suggestions = tuple(

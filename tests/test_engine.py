@@ -1,0 +1,222 @@
+"""Scripted conversations through the engine with the shipped YAML."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from pathlib import Path
+
+from bot.engine import Engine
+from bot.payloads import MAX_PAYLOAD_BYTES
+from bot.sessions import MemoryStore, SqliteStore
+from bot.types import IncomingMessage
+from tests.conftest import Person
+
+
+async def test_start_offers_main_paths(person):
+    replies = await person.say("/start")
+    labels = [b.label for r in replies for b in r.all_buttons()]
+    assert any("Walk me through" in label for label in labels) and len(labels) >= 3
+
+
+async def test_whole_walkthrough_forward_and_back(person, knowledge):
+    walk = knowledge.walkthrough()
+    replies = await person.say("/walkthrough")
+    assert walk.intro.strip()[:20] in person.text()
+    for index, item in enumerate(walk.checklist):
+        assert item.prompt in person.text(), index
+        if index == 1:
+            await person.press("Tell me more")
+            assert knowledge.entry(item.entry).answer.strip()[:30] in person.text()
+            assert person.last[0].edit
+        replies = await person.press("Done")
+    assert knowledge.entry("step_login").answer.strip()[:30] in person.text()
+    assert replies[0].edit
+    labels = [b.label for b in replies[0].all_buttons()]
+    assert {"◀ Back", "Repeat", "Next ▶", "Cancel", "I forgot my password"} <= set(labels)
+    await person.press("I forgot my password")
+    assert "Forgot Password?" in person.text() and "still on" in person.text()
+    await person.press("Next")
+    assert "My AliExpress" in person.text()
+    await person.press("Back")
+    assert knowledge.entry("step_login").answer.strip()[:30] in person.text()
+    await person.press("Back")  # back from step 1 returns to the last check
+    assert walk.checklist[-1].prompt in person.text()
+    await person.say("next")  # last check -> step 1
+    for _ in range(4):  # step 1 -> 2 -> 3 -> 4 -> warning before step 5
+        await person.say("next")
+    assert "Careful" in person.text()  # the warning gate before the irreversible step
+    assert not any("Next" in b.label for b in person.last[0].all_buttons())
+    await person.press("continue")
+    assert "red" in person.text() and "Deactivate my account" in person.text()
+    await person.press("Next")
+    assert "24 hours" in person.text() and "confirmation email" in person.text()
+    assert len(person.engine.store) == 0  # finished: nothing kept
+
+
+async def test_question_mid_walkthrough_keeps_the_step(person):
+    await person.say("walkthrough")
+    await person.say("done")
+    replies = await person.say("what happens to the money in my wallet?")
+    assert "withdraw" in replies[0].text.lower()
+    assert "still on" in replies[-1].text and replies[-1].all_buttons()
+    await person.say("done")
+    assert "wallet" in person.text().lower()  # still moved from check 2 to check 3 only
+
+
+async def test_typed_words_drive_the_walkthrough(person):
+    await person.say("/walkthrough")
+    for word in ("done", "ok", "yes", "did it"):
+        await person.say(word)
+    assert "Log in" in person.text()
+    await person.say("repeat")
+    assert "Log in" in person.text()
+    await person.say("cancel")
+    assert "cancelled" in person.text().lower()
+    await person.say("cancel")
+    assert "nothing to cancel" in person.text().lower()
+
+
+async def test_stale_buttons_get_helpful_replies(person):
+    await person.say("/walkthrough")
+    first = person.last
+    await person.press("Done")
+    await person.press("Done", first)  # the same button again, from the old message
+    assert "earlier message" in person.text() and "check 3" not in person.text()
+    await person.say("/cancel")
+    await person.press("Done", first)
+    assert "already ended" in person.text() and person.last[0].all_buttons()
+    await person.press_payload("w:next.s.nowhere:deadbeef")
+    await person.press_payload("garbage")
+    await person.press_payload("a:no_such_entry:" + "0" * 8)
+    assert all(r.text for r in person.last)
+
+
+async def test_button_of_someone_else_is_refused(engine):
+    alice, bob = Person(engine, "alice", chat="group"), Person(engine, "bob", chat="group")
+    await alice.say("/walkthrough")
+    replies = await bob.press("Done", alice.last)
+    assert replies[0].private and "someone else" in replies[0].text
+    await alice.press("Done")
+    assert "check 2" in alice.text()
+
+
+async def test_forget_erases_and_keeps_nothing(engine):
+    store = engine.store
+    alice = Person(engine)
+    await alice.say("/walkthrough")
+    assert len(store) == 1
+    await alice.say("/forget")
+    await alice.press("No")
+    assert len(store) == 1
+    await alice.say("/forget")
+    await alice.press("Yes")
+    assert len(store) == 0 and "erased" in alice.text()
+    await alice.say("hello")
+    assert len(store) == 0
+
+
+async def test_expired_session_is_told_kindly(knowledge):
+    now = [1000.0]
+    engine = Engine(knowledge, MemoryStore(), ttl=60, clock=lambda: now[0])
+    alice = Person(engine)
+    await alice.say("/walkthrough")
+    old = alice.last
+    now[0] += 61
+    await alice.press("Done", old)
+    assert "paused for more than" in alice.text()
+    assert "check 2" not in alice.text()
+
+
+async def test_faq_steps_checklist_and_ask(person):
+    await person.say("/faq")
+    await person.press("How long")
+    assert "24 hours" in person.text()
+    await person.say("/steps")
+    assert person.text().count("/5)") == 5
+    await person.say("/checklist")
+    assert "Wallet" in person.text()
+    await person.say("/ask")
+    assert "Put your question" in person.text()
+    await person.say("/ask@helpbot what is aliexpress")
+    assert "Alibaba" in person.text()
+    await person.say("/start walkthrough")
+    assert "check 1" in person.text()
+    await person.say("/frobnicate")
+    assert "/frobnicate" in person.text()
+
+
+async def test_group_chatter_is_ignored(engine):
+    msg = IncomingMessage("test", "g", "u", text="lol anyone here", is_group=True, addressed=False)
+    assert await engine.handle(msg) == []
+
+
+async def test_markup_in_user_text_is_escaped(person):
+    await person.say("/**bold** [x](http://evil)")
+    assert "\\*\\*bold\\*\\*" in person.text()
+
+
+async def test_payloads_fit_platform_limits(engine):
+    person = Person(engine, user="9" * 20)
+    await person.say("/walkthrough")
+    for _ in range(12):
+        for reply in person.last:
+            for button in reply.all_buttons():
+                assert len(button.payload.encode()) <= MAX_PAYLOAD_BYTES
+        await person.say("next")
+
+
+async def test_restart_resumes_from_sqlite(tmp_path, knowledge):
+    db = tmp_path / "s.sqlite3"
+    first = Engine(knowledge, SqliteStore(db))
+    alice = Person(first)
+    for text in ("walkthrough", "done", "done", "done", "done", "next"):
+        await alice.say(text)
+    await first.close()
+    second = Engine(knowledge, SqliteStore(db))
+    alice2 = Person(second)
+    await alice2.say("repeat")
+    assert "My AliExpress" in alice2.text()  # step 2, where she left off
+    await second.close()
+
+
+async def test_many_users_at_once_do_not_interfere(knowledge, tmp_path):
+    engine = Engine(knowledge, SqliteStore(tmp_path / "c.sqlite3"))
+    people = [Person(engine, user=f"u{i}") for i in range(40)]
+
+    async def walk(p: Person, steps: int) -> None:
+        await p.say("/walkthrough")
+        for _ in range(steps):
+            await p.say("done")
+
+    await asyncio.gather(*(walk(p, i % 6) for i, p in enumerate(people)))
+    for i in range(len(people)):
+        session = await engine.store.get(f"test:c1:u{i}")
+        expected = ["orders", "history", "wallet", "reopen", "login", "settings"][i % 6]
+        assert session is not None and session.position == expected
+    await engine.close()
+
+
+async def test_same_user_updates_apply_in_order(engine):
+    alice = Person(engine)
+    await alice.say("/walkthrough")
+    msgs = [IncomingMessage("test", "c1", "alice", text="done") for _ in range(5)]
+    await asyncio.gather(*(engine.handle(m) for m in msgs))
+    session = await engine.store.get("test:c1:alice")
+    assert session.position == "settings"  # 4 checks then step 1 -> step 2, none lost
+
+
+def test_core_never_imports_platform_code():
+    for path in Path("bot").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            banned = {"telegram", "discord"} | ({"adapters"} if path.name != "cli.py" else set())
+            for name in names:
+                assert name.split(".")[0] not in banned, (path, name)

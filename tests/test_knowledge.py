@@ -1,0 +1,179 @@
+"""The loader accepts the shipped guide and reports every fault in a broken one, with its line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import MIN_QUESTIONS, KnowledgeError, default_path, load_knowledge
+from bot.text import normalize
+
+
+def test_shipped_knowledge_is_complete(knowledge):
+    base = knowledge.base
+    required = {
+        "delete_account",
+        "what_is_aliexpress",
+        "reasons_to_leave",
+        "before_you_delete",
+        "pending_orders",
+        "order_history",
+        "wallet_funds",
+        "reopen_account",
+        "step_login",
+        "forgot_password",
+        "step_settings",
+        "step_deactivate",
+        "step_reason",
+        "step_submit",
+        "processing_time",
+    }
+    assert required <= set(base.entries)
+    for entry in base.entries.values():
+        assert len(entry.questions) >= MIN_QUESTIONS, entry.id
+        assert entry.answer.strip() and entry.title.strip()
+    assert '"Deactivate my account"' in base.entries["step_deactivate"].answer
+    assert "24 hours" in base.entries["processing_time"].answer
+    assert "Forgot Password?" in base.entries["forgot_password"].answer
+    walk = knowledge.walkthrough()
+    assert [i.id for i in walk.checklist] == ["orders", "history", "wallet", "reopen"]
+    assert len(walk.steps) == 5 and walk.steps[-1].warning
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "kb"
+    shutil.copytree(default_path() / "en", target / "en")
+    return target
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_typo_key_duplicate_id_and_bad_indentation_each_reported_with_line(tmp_path):
+    kb = _copy(tmp_path)
+    guide = kb / "en" / "guide.yaml"
+    lines = guide.read_text().splitlines()
+    first_title = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
+    lines[first_title] = lines[first_title].replace("title:", "titel:")
+    ids = [i for i, line in enumerate(lines) if line.strip().startswith("- id:")]
+    lines[ids[1]] = lines[ids[0]]  # second entry reuses the first id
+    guide.write_text("\n".join(lines) + "\n")
+    problems = _problems(kb)
+    assert any(
+        f"guide.yaml:{first_title + 1}: " in p
+        and "unknown key 'titel'" in p
+        and "did you mean 'title'" in p
+        for p in problems
+    ), problems
+    assert any(f"guide.yaml:{ids[1] + 1}: " in p and "duplicate id" in p for p in problems), (
+        problems
+    )
+
+    ui = kb / "en" / "ui.yaml"
+    ui_lines = ui.read_text().splitlines()
+    ui_lines.insert(3, "   badly: indented")
+    ui.write_text("\n".join(ui_lines) + "\n")
+    problems = _problems(kb)
+    assert any("ui.yaml:" in p and "invalid YAML" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda s: s.replace("related: [", "related: [no_such_entry, ", 1),
+            "related entry 'no_such_entry' does not exist",
+        ),
+        (
+            lambda s: s.replace("    answer: |", "    answer: ''\n    x_answer: |", 1),
+            "'answer' is empty",
+        ),
+        (
+            lambda s: s.replace("faq_topics: [", "faq_topics: [ghost, ", 1),
+            "faq_topics: no entry 'ghost'",
+        ),
+    ],
+)
+def test_schema_faults_are_named(tmp_path, edit, expected):
+    kb = _copy(tmp_path)
+    guide = kb / "en" / "guide.yaml"
+    guide.write_text(edit(guide.read_text()))
+    assert any(expected in p for p in _problems(kb))
+
+
+def test_same_question_under_two_entries_is_an_error(tmp_path, knowledge):
+    kb = _copy(tmp_path)
+    guide = kb / "en" / "guide.yaml"
+    text = guide.read_text()
+    stolen = knowledge.base.entries["wallet_funds"].questions[0]
+    marker = "    questions:\n"
+    at = text.index(marker, text.index("id: processing_time"))
+    guide.write_text(
+        text[: at + len(marker)] + f"      - {stolen.upper()}!!\n" + text[at + len(marker) :]
+    )
+    assert any("is also a question of 'wallet_funds'" in p for p in _problems(kb))
+
+
+def test_duplicate_keys_are_not_silently_overwritten(tmp_path):
+    kb = _copy(tmp_path)
+    ui = kb / "en" / "ui.yaml"
+    ui.write_text(ui.read_text() + "greeting: again\n")
+    assert any("duplicate key 'greeting'" in p for p in _problems(kb))
+
+
+def test_missing_ui_string_and_dangling_walkthrough_entry(tmp_path):
+    kb = _copy(tmp_path)
+    ui = kb / "en" / "ui.yaml"
+    ui.write_text(
+        "\n".join(line for line in ui.read_text().splitlines() if not line.startswith("cancelled:"))
+        + "\n"
+    )
+    walk = kb / "en" / "walkthrough.yaml"
+    walk.write_text(walk.read_text().replace("entry: step_reason", "entry: step_reasons"))
+    problems = _problems(kb)
+    assert any("missing interface string 'cancelled'" in p for p in problems)
+    assert any("walkthrough.yaml:" in p and "'step_reasons' does not exist" in p for p in problems)
+
+
+def test_no_question_duplicated_across_entries_in_shipped_guide(knowledge):
+    owner: dict[str, str] = {}
+    for entry in knowledge.base.entries.values():
+        for question in entry.questions:
+            assert owner.setdefault(normalize(question), entry.id) == entry.id
+
+
+def test_validate_command_exit_codes(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "bot", "validate"], capture_output=True, text=True)
+    assert (
+        ok.returncode == 0
+        and ok.stdout.startswith("OK:")
+        and len(ok.stdout.strip().splitlines()) == 1
+    )
+    kb = _copy(tmp_path)
+    (kb / "en" / "guide.yaml").write_text("entries:\n  - id: x\n   title: broken\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "bot", "validate", str(kb)], capture_output=True, text=True
+    )
+    assert bad.returncode == 1
+    assert "guide.yaml:3" in bad.stdout
+
+
+def test_malformed_knowledge_never_starts_a_bot(tmp_path):
+    kb = _copy(tmp_path)
+    (kb / "en" / "ui.yaml").write_text("greeting: [unclosed\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "--knowledge", str(kb), "chat", "--db", ":memory:"],
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert "ui.yaml:" in run.stderr and "not starting" in run.stderr
