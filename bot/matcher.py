@@ -17,6 +17,7 @@ which is what keeps "close my etsy account" from being answered as an AliExpress
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Iterable
@@ -31,6 +32,7 @@ from bot.text import normalize, stem
 from bot.types import Answer, Suggestion
 
 OUT_OF_SCOPE = -1
+_SHORTLIST = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,14 +196,17 @@ class Matcher:
         best_entry: dict[int, float] = {}
         refusal, refusal_text = 0.0, ""
         negative: dict[int, float] = {}
+        b2 = self.t.beta**2  # beta < 1 weighs explaining the question above covering the doc
+        overlaps: list[tuple[float, int]] = []
         for doc_id, gain in matched.items():
-            doc = self._docs[doc_id]
             precision = gain / query_weight
-            recall = gain / doc.weight
-            if precision + recall <= 0:
-                continue
-            b2 = self.t.beta**2  # beta < 1 weighs explaining the question above covering the doc
-            overlap = (1 + b2) * precision * recall / (b2 * precision + recall)
+            recall = gain / self._docs[doc_id].weight
+            overlaps.append(((1 + b2) * precision * recall / (b2 * precision + recall), doc_id))
+        if len(overlaps) > _SHORTLIST:
+            # String similarity is the costly part: spend it only on the best word overlaps.
+            overlaps = heapq.nlargest(_SHORTLIST, overlaps)
+        for overlap, doc_id in overlaps:
+            doc = self._docs[doc_id]
             similarity = fuzz.token_sort_ratio(normalized, doc.text) / 100
             score = (1 - self.t.string_weight) * overlap + self.t.string_weight * similarity
             if doc.label >= 0:

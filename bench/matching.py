@@ -1,0 +1,136 @@
+"""Matching latency per question: the shipped knowledge base and a generated 10,000-entry one.
+
+    python bench/matching.py [--entries 10000] [--queries 2000]
+
+Targets (issue 2): p50 under 1 ms on the shipped base, p99 under 20 ms at 10,000 entries.
+Also reports how long `helpbot ask` takes to start, against importing rapidfuzz and yaml alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.knowledge import Entry, Knowledge, load_knowledge
+from bot.matcher import Matcher
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def time_queries(matcher: Matcher, queries: list[str]) -> tuple[float, float]:
+    for question in queries[:50]:  # warm caches
+        matcher.match(question)
+    samples = []
+    for question in queries:
+        start = time.perf_counter()
+        matcher.match(question)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples), percentile(samples, 0.99)
+
+
+def generated_knowledge(
+    base: Knowledge, entries: int, rng: random.Random
+) -> tuple[Knowledge, list[str]]:
+    """A large base built from a vocabulary of 20,000 made-up words plus the real questions'
+    words, so postings lists have realistic skew (a few very common words, many rare ones)."""
+    syllables = [
+        "ka",
+        "lo",
+        "mi",
+        "ne",
+        "ru",
+        "sa",
+        "ti",
+        "vo",
+        "ze",
+        "pa",
+        "qu",
+        "bre",
+        "dor",
+        "fin",
+    ]
+    vocab = list(
+        {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) for _ in range(20000)}
+    )
+    real = [w for e in base.base.entries.values() for q in e.questions for w in q.split()]
+    made: dict[str, Entry] = {}
+    queries = []
+    for i in range(entries):
+        topic = rng.sample(vocab, 3)
+        questions = []
+        for _ in range(15):
+            words = (
+                rng.sample(topic, 2)
+                + rng.choices(real, k=rng.randint(2, 6))
+                + rng.choices(vocab, k=rng.randint(0, 2))
+            )
+            rng.shuffle(words)
+            questions.append(" ".join(words))
+        made[f"e{i}"] = Entry(f"e{i}", f"Topic {i}", "An answer.", tuple(questions))
+        queries.append(" ".join(rng.sample(topic, 2) + rng.choices(real, k=3)))
+    pack = replace(base.base, entries=made, faq_topics=(), fallback_topics=())
+    return Knowledge(path="generated", packs={"en": pack}), queries
+
+
+def startup_seconds(code: str, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--entries", type=int, default=10000)
+    parser.add_argument("--queries", type=int, default=2000)
+    args = parser.parse_args()
+    rng = random.Random(7)
+
+    knowledge = load_knowledge()
+    questions = [q for e in knowledge.base.entries.values() for q in e.questions] + list(
+        knowledge.base.out_of_scope
+    )
+    shipped_queries = [rng.choice(questions) for _ in range(args.queries)]
+    start = time.perf_counter()
+    matcher = Matcher(knowledge)
+    build_shipped = time.perf_counter() - start
+    p50, p99 = time_queries(matcher, shipped_queries)
+    print(
+        f"shipped base ({knowledge.entry_count()} entries): build {build_shipped * 1000:.0f} ms, p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+    )
+
+    big, big_queries = generated_knowledge(knowledge, args.entries, rng)
+    start = time.perf_counter()
+    big_matcher = Matcher(big)
+    build_big = time.perf_counter() - start
+    p50, p99 = time_queries(big_matcher, [rng.choice(big_queries) for _ in range(args.queries)])
+    print(
+        f"generated base ({args.entries} entries, {args.entries * 15} questions): build {build_big:.1f} s, p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+    )
+
+    ask = startup_seconds(
+        "import sys; sys.argv=['helpbot','ask','how long']; from bot.cli import main; main()"
+    )
+    libs = startup_seconds("import rapidfuzz, yaml")
+    print(
+        f"`helpbot ask` end to end: {ask * 1000:.0f} ms; importing rapidfuzz+yaml alone: {libs * 1000:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
