@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from bot import walkthrough as wt
 from bot.knowledge import Knowledge
+from bot.language import LanguageDetector, choose, from_locale
 from bot.markup import escape
 from bot.matcher import Matcher
 from bot.payloads import Payload, make, owner_tag
@@ -89,6 +90,7 @@ class Engine:
             for lang in knowledge.languages
         }
         self._last_purge = 0.0
+        self.detector = LanguageDetector(knowledge)
 
     # -- public API used by adapters -----------------------------------------------------
 
@@ -132,12 +134,28 @@ class Engine:
 
     def ask(self, question: str, lang: str | None = None) -> tuple[Answer, Reply]:
         """Match one question and build the reply a person would see (used by `helpbot ask`)."""
-        turn = _Turn(self, IncomingMessage("cli", "cli", "cli", question), Session(), lang or "en")
+        lang = (
+            lang
+            if lang in self.knowledge.languages
+            else choose(None, question, None, self.knowledge, self.detector)
+        )
+        turn = _Turn(self, IncomingMessage("cli", "cli", "cli", question), Session(), lang)
         answer = self.matcher.match(question, turn.lang)
         return answer, turn.answer_reply(answer, in_walkthrough=False)
 
     def lang_for(self, message: IncomingMessage, session: Session | None) -> str:
-        return "en"
+        """The user's explicit choice, else the language this text is clearly written in, else
+        the language of their walkthrough so far, else the platform locale, else English."""
+        explicit = session.lang if session else None
+        text = message.text if message.payload is None else ""
+        if message.command and message.command not in ("ask", "faq"):
+            text = ""
+        if explicit or (text and self.detector.detect(text)):
+            return choose(explicit, text, message.locale, self.knowledge, self.detector)
+        remembered = session.seen_lang if session else None
+        if remembered in self.knowledge.languages:
+            return remembered  # type: ignore[return-value]
+        return from_locale(message.locale, self.knowledge.languages) or "en"
 
     async def close(self) -> None:
         await self.store.close()
@@ -156,6 +174,8 @@ class Engine:
         session = session or Session(updated_at=now)
         turn = _Turn(self, message, replace(session), self.lang_for(message, session))
         replies += await turn.run()
+        if turn.session.active and not turn.forgotten:
+            turn.session.seen_lang = turn.lang
         if turn.forgotten:
             await self.store.delete(key)
         elif turn.session.active or turn.session.lang:
@@ -231,11 +251,11 @@ class _Turn:
         return position if wt.valid(self.walk, position) else None
 
     def word_action(self, position: Position, text: str) -> str | None:
-        words = self.engine._words.get(self.lang) or self.engine._words["en"]
         said = normalize(text)
-        for kind, action in _WORD_ACTIONS[position.mode]:
-            if said in words[kind]:
-                return action
+        for words in (self.engine._words.get(self.lang), self.engine._words["en"]):
+            for kind, action in _WORD_ACTIONS[position.mode]:
+                if words and said in words[kind]:
+                    return action
         return None
 
     # -- commands ------------------------------------------------------------------------
@@ -269,6 +289,8 @@ class _Turn:
             return self.start_walkthrough()
         if name == "cancel":
             return self.cancel()
+        if name == "language":
+            return self.language(argument)
         if name == "forget":
             return [
                 Reply(
@@ -282,6 +304,20 @@ class _Turn:
                 )
             ]
         return [Reply(self.ui("unknown_command", command=escape(name[:40])), self.main_buttons())]
+
+    def language(self, code: str) -> list[Reply]:
+        languages = self.k.languages
+        code = normalize(code)
+        if code in languages:
+            self.session.lang = code
+            self.lang = code
+            self.walk = self.k.walkthrough(code)
+            return [Reply(self.ui("language_set"), edit=self.message.payload is not None)]
+        rows = tuple(
+            (Button(self.k.ui("language_name", lang), make("l", lang, self.message.user_id)),)
+            for lang in languages
+        )
+        return [Reply(self.ui("language_prompt"), rows)]
 
     def main_buttons(self) -> tuple[tuple[Button, ...], ...]:
         return (
@@ -388,6 +424,8 @@ class _Turn:
             return replies
         if payload.verb == "c":
             return self.command(payload.arg, "")
+        if payload.verb == "l":
+            return self.language(payload.arg)
         if payload.verb == "f":
             if payload.arg == "yes":
                 self.forgotten = True

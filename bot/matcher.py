@@ -121,7 +121,7 @@ class Matcher:
                 counts[label] = counts.get(label, 0.0) + 1.0
             self._votes[token] = {label: n / len(ids) for label, n in counts.items()}
         self._vocab = list(self._postings)
-        self._crowded = max(200, total // 20)
+        self._crowded = max(2000, total // 20)
         self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
 
     # -- building ------------------------------------------------------------------------
@@ -171,11 +171,14 @@ class Matcher:
             return Ranking((), 0.0, "")
 
         matched: dict[int, float] = {}
-        crowded: list[str] = []
+        # Very common words only add to documents found through rarer ones, which keeps large
+        # bases fast; a question made only of common words is scored on all of them.
+        crowded = [t for t in mapped if len(self._postings[t]) > self._crowded]
+        if len(crowded) == len(mapped):
+            crowded = []
         for target, similarity in mapped.items():
             postings = self._postings[target]
-            if len(postings) > self._crowded and len(mapped) > 1:
-                crowded.append(target)
+            if target in crowded:
                 continue
             gain = self._weight(target) * similarity
             for doc_id in postings:

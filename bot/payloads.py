@@ -17,6 +17,7 @@ VERBS = {
     "w": "walkthrough navigation: action.position",
     "c": "run a command",
     "f": "forget: yes or no",
+    "l": "choose the reply language",
 }
 
 

@@ -21,7 +21,8 @@ class Session:
 
     mode: str | None = None  # None, "checklist", "steps" or "confirm" (the warning before a step)
     position: str | None = None
-    lang: str | None = None
+    lang: str | None = None  # chosen with the language command; wins over everything
+    seen_lang: str | None = None  # the language of this walkthrough so far, for button presses
     updated_at: float = field(default_factory=time.time)
 
     @property
@@ -34,7 +35,11 @@ class Session:
     @classmethod
     def from_json(cls, data: str) -> Session:
         raw = json.loads(data)
-        known = {key: raw[key] for key in ("mode", "position", "lang", "updated_at") if key in raw}
+        known = {
+            key: raw[key]
+            for key in ("mode", "position", "lang", "seen_lang", "updated_at")
+            if key in raw
+        }
         return cls(**known)
 
 

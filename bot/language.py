@@ -1,0 +1,80 @@
+"""Which language a message is written in, when the text makes that clear.
+
+Cheap and dependency-free: the script (Cyrillic means Russian here), letters only some
+languages use (ñ ¿ ã õ), then which language's own words (its stopwords and the words of its
+alternate questions) the message uses most. Short or mixed text returns None, and the caller
+falls back to the platform's locale, then English.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.knowledge import BASE_LANG, Knowledge
+from bot.stopwords import STOPWORDS
+from bot.text import normalize
+
+_MARKERS = {"es": "ñ¿¡", "pt": "ãõ", "fr": "èêëîôûœ"}
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+class LanguageDetector:
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.languages = knowledge.languages
+        vocab: dict[str, set[str]] = {}
+        for lang, pack in knowledge.packs.items():
+            words = set(STOPWORDS.get(lang, ()))
+            for entry in pack.entries.values():
+                for question in entry.questions:
+                    words.update(normalize(question).split())
+            vocab[lang] = words
+        shared = set.intersection(*vocab.values()) if len(vocab) > 1 else set()
+        self._vocab = {lang: words - shared for lang, words in vocab.items()}
+
+    def detect(self, text: str) -> str | None:
+        sample = text[:500]
+        letters = [ch for ch in sample if ch.isalpha()]
+        if not letters:
+            return None
+        cyrillic = sum(1 for ch in letters if "CYRILLIC" in unicodedata.name(ch, ""))
+        if cyrillic * 2 > len(letters):
+            return "ru" if "ru" in self.languages else None
+        lowered = sample.lower()
+        scores = {lang: 0.0 for lang in self.languages if lang != "ru"}
+        for lang, marks in _MARKERS.items():
+            if lang in scores and any(mark in lowered for mark in marks):
+                scores[lang] += 1.5
+        for word in _WORD.findall(normalize(sample)):
+            for lang in scores:
+                if word in self._vocab.get(lang, ()):
+                    scores[lang] += 1.0
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        if not ranked or ranked[0][1] < 1.0:
+            return None
+        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 1.0:
+            return None  # too close to call
+        return ranked[0][0]
+
+
+def from_locale(locale: str | None, languages: list[str]) -> str | None:
+    """'pt-BR' -> 'pt', 'es_419' -> 'es', when the knowledge base has that language."""
+    if not locale:
+        return None
+    code = re.split(r"[-_]", str(locale).lower(), maxsplit=1)[0]
+    return code if code in languages else None
+
+
+def choose(
+    explicit: str | None,
+    text: str,
+    locale: str | None,
+    knowledge: Knowledge,
+    detector: LanguageDetector,
+) -> str:
+    """The user's explicit choice, else the text's clear language, else the locale, else English."""
+    languages = knowledge.languages
+    if explicit in languages:
+        return explicit  # type: ignore[return-value]
+    detected = detector.detect(text) if text else None
+    return detected or from_locale(locale, languages) or BASE_LANG

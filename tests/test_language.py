@@ -1,0 +1,67 @@
+"""Language choice: explicit choice, then the text's language, then the locale, then English."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.evaluate import evaluate
+from tests.conftest import Person
+
+LANGS = ["es", "pt", "ru", "fr"]
+
+
+def test_every_language_is_shipped(knowledge):
+    assert set(LANGS) <= set(knowledge.languages)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_per_language_quality(knowledge, lang):
+    report = evaluate(knowledge, Path(__file__).parent / f"questions.{lang}.yaml")
+    assert report.in_scope + report.out_of_scope >= 30
+    assert report.accuracy >= 0.80, report.confusions
+    assert report.rejection >= 0.85, report.confusions
+
+
+def test_issue_examples():
+    for question, lang, entry in (
+        ("¿en cuántas horas se elimina la cuenta?", "es", "processing_time"),
+        ("получится ли потом вернуть аккаунт", "ru", "reopen_account"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "bot", "ask", "--json", question],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        data = json.loads(out.stdout)
+        assert (data["lang"], data["id"]) == (lang, entry)
+
+
+async def test_choice_rules(engine):
+    p = Person(engine, user="x")
+    await p.say("how long does it take", locale="fr")  # clearly English text beats the locale
+    assert "24 hours" in p.text()
+    await p.say("wallet", locale="pt-BR")  # not clearly any language: the locale decides
+    assert "carteira" in p.text().lower() or "Carteira" in p.text()
+    await p.say("/language ru")
+    await p.say("how long does it take")  # an explicit choice wins over the text
+    assert "24" in p.text() and "hours" not in p.text()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_walkthrough_in_each_language(engine, knowledge, lang):
+    p = Person(engine, user=f"w{lang}")
+    await p.say(f"/language {lang}")
+    await p.say("/walkthrough")
+    walk = knowledge.walkthrough(lang)
+    assert walk.checklist[0].prompt in p.text()
+    for _ in walk.checklist:
+        await p.press(knowledge.ui("button_done", lang))
+    assert knowledge.entry("step_login", lang).answer.strip()[:20] in p.text()
+    await p.say(knowledge.ui("words_next", lang).split(",")[0])
+    assert knowledge.entry("step_settings", lang).answer.strip()[:20] in p.text()
