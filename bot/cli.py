@@ -83,6 +83,11 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
     validate.add_argument(
         "path", nargs="?", help="knowledge folder (default: --knowledge or the built-in one)"
     )
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail on warnings (untranslated text, questions in the wrong language)",
+    )
 
     evaluate = sub.add_parser(
         "eval",
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     if args.command == "validate":
-        return cmd_validate(args.path or args.knowledge)
+        return cmd_validate(args.path or args.knowledge, strict=args.strict)
     knowledge = _load_or_report(args.knowledge)
     if knowledge is None:
         return EXIT_PROBLEM
@@ -200,7 +205,7 @@ def _load_or_report(path: str | None, out: TextIO = sys.stderr):  # type: ignore
         return None
 
 
-def cmd_validate(path: str | None) -> int:
+def cmd_validate(path: str | None, strict: bool = False) -> int:
     from bot.knowledge import KnowledgeError, load_knowledge
 
     try:
@@ -211,6 +216,15 @@ def cmd_validate(path: str | None) -> int:
         sys.stdout.flush()
         print(f"{len(error.problems)} problem(s) found.", file=sys.stderr)
         return EXIT_PROBLEM
+    from bot.language import wrong_language_questions
+
+    warnings = [str(w) for w in knowledge.warnings] + wrong_language_questions(knowledge)
+    for warning in warnings:
+        print(f"warning: {warning}")
+    if strict and warnings:
+        sys.stdout.flush()
+        print(f"{len(warnings)} warning(s) with --strict.", file=sys.stderr)
+        return EXIT_PROBLEM
     base = knowledge.base
     questions = sum(len(e.questions) for e in base.entries.values())
     walk = knowledge.walkthrough()
@@ -218,6 +232,7 @@ def cmd_validate(path: str | None) -> int:
         f"OK: {knowledge.path}: {len(base.entries)} entries, {questions} questions, "
         f"{len(base.out_of_scope)} out-of-scope examples, {len(walk.checklist)} checks and "
         f"{len(walk.steps)} steps; languages: {', '.join(knowledge.languages)}"
+        + (f"; {len(warnings)} warning(s)" if warnings else "")
     )
     return EXIT_OK
 

@@ -223,20 +223,98 @@ def load_knowledge(path: str | Path | None = None) -> Knowledge:
             [Problem(root, None, f"missing the base language folder '{BASE_LANG}/'")]
         )
     packs: dict[str, LanguagePack] = {}
+    synonym_owners: dict[str, tuple[str, str]] = {}
     for lang_dir in [root / BASE_LANG, *[d for d in lang_dirs if d.name != BASE_LANG]]:
-        pack = _load_pack(lang_dir, problems, base=packs.get(BASE_LANG))
+        pack = _load_pack(lang_dir, problems, packs.get(BASE_LANG), synonym_owners)
         if pack is not None:
             packs[lang_dir.name] = pack
     if problems:
         raise KnowledgeError(problems)
-    return Knowledge(path=str(root), packs=packs)
+    warnings: list[Problem] = []
+    for lang, pack in packs.items():
+        if lang != BASE_LANG:
+            warnings += _complete_from_base(pack, packs[BASE_LANG], root / lang)
+    return Knowledge(path=str(root), packs=packs, warnings=warnings)
+
+
+MIN_TRANSLATED_QUESTIONS = 10
+
+
+def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) -> list[Problem]:
+    """Fill every gap in a translation with the base language (a person never gets an empty
+    message) and return one warning per gap, for `helpbot validate`."""
+    warnings: list[Problem] = []
+    guide = folder / "guide.yaml"
+    for entry_id, original in base.entries.items():
+        mine = pack.entries.get(entry_id)
+        if mine is None:
+            warnings.append(
+                Problem(guide, None, f"entry '{entry_id}' is not translated (English is used)")
+            )
+            continue
+        for name in ("title", "answer"):
+            if not getattr(mine, name):
+                warnings.append(
+                    Problem(
+                        guide,
+                        None,
+                        f"entry '{entry_id}' has no translated {name} (English is used)",
+                    )
+                )
+        if len(mine.questions) < MIN_TRANSLATED_QUESTIONS:
+            warnings.append(
+                Problem(
+                    guide,
+                    None,
+                    f"entry '{entry_id}' has {len(mine.questions)} questions in this language; at least {MIN_TRANSLATED_QUESTIONS} are expected",
+                )
+            )
+        pack.entries[entry_id] = Entry(
+            id=entry_id,
+            title=mine.title or original.title,
+            answer=mine.answer or original.answer,
+            questions=mine.questions,
+            keywords=mine.keywords,
+            related=mine.related or original.related,
+            not_questions=mine.not_questions,
+        )
+    for key in UI_KEYS:
+        if key not in pack.ui:
+            warnings.append(
+                Problem(
+                    folder / "ui.yaml",
+                    None,
+                    f"interface string '{key}' is not translated (English is used)",
+                )
+            )
+    for name in COMMANDS:
+        if name not in pack.commands:
+            warnings.append(
+                Problem(
+                    folder / "ui.yaml",
+                    None,
+                    f"description of command '{name}' is not translated (English is used)",
+                )
+            )
+    if pack.walkthrough is None:
+        warnings.append(
+            Problem(
+                folder / "walkthrough.yaml",
+                None,
+                "the walkthrough is not translated (English is used)",
+            )
+        )
+    return warnings
 
 
 # --- one language folder -------------------------------------------------------------------
 
 
 def _load_pack(
-    folder: Path, problems: list[Problem], base: LanguagePack | None
+    folder: Path,
+    problems: list[Problem],
+    base: LanguagePack | None,
+    synonym_owners: dict[str, tuple[str, str]],
 ) -> LanguagePack | None:
     is_base = base is None
     guide_file, walk_file, ui_file = (
@@ -279,7 +357,7 @@ def _load_pack(
             optional={"entries", "synonyms", "out_of_scope", "faq_topics", "fallback_topics"},
         )
         entries = _entries(guide, guide_file, check, is_base)
-        synonyms = _synonyms(guide, guide_file, check)
+        synonyms = _synonyms(guide, guide_file, check, synonym_owners)
         out_of_scope = tuple(check.strings(guide, "out_of_scope", guide_file, required=False))
         faq_topics = tuple(check.strings(guide, "faq_topics", guide_file, required=False))
         fallback_topics = tuple(check.strings(guide, "fallback_topics", guide_file, required=False))
@@ -515,7 +593,11 @@ def _entries(guide: YDict, file: Path, check: _Checker, is_base: bool) -> dict[s
     return entries
 
 
-def _synonyms(guide: YDict, file: Path, check: _Checker) -> dict[str, tuple[str, ...]]:
+def _synonyms(
+    guide: YDict, file: Path, check: _Checker, owners: dict[str, tuple[str, str]]
+) -> dict[str, tuple[str, ...]]:
+    """Synonyms apply to every language at once, so one variant may name one word only,
+    across all language folders (`owners`: variant -> (canonical, file))."""
     raw = guide.get("synonyms")
     if raw is None:
         return {}
@@ -527,6 +609,8 @@ def _synonyms(guide: YDict, file: Path, check: _Checker) -> dict[str, tuple[str,
     out: dict[str, tuple[str, ...]] = {}
     seen: dict[str, str] = {}
     for canonical in raw:
+        owners.setdefault(normalize(str(canonical)), (normalize(str(canonical)), str(file)))
+    for canonical in raw:
         variants = check.strings(raw, canonical, file, f"synonyms of '{canonical}'")
         for variant in variants:
             key = normalize(variant)
@@ -536,7 +620,18 @@ def _synonyms(guide: YDict, file: Path, check: _Checker) -> dict[str, tuple[str,
                     line_of(raw, canonical),
                     f"synonym '{variant}' is listed under both '{seen[key]}' and '{canonical}'",
                 )
+            elif (
+                key in owners
+                and owners[key][0] != normalize(str(canonical))
+                and owners[key][1] != str(file)
+            ):
+                check.add(
+                    file,
+                    line_of(raw, canonical),
+                    f"synonym '{variant}' of '{canonical}' is already a synonym of '{owners[key][0]}' in {owners[key][1]}",
+                )
             seen[key] = canonical
+            owners.setdefault(key, (normalize(str(canonical)), str(file)))
         out[str(canonical)] = tuple(variants)
     return out
 

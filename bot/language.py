@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 from bot.knowledge import BASE_LANG, Knowledge
 from bot.stopwords import STOPWORDS
@@ -22,17 +23,27 @@ _WORD = re.compile(r"[^\W\d_]+")
 class LanguageDetector:
     def __init__(self, knowledge: Knowledge) -> None:
         self.languages = knowledge.languages
-        vocab: dict[str, set[str]] = {}
+        counts: dict[str, Counter[str]] = {}
         for lang, pack in knowledge.packs.items():
-            words = set(STOPWORDS.get(lang, ()))
+            words: Counter[str] = Counter({word: 1 for word in STOPWORDS.get(lang, ())})
             for entry in pack.entries.values():
                 for question in entry.questions:
                     words.update(normalize(question).split())
-            vocab[lang] = words
-        shared = set.intersection(*vocab.values()) if len(vocab) > 1 else set()
-        self._vocab = {lang: words - shared for lang, words in vocab.items()}
+            counts[lang] = words
+        shared = set.intersection(*(set(c) for c in counts.values())) if len(counts) > 1 else set()
+        for word in shared:  # brand names and the like say nothing about the language
+            for words in counts.values():
+                del words[word]
+        self._counts = counts
 
-    def detect(self, text: str) -> str | None:
+    def detect(
+        self, text: str, ignore: tuple[str, str] | None = None, margin: float = 1.0
+    ) -> str | None:
+        """The language `text` is clearly in, or None. `ignore=(lang, question)` leaves that
+        question's own words out of `lang`'s vocabulary (used when checking the questions)."""
+        own: Counter[str] = Counter()
+        if ignore is not None:
+            own = Counter(normalize(ignore[1]).split())
         sample = text[:500]
         letters = [ch for ch in sample if ch.isalpha()]
         if not letters:
@@ -47,12 +58,15 @@ class LanguageDetector:
                 scores[lang] += 1.5
         for word in _WORD.findall(normalize(sample)):
             for lang in scores:
-                if word in self._vocab.get(lang, ()):
+                count = self._counts.get(lang, Counter())[word]
+                if ignore is not None and lang == ignore[0]:
+                    count -= own[word]
+                if count > 0:
                     scores[lang] += 1.0
         ranked = sorted(scores.items(), key=lambda item: -item[1])
         if not ranked or ranked[0][1] < 1.0:
             return None
-        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 1.0:
+        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < margin:
             return None  # too close to call
         return ranked[0][0]
 
@@ -78,3 +92,22 @@ def choose(
         return explicit  # type: ignore[return-value]
     detected = detector.detect(text) if text else None
     return detected or from_locale(locale, languages) or BASE_LANG
+
+
+def wrong_language_questions(
+    knowledge: Knowledge, detector: LanguageDetector | None = None
+) -> list[str]:
+    """Alternate questions that read clearly as another language than their folder's, e.g. an
+    English question left untranslated in es/guide.yaml. Quoting an interface label is fine as
+    long as the rest of the question is in the folder's language."""
+    detector = detector or LanguageDetector(knowledge)
+    found = []
+    for lang, pack in knowledge.packs.items():
+        for entry in pack.entries.values():
+            for question in entry.questions:
+                detected = detector.detect(question, ignore=(lang, question), margin=2.0)
+                if detected is not None and detected != lang:
+                    found.append(
+                        f"{lang}/guide.yaml: entry '{entry.id}': question '{question}' looks like {detected}, not {lang}"
+                    )
+    return found

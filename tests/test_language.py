@@ -65,3 +65,76 @@ async def test_walkthrough_in_each_language(engine, knowledge, lang):
     assert knowledge.entry("step_login", lang).answer.strip()[:20] in p.text()
     await p.say(knowledge.ui("words_next", lang).split(",")[0])
     assert knowledge.entry("step_settings", lang).answer.strip()[:20] in p.text()
+
+
+def _copy_all(tmp_path):
+    import shutil
+
+    from bot.knowledge import default_path
+
+    target = tmp_path / "kb"
+    shutil.copytree(default_path(), target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+def test_validate_reports_gaps_and_wrong_language_then_falls_back(tmp_path):
+    import yaml
+
+    from bot.knowledge import load_knowledge
+
+    kb = _copy_all(tmp_path)
+    guide = kb / "es" / "guide.yaml"
+    data = yaml.safe_load(guide.read_text())
+    data["entries"] = [e for e in data["entries"] if e["id"] != "wallet_funds"]
+    data["entries"][0]["questions"].append("how do i delete my aliexpress account please tell me")
+    guide.write_text(yaml.safe_dump(data, allow_unicode=True))
+    ui = kb / "fr" / "ui.yaml"
+    ui.write_text(
+        "\n".join(line for line in ui.read_text().splitlines() if not line.startswith("cancelled:"))
+        + "\n"
+    )
+
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "validate", str(kb)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "entry 'wallet_funds' is not translated" in run.stdout
+    assert "interface string 'cancelled' is not translated" in run.stdout
+    assert "looks like en, not es" in run.stdout
+    strict = subprocess.run(
+        [sys.executable, "-m", "bot", "validate", "--strict", str(kb)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert strict.returncode == 1
+
+    knowledge = load_knowledge(kb)
+    assert (
+        knowledge.entry("wallet_funds", "es").answer == knowledge.entry("wallet_funds", "en").answer
+    )
+    assert knowledge.ui("cancelled", "fr") == knowledge.ui("cancelled", "en")
+
+
+def test_shipped_translations_are_complete():
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "validate", "--strict"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stdout
+
+
+def test_synonym_clash_across_languages_is_an_error(tmp_path):
+    from bot.knowledge import KnowledgeError, load_knowledge
+
+    kb = _copy_all(tmp_path)
+    guide = kb / "fr" / "guide.yaml"
+    guide.write_text(guide.read_text().replace("synonyms:\n", "synonyms:\n  bouton: [wallet]\n", 1))
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(kb)
+    assert any("already a synonym" in str(p) or "'wallet'" in str(p) for p in caught.value.problems)
