@@ -144,7 +144,7 @@ class Matcher:
             return token, 1.0
         if len(token) < 4 or not token.isalpha():
             return None, 0.0
-        cutoff = 80 if len(token) >= 6 else 75
+        cutoff = 85
         found = process.extractOne(token, self._vocab, scorer=fuzz.ratio, score_cutoff=cutoff)
         if found is None:
             return None, 0.0

@@ -12,6 +12,8 @@ MAX_INPUT_CHARS = 500
 matching time bounded whatever someone pastes."""
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
+# French elisions: "l'historique" is two words, "don't" is one.
+_ELISION = re.compile(r"(?<!\w)(qu|[cdjlmnst])['’‘`´](?=\w)")
 _NON_WORD = re.compile(r"[^\w]+|_+")
 _REPEATS = re.compile(r"([^\W\d])\1{2,}")
 _LETTER_DIGIT = re.compile(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)")
@@ -26,6 +28,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.casefold()
+    text = _ELISION.sub(r"\1 ", text)
     text = _APOSTROPHES.sub("", text)
     text = _NON_WORD.sub(" ", text)
     text = _REPEATS.sub(r"\1", text)
@@ -43,8 +46,10 @@ def stem(word: str) -> str:
     It only needs to be consistent (the same stem for "deleting", "deleted", "delete"), since
     both the knowledge base and the question go through it.
     """
-    if len(word) <= 3 or not word.isalpha() or not word.isascii():
+    if len(word) <= 3 or not word.isalpha():
         return word
+    if not word.isascii():
+        return _stem_cyrillic(word) if _is_cyrillic(word) else word
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
@@ -55,4 +60,33 @@ def stem(word: str) -> str:
             break
     if word.endswith("e") and len(word) > 4:
         word = word[:-1]
+    return word
+
+
+# Endings as they look after normalize() (й -> и, ё -> е), longest first.
+_RU_REFLEXIVE = ("ся", "сь")
+_RU_ENDINGS = tuple(
+    sorted(
+        """иями ями ами ыми ими ого его ому ему ение ения ении ений ением ание ания ании
+    ить ать ять еть уть ешь ишь ете ите ет ит ут ют ат ят ил ила или ило ал ала али ало
+    ои еи ии ыи ая яя ое ее ую юю ом ем ам ям ах ях ов ев ы и а я о е у ю ь""".split(),
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def _is_cyrillic(word: str) -> bool:
+    return "\u0400" <= word[0] <= "\u04ff"
+
+
+def _stem_cyrillic(word: str) -> str:
+    """A light Russian suffix stripper: "удалить", "удаление", "удалю" -> "удал"."""
+    for ending in _RU_REFLEXIVE:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            word = word[: -len(ending)]
+            break
+    for ending in _RU_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
     return word
