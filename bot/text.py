@@ -19,15 +19,19 @@ _REPEATS = re.compile(r"([^\W\d])\1{2,}")
 _LETTER_DIGIT = re.compile(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)")
 
 
+@lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
     """Lower-case, accent-free, punctuation- and emoji-free text with single spaces.
 
     "Hoooow   do I DELETE my account?? 😭" -> "how do i delete my account".
     """
     text = text[:MAX_INPUT_CHARS]
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.casefold()
+    if text.isascii():
+        text = text.lower()  # the common case, without the per-character Unicode work
+    else:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        text = text.casefold()
     text = _ELISION.sub(r"\1 ", text)
     text = _APOSTROPHES.sub("", text)
     text = _NON_WORD.sub(" ", text)

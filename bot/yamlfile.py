@@ -36,8 +36,13 @@ class YList(list):
     item_lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that keeps line numbers and refuses duplicate keys (PyYAML keeps the last)."""
+# libyaml's parser is several times faster than PyYAML's pure-Python one, and its nodes carry
+# the same marks; fall back where PyYAML was built without it.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader that keeps line numbers and refuses duplicate keys (PyYAML keeps the last)."""
 
     def __init__(self, stream: Any, file: str, problems: list[Problem]) -> None:
         super().__init__(stream)
