@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 
@@ -33,6 +34,7 @@ from bot.types import Answer, Suggestion
 
 OUT_OF_SCOPE = -1
 _SHORTLIST = 100
+_CANDIDATES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +186,13 @@ class Matcher:
             for doc_id in postings:
                 matched[doc_id] = matched.get(doc_id, 0.0) + gain
         if crowded:
+            if len(matched) > _CANDIDATES:
+                # Common words weigh little: only documents already close on rarer words can win.
+                matched = dict(heapq.nlargest(_CANDIDATES, matched.items(), key=itemgetter(1)))
+            common = [(t, self._weight(t) * mapped[t]) for t in crowded]
             for doc_id in matched:
                 stems = self._docs[doc_id].stems
-                matched[doc_id] += sum(self._weight(t) * mapped[t] for t in crowded if t in stems)
+                matched[doc_id] += sum(gain for t, gain in common if t in stems)
 
         votes: dict[int, float] = {}
         for target, similarity in mapped.items():
