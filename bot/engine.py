@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600.0
 COMMAND_ALIASES = {"delete": "walkthrough", "menu": "start", "questions": "faq", "stop": "cancel"}
+_ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 _WORD_ACTIONS = {
     CHECKLIST: (
         ("stop", "stop"),
@@ -228,7 +229,18 @@ class _Turn:
             if action is not None:
                 return self.navigate(position, action, edit=False)
             return self.question(text)
+        if self.is_navigation_word(text):
+            restart = self.button("button_walkthrough", "c", "walkthrough")
+            return [Reply(self.ui("no_walkthrough"), ((restart,),))]
         return self.question(text)
+
+    def is_navigation_word(self, text: str) -> bool:
+        """ "next", "back" or "repeat" typed when there is nothing to move through."""
+        said = normalize(text)
+        for words in (self.engine._words.get(self.lang), self.engine._words["en"]):
+            if words and any(said in words[kind] for kind in ("next", "back", "repeat")):
+                return True
+        return False
 
     def parse_command(self) -> tuple[str | None, str]:
         message = self.message
@@ -252,6 +264,8 @@ class _Turn:
 
     def word_action(self, position: Position, text: str) -> str | None:
         said = normalize(text)
+        if not said and text.strip() in _ACK_EMOJI:
+            said = next(iter(self.engine._words["en"]["done"]))  # 👍 means "done"
         for words in (self.engine._words.get(self.lang), self.engine._words["en"]):
             for kind, action in _WORD_ACTIONS[position.mode]:
                 if words and said in words[kind]:

@@ -44,6 +44,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     "stale_button": frozenset(),
     "not_your_button": frozenset(),
     "walkthrough_ended": frozenset(),
+    "no_walkthrough": frozenset(),
     "expired": frozenset(),
     "already_first": frozenset(),
     "forget_confirm": frozenset(),

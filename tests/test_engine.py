@@ -220,3 +220,23 @@ def test_core_never_imports_platform_code():
             banned = {"telegram", "discord"} | ({"adapters"} if path.name != "cli.py" else set())
             for name in names:
                 assert name.split(".")[0] not in banned, (path, name)
+
+
+async def test_navigation_words_outside_a_walkthrough_offer_one(person):
+    replies = await person.say("next")
+    assert "not in a walkthrough" in replies[0].text
+    await person.press("Walk me through")
+    assert "check 1" in person.text()
+
+
+async def test_thumbs_up_counts_as_done(person):
+    await person.say("/walkthrough")
+    await person.say("👍")
+    assert "check 2" in person.text()
+
+
+async def test_walkthrough_command_mid_walkthrough_resumes(person):
+    await person.say("/walkthrough")
+    await person.say("done")
+    await person.say("/walkthrough")
+    assert "check 2" in person.text()
