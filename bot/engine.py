@@ -381,11 +381,16 @@ class _Turn:
         position = self.position()
         replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
         if position is not None:
-            where = wt.describe(self.k, position, self.lang)
-            replies.append(
-                Reply(self.ui("still_here", where=escape(where)), self.nav_buttons(position))
-            )
+            replies.append(self.still_here(position))
         return replies
+
+    def still_here(self, position: Position) -> Reply:
+        """After an answer mid-walkthrough: where the person is, with that step's buttons."""
+        where = wt.describe(self.k, position, self.lang)
+        return Reply(self.ui("still_here", where=where), self.nav_buttons(position))
+
+    def restart_row(self) -> tuple[tuple[Button, ...], ...]:
+        return ((self.button("button_restart", "w", "start.none"),),)
 
     def answer_reply(self, answer: Answer, in_walkthrough: bool) -> Reply:
         if answer.entry_id is not None:
@@ -431,10 +436,7 @@ class _Turn:
             position = self.position()
             replies = [self.entry_answer(payload.arg, in_walkthrough=position is not None)]
             if position is not None:
-                where = wt.describe(self.k, position, self.lang)
-                replies.append(
-                    Reply(self.ui("still_here", where=escape(where)), self.nav_buttons(position))
-                )
+                replies.append(self.still_here(position))
             return replies
         if payload.verb == "c":
             return self.command(payload.arg, "")
@@ -454,7 +456,7 @@ class _Turn:
             return [
                 Reply(
                     self.ui("walkthrough_ended"),
-                    ((self.button("button_restart", "w", "start.none"),),),
+                    self.restart_row(),
                 )
             ]
         if where != position.key:
@@ -466,10 +468,7 @@ class _Turn:
                     if action in self.k.base.entries
                     else self.ui("stale_button")
                 ),
-                Reply(
-                    self.ui("still_here", where=escape(wt.describe(self.k, position, self.lang))),
-                    self.nav_buttons(position),
-                ),
+                self.still_here(position),
             ]
         return self.navigate(position, action, edit=True)
 
@@ -479,7 +478,7 @@ class _Turn:
             return [
                 Reply(
                     self.ui("walkthrough_ended"),
-                    ((self.button("button_restart", "w", "start.none"),),),
+                    self.restart_row(),
                 )
             ]
         return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
@@ -495,7 +494,7 @@ class _Turn:
         if self.position() is None and not self.session.active:
             return [Reply(self.ui("nothing_to_cancel"))]
         self.move(None)
-        return [Reply(self.ui("cancelled"), ((self.button("button_restart", "w", "start.none"),),))]
+        return [Reply(self.ui("cancelled"), self.restart_row())]
 
     def move(self, position: Position | None) -> None:
         self.session.mode = position.mode if position else None
@@ -508,7 +507,7 @@ class _Turn:
             return [
                 Reply(
                     self.ui("cancelled"),
-                    ((self.button("button_restart", "w", "start.none"),),),
+                    self.restart_row(),
                     edit=edit,
                 )
             ]
@@ -524,7 +523,7 @@ class _Turn:
             return [
                 Reply(
                     self.ui("checklist_stopped"),
-                    ((self.button("button_restart", "w", "start.none"),),),
+                    self.restart_row(),
                     edit=edit,
                 )
             ]
@@ -591,21 +590,16 @@ class _Turn:
 
     def render(self, position: Position, edit: bool, more: str = "") -> Reply:
         walk = self.walk
+        header = wt.header(self.k, position, self.lang)
         if position.mode == CHECKLIST:
-            index = walk.check_index(position.id) or 0
-            item = walk.checklist[index]
-            title = self.k.entry(item.entry, self.lang).title
-            header = self.ui(
-                "checklist_item", number=index + 1, total=len(walk.checklist), title=escape(title)
-            )
+            item = walk.checklist[walk.check_index(position.id) or 0]
             text = f"{header}\n\n{item.prompt}" + (f"\n\n{more}" if more else "")
         else:
-            index = walk.step_index(position.id) or 0
-            step = walk.steps[index]
-            entry = self.k.entry(step.entry, self.lang)
-            header = self.ui(
-                "step_header", number=index + 1, total=len(walk.steps), title=escape(entry.title)
+            step = walk.steps[walk.step_index(position.id) or 0]
+            body = (
+                step.warning
+                if position.mode == CONFIRM
+                else self.k.entry(step.entry, self.lang).answer
             )
-            body = step.warning if position.mode == CONFIRM else entry.answer
             text = f"{header}\n\n{body}"
         return Reply(text, self.nav_buttons(position), edit=edit)

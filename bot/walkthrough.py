@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.knowledge import Knowledge, Walkthrough
+from bot.markup import escape
 
 CHECKLIST, CONFIRM, STEPS = "checklist", "confirm", "steps"
 
@@ -72,23 +73,20 @@ def _enter_step(walk: Walkthrough, index: int) -> Position:
     return Position(CONFIRM if step.warning else STEPS, step.id)
 
 
-def describe(knowledge: Knowledge, position: Position, lang: str) -> str:
-    """A short "where am I" for messages such as "you're still on step 2 of 5"."""
+def header(knowledge: Knowledge, position: Position, lang: str) -> str:
+    """The bold "check 2 of 4: ..." / "Step 3 ... (3/5)" line that opens a position's message,
+    in neutral markup (the title is escaped: it is text, not formatting)."""
     walk = knowledge.walkthrough(lang)
     if position.mode == CHECKLIST:
         index = walk.check_index(position.id) or 0
-        return knowledge.ui(
-            "checklist_item",
-            lang,
-            number=index + 1,
-            total=len(walk.checklist),
-            title=knowledge.entry(walk.checklist[index].entry, lang).title,
-        ).strip("*")
-    index = walk.step_index(position.id) or 0
-    return knowledge.ui(
-        "step_header",
-        lang,
-        number=index + 1,
-        total=len(walk.steps),
-        title=knowledge.entry(walk.steps[index].entry, lang).title,
-    ).strip("*")
+        key, total, entry = "checklist_item", len(walk.checklist), walk.checklist[index].entry
+    else:
+        index = walk.step_index(position.id) or 0
+        key, total, entry = "step_header", len(walk.steps), walk.steps[index].entry
+    title = escape(knowledge.entry(entry, lang).title)
+    return knowledge.ui(key, lang, number=index + 1, total=total, title=title)
+
+
+def describe(knowledge: Knowledge, position: Position, lang: str) -> str:
+    """A short "where am I" (neutral markup, not bold) for "you're still on step 2 of 5"."""
+    return header(knowledge, position, lang).strip("*")
