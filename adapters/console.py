@@ -27,8 +27,11 @@ PLATFORM = "console"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--user", default=None,
-                        help="who you are, so a later run with the same --db resumes your walkthrough (default: your login name)")
+    parser.add_argument(
+        "--user",
+        default=None,
+        help="who you are, so a later run with the same --db resumes your walkthrough (default: your login name)",
+    )
     parser.add_argument("--lang", default=None, help="language to answer in (default: English)")
 
 
@@ -49,7 +52,9 @@ def render(reply: Reply, color: bool) -> str:
 class ConsoleChat:
     """Turns typed lines into engine messages and prints the replies with numbered buttons."""
 
-    def __init__(self, engine: Engine, user: str, lang: str | None, out: TextIO, color: bool) -> None:
+    def __init__(
+        self, engine: Engine, user: str, lang: str | None, out: TextIO, color: bool
+    ) -> None:
         self.engine = engine
         self.user = user
         self.lang = lang
@@ -60,7 +65,12 @@ class ConsoleChat:
     def message_for(self, line: str) -> IncomingMessage:
         text = line.strip()
         pressed = self.find_button(text)
-        base = {"platform": PLATFORM, "chat_id": "terminal", "user_id": self.user, "locale": self.lang}
+        base = {
+            "platform": PLATFORM,
+            "chat_id": "terminal",
+            "user_id": self.user,
+            "locale": self.lang,
+        }
         if pressed is not None:
             return IncomingMessage(payload=pressed.payload, **base)  # type: ignore[arg-type]
         return IncomingMessage(text=text, **base)  # type: ignore[arg-type]

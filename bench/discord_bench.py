@@ -1,0 +1,216 @@
+"""Discord adapter throughput: /ask interactions through the fake Discord, helpbot against a
+minimal discord.py bot that answers a constant string, in the same run.
+
+    python bench/discord_bench.py [--interactions 500] [--concurrency 10] [--rounds 3]
+                                  [--rtt-ms 0,30] [--store sqlite|memory]
+
+Latency is measured at the fake server, from sending INTERACTION_CREATE on the gateway to
+receiving the interaction callback over REST. All bots run in this process and event loop with
+the fake, so they pay the fake's costs alike. Three bots per network setting:
+
+- minimal: discord.py's CommandTree answering /ask with a constant string (the baseline);
+- helpbot-adapter: the helpbot adapter with an engine that returns one fixed answer (with its
+  buttons), i.e. the cost of the adapter and of a richer Discord message, without matching;
+- helpbot: the real thing (matcher, session store, answer with buttons).
+
+`--rtt-ms` adds that many milliseconds to every REST request at the fake (0 = loopback, where
+only CPU counts; a few tens of ms is what a bot sees talking to discord.com). Rounds alternate
+the bots' order; the table shows the median round's interactions per second and latency
+percentiles over all rounds. Target (issue 5): helpbot at 85% or more of the minimal bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from adapters.discord import DiscordBot, point_at  # noqa: E402
+from bot.engine import Engine  # noqa: E402
+from bot.knowledge import Knowledge, load_knowledge  # noqa: E402
+from bot.sessions import MemoryStore, SqliteStore  # noqa: E402
+from bot.types import IncomingMessage, Reply  # noqa: E402
+from tests.fake_discord import FakeDiscord, Member  # noqa: E402
+
+BOTS = ("minimal", "helpbot-adapter", "helpbot")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def questions() -> list[str]:
+    data = yaml.safe_load((ROOT / "tests" / "questions.yaml").read_text(encoding="utf-8"))
+    found = [q for group in data["in_scope"].values() for q in group]
+    return found + list(data.get("out_of_scope", []))
+
+
+class MinimalBot:
+    """The baseline: one /ask command answering a constant string, nothing else."""
+
+    def __init__(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+        self.client: Any = None
+
+    async def serve(self) -> None:
+        import discord
+        from discord import app_commands
+
+        point_at(self.fake.api_base, self.fake.gateway_url)
+        client = discord.Client(intents=discord.Intents.none(), guild_ready_timeout=0.0)
+        tree = app_commands.CommandTree(client)
+
+        @tree.command(name="ask", description="Ask a question")
+        async def ask(
+            interaction: discord.Interaction, question: str, public: bool = False
+        ) -> None:
+            await interaction.response.send_message("Thanks for asking!", ephemeral=not public)
+
+        self.client = client
+        async with client:
+            await client.start(self.fake.token)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+
+class FixedAnswerEngine(Engine):
+    """Always the same replies (one real answer with its buttons): no matching, no store."""
+
+    replies: list[Reply] | None = None
+
+    async def handle(self, message: IncomingMessage) -> list[Reply]:
+        if self.replies is None:
+            self.replies = await super().handle(message)
+        return self.replies
+
+
+async def measure(
+    fake: FakeDiscord, bot: Any, texts: list[str], count: int, concurrency: int
+) -> tuple[float, list[float]]:
+    """Start `bot`, warm it up, send `count` /ask interactions with at most `concurrency` in
+    flight; returns interactions per second and the latencies in milliseconds."""
+    before = sum(1 for c in fake.connections if c.identify)
+    task = asyncio.create_task(bot.serve())
+    await fake.wait_identified(before + 1)
+    members = [Member(300000000000000000 + n, f"member{n}") for n in range(50)]
+    window = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> float:
+        async with window:
+            member, text = members[n % len(members)], texts[n % len(texts)]
+            exchange = await fake.slash("ask", member, question=text)
+            await exchange.wait_callback(timeout=10)
+            assert exchange.callback_at is not None
+            return (exchange.callback_at - exchange.dispatched_at) * 1000
+
+    try:
+        await asyncio.gather(*(one(n) for n in range(min(50, count))))  # warm-up
+        started = time.perf_counter()
+        latencies = await asyncio.gather(*(one(n) for n in range(count)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 10)
+    return count / elapsed, list(latencies)
+
+
+async def run_setting(
+    args: argparse.Namespace, knowledge: Knowledge, texts: list[str], rtt_ms: float, tmp: Path
+) -> dict[str, tuple[float, float, float]]:
+    results: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in BOTS}
+    engines: list[Engine] = []
+    async with FakeDiscord(latency=rtt_ms / 1000) as fake:
+
+        def make(name: str) -> Any:
+            if name == "minimal":
+                return MinimalBot(fake)
+            if name == "helpbot-adapter":
+                engine: Engine = FixedAnswerEngine(knowledge, MemoryStore())
+            else:
+                store = (
+                    SqliteStore(tmp / f"sessions{len(engines)}.sqlite3")
+                    if args.store == "sqlite"
+                    else MemoryStore()
+                )
+                engine = Engine(knowledge, store)
+            engines.append(engine)
+            return DiscordBot(
+                engine, fake.token, sync=("guild", (fake.guild_id,)),
+                api_base=fake.api_base, gateway_url=fake.gateway_url,
+            )  # fmt: skip
+
+        for round_number in range(args.rounds):
+            order = BOTS if round_number % 2 == 0 else tuple(reversed(BOTS))
+            for name in order:
+                results[name].append(
+                    await measure(fake, make(name), texts, args.interactions, args.concurrency)
+                )
+    for engine in engines:
+        await engine.close()
+    summary = {}
+    for name, runs in results.items():
+        pooled = [value for _, latencies in runs for value in latencies]
+        summary[name] = (
+            statistics.median(rate for rate, _ in runs),
+            percentile(pooled, 0.5),
+            percentile(pooled, 0.95),
+        )
+    return summary
+
+
+async def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.ERROR)
+    knowledge = load_knowledge()
+    texts = questions()
+    settings = [float(value) for value in args.rtt_ms.split(",")]
+    print(
+        f"{args.interactions} /ask interactions x {args.rounds} rounds per bot, "
+        f"{args.concurrency} in flight, helpbot session store: {args.store}"
+    )
+    print(
+        f"{'REST rtt':>8}  {'bot':<16} {'inter/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'vs minimal':>10}"
+    )
+    verdicts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rtt in settings:
+            summary = await run_setting(args, knowledge, texts, rtt, Path(tmp))
+            base = summary["minimal"][0]
+            for name in BOTS:
+                rate, p50, p95 = summary[name]
+                print(
+                    f"{rtt:>6.0f}ms  {name:<16} {rate:>8.0f} {p50:>8.2f} {p95:>8.2f} "
+                    f"{rate / base:>10.0%}"
+                )
+            verdicts.append(summary["helpbot"][0] / base >= 0.85)
+    print("target: helpbot at least 85% of minimal: " + ", ".join(
+        f"{rtt:.0f} ms {'met' if ok else 'NOT met'}" for rtt, ok in zip(settings, verdicts, strict=True)
+    ))  # fmt: skip
+    return 0
+
+
+def cli(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--interactions", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rtt-ms", default="0,30", help="comma-separated REST delays (ms)")
+    parser.add_argument("--store", choices=["sqlite", "memory"], default="sqlite")
+    return asyncio.run(main(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli())
