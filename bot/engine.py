@@ -147,16 +147,25 @@ class Engine:
     def lang_for(self, message: IncomingMessage, session: Session | None) -> str:
         """The user's explicit choice, else the language this text is clearly written in, else
         the language of their walkthrough so far, else the platform locale, else English."""
-        explicit = session.lang if session else None
+        return self._languages(message, session)[0]
+
+    def _languages(
+        self, message: IncomingMessage, session: Session | None
+    ) -> tuple[str, str | None]:
+        """(reply language, language the text is written in if clear), detecting only once."""
         text = message.text if message.payload is None else ""
         if message.command and message.command not in ("ask", "faq"):
             text = ""
-        if explicit or (text and self.detector.detect(text)):
-            return choose(explicit, text, message.locale, self.knowledge, self.detector)
+        detected = self.detector.detect(text) if text else None
+        explicit = session.lang if session else None
+        if explicit in self.knowledge.languages:
+            return explicit, detected  # type: ignore[return-value]
+        if detected:
+            return detected, detected
         remembered = session.seen_lang if session else None
         if remembered in self.knowledge.languages:
-            return remembered  # type: ignore[return-value]
-        return from_locale(message.locale, self.knowledge.languages) or "en"
+            return remembered, None  # type: ignore[return-value]
+        return from_locale(message.locale, self.knowledge.languages) or "en", None
 
     async def close(self) -> None:
         await self.store.close()
@@ -173,7 +182,8 @@ class Engine:
             session = replace(session, mode=None, position=None)
             replies.append(Reply(self.knowledge.ui("expired", self.lang_for(message, session))))
         session = session or Session(updated_at=now)
-        turn = _Turn(self, message, replace(session), self.lang_for(message, session))
+        lang, text_lang = self._languages(message, session)
+        turn = _Turn(self, message, replace(session), lang, text_lang)
         replies += await turn.run()
         if turn.session.active and not turn.forgotten:
             turn.session.seen_lang = turn.lang
@@ -195,8 +205,14 @@ class _Turn:
     """Everything about handling one message; short-lived, so it can hold the session."""
 
     def __init__(
-        self, engine: Engine, message: IncomingMessage, session: Session, lang: str
+        self,
+        engine: Engine,
+        message: IncomingMessage,
+        session: Session,
+        lang: str,
+        text_lang: str | None = None,
     ) -> None:
+        self.text_lang = text_lang
         self.engine = engine
         self.k = engine.knowledge
         self.message = message
@@ -377,7 +393,7 @@ class _Turn:
     # -- questions -----------------------------------------------------------------------
 
     def question(self, text: str) -> list[Reply]:
-        answer = self.engine.matcher.match(text, self.lang)
+        answer = self.engine.matcher.match(text, self.lang, also=(self.text_lang,))
         position = self.position()
         replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
         if position is not None:

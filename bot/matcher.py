@@ -27,13 +27,13 @@ from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 
-from bot.knowledge import Knowledge
+from bot.knowledge import BASE_LANG, Knowledge
 from bot.stopwords import ALL_STOPWORDS
 from bot.text import normalize, stem
 from bot.types import Answer, Suggestion
 
 OUT_OF_SCOPE = -1
-_SHORTLIST = 100
+_SHORTLIST = 50
 _CANDIDATES = 1000
 
 
@@ -73,6 +73,7 @@ class _Doc:
     label: int  # entry index, OUT_OF_SCOPE, or -(2 + entry index) for a must-not-match example
     stems: frozenset[str]
     text: str
+    lang: str
     weight: float = 0.0
 
 
@@ -94,15 +95,19 @@ class Matcher:
             for entry in pack.entries.values():
                 label = self._index_of[entry.id]
                 for text in (*entry.questions, entry.title, *entry.keywords):
-                    self._add(label, text)
+                    self._add(label, text, pack.lang)
                 for text in entry.not_questions:
-                    self._add(-(2 + label), text)
+                    self._add(-(2 + label), text, pack.lang)
             for text in pack.out_of_scope:
-                self._add(OUT_OF_SCOPE, text)
+                self._add(OUT_OF_SCOPE, text, pack.lang)
         self._postings: dict[str, list[int]] = {}
+        # Per language too: a question is compared with its own language's phrasings and the
+        # base language's, not with every translation (issue 6; and 3-4x less work per question).
+        self._postings_by_lang: dict[str, dict[str, list[int]]] = {}
         for doc_id, doc in enumerate(self._docs):
             for token in doc.stems:
                 self._postings.setdefault(token, []).append(doc_id)
+                self._postings_by_lang.setdefault(doc.lang, {}).setdefault(token, []).append(doc_id)
         total = len(self._docs) or 1
         # IDF over *labels* (entries, plus all refusals as one label): a word's weight is how
         # well it tells entries apart, not how rare it is among individual phrasings.
@@ -114,6 +119,7 @@ class Matcher:
         self._unknown = self.t.unknown_weight * math.log(1 + labels)
         for doc in self._docs:
             doc.weight = sum(self._weight(token) for token in doc.stems) or 1.0
+        self._inverse_weight = [1.0 / doc.weight for doc in self._docs]
         # How strongly each word points at each label: the share of its documents per label.
         self._votes: dict[str, dict[int, float]] = {}
         for token, ids in self._postings.items():
@@ -128,11 +134,11 @@ class Matcher:
 
     # -- building ------------------------------------------------------------------------
 
-    def _add(self, label: int, text: str) -> None:
+    def _add(self, label: int, text: str, lang: str) -> None:
         normalized = self._synonyms(normalize(text))
         stems = frozenset(stem(token) for token in normalized.split())
         if stems:
-            self._docs.append(_Doc(label, stems, normalized))
+            self._docs.append(_Doc(label, stems, normalized, lang))
 
     def _weight(self, token: str) -> float:
         weight = self._idf.get(token, self._unknown)
@@ -152,8 +158,18 @@ class Matcher:
             return None, 0.0
         return found[0], found[1] / 100
 
-    def rank(self, question: str) -> Ranking:
-        """Score every entry that shares a word with `question` (best first)."""
+    def _postings_in(self, token: str, langs: frozenset[str] | None) -> list[int]:
+        if langs is None:
+            return self._postings[token]
+        found: list[int] = []
+        for lang in langs:
+            found += self._postings_by_lang.get(lang, {}).get(token, ())
+        return found
+
+    def rank(self, question: str, langs: Iterable[str] | None = None) -> Ranking:
+        """Score every entry that shares a word with `question` (best first), comparing it with
+        the phrasings of `langs` (default: every language)."""
+        allowed = frozenset(langs) if langs is not None else None
         normalized = self._synonyms(normalize(question))
         tokens = {stem(token) for token in normalized.split()}
         mapped: dict[str, float] = {}
@@ -179,9 +195,9 @@ class Matcher:
         if len(crowded) == len(mapped):
             crowded = []
         for target, similarity in mapped.items():
-            postings = self._postings[target]
             if target in crowded:
                 continue
+            postings = self._postings_in(target, allowed)
             gain = self._weight(target) * similarity
             for doc_id in postings:
                 matched[doc_id] = matched.get(doc_id, 0.0) + gain
@@ -205,15 +221,18 @@ class Matcher:
         best_entry: dict[int, float] = {}
         refusal, refusal_text = 0.0, ""
         negative: dict[int, float] = {}
-        b2 = self.t.beta**2  # beta < 1 weighs explaining the question above covering the doc
-        overlaps: list[tuple[float, int]] = []
-        for doc_id, gain in matched.items():
-            precision = gain / query_weight
-            recall = gain / self._docs[doc_id].weight
-            overlaps.append(((1 + b2) * precision * recall / (b2 * precision + recall), doc_id))
+        # F-beta of precision (gain / query weight) and recall (gain / document weight), in one
+        # closed form: (1 + b2) * g * inv / (b2 + qw * inv) with inv = 1 / document weight.
+        # beta < 1 weighs explaining the question above covering the document.
+        b2 = self.t.beta**2
+        inverse, qw, scale = self._inverse_weight, query_weight, 1 + b2
+        overlaps = [
+            (scale * gain * inverse[d] / (b2 + qw * inverse[d]), d) for d, gain in matched.items()
+        ]
         if len(overlaps) > _SHORTLIST:
             # String similarity is the costly part: spend it only on the best word overlaps.
-            overlaps = heapq.nlargest(_SHORTLIST, overlaps)
+            overlaps.sort(reverse=True)
+            del overlaps[_SHORTLIST:]
         for overlap, doc_id in overlaps:
             doc = self._docs[doc_id]
             similarity = fuzz.token_sort_ratio(normalized, doc.text) / 100
@@ -243,9 +262,12 @@ class Matcher:
         exact_share = round(exact_weight / query_weight, 4)
         return Ranking(tuple(ranked), round(refusal, 4), refusal_text, exact_share)
 
-    def match(self, question: str, lang: str = "en") -> Answer:
-        """Decide between answer, suggest and fallback for one question. Never raises."""
-        ranking = self.rank(question)
+    def match(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
+        """Decide between answer, suggest and fallback for one question. Never raises.
+
+        The question is compared with phrasings in `lang`, the base language and `also` (the
+        language the text itself was detected in, when that differs from the reply language)."""
+        ranking = self.rank(question, self._languages(lang, also))
         best_id, best = ranking.best
         if best_id is None:
             return Answer(None, 0.0, (), lang)
@@ -267,13 +289,16 @@ class Matcher:
 
     def search(self, text: str, limit: int = 5, lang: str = "en") -> list[Suggestion]:
         """Entries worth offering for partly typed text (autocomplete, inline mode)."""
-        ranking = self.rank(text)
+        ranking = self.rank(text, self._languages(lang, ()))
         floor = min(self.t.suggest, 0.2)
         return [
             self._suggestion(entry_id, score, lang)
             for entry_id, score in ranking.entries[:limit]
             if score >= floor
         ]
+
+    def _languages(self, lang: str, also: Iterable[str | None]) -> frozenset[str]:
+        return frozenset({lang, BASE_LANG, *(a for a in also if a)})
 
     def _suggestion(self, entry_id: str, score: float, lang: str) -> Suggestion:
         return Suggestion(entry_id, self.knowledge.entry(entry_id, lang).title, score)
