@@ -87,7 +87,9 @@ class SqliteStore:
 
     WAL journal with synchronous=NORMAL: a committed update survives the process being killed
     (it may not survive the machine losing power), and other processes may read the file at
-    the same time. Calls run in a worker thread so the event loop never waits on the disk.
+    the same time. Writes run in a worker thread so the event loop never waits on the disk;
+    reads use a second connection directly, since a WAL reader never waits for a writer and a
+    point lookup takes microseconds (a thread hop per message cost more than the lookup).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -104,15 +106,17 @@ class SqliteStore:
             " key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL)"
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at)")
+        self._reader = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=10
+        )
+        self._reader.execute("PRAGMA query_only=ON")
 
     def _run(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db.execute(sql, args)
 
     async def get(self, key: str) -> Session | None:
-        row = await asyncio.to_thread(
-            lambda: self._run("SELECT data FROM sessions WHERE key = ?", (key,)).fetchone()
-        )
+        row = self._reader.execute("SELECT data FROM sessions WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
         try:
@@ -140,6 +144,7 @@ class SqliteStore:
     async def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._reader.close()
 
 
 def default_db_path() -> Path:

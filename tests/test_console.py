@@ -1,0 +1,100 @@
+"""The console chat, driven as a user would: a subprocess with piped input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ENV = {**os.environ, "NO_COLOR": "1"}
+
+
+def chat(lines: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "chat", *args],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
+
+
+def test_piped_walkthrough_reaches_step_one_with_its_buttons(tmp_path):
+    run = chat(
+        "walkthrough\ndone\ndone\ndone\ndone\nnext\n",
+        "--db",
+        str(tmp_path / "s.sqlite3"),
+        "--user",
+        "a",
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Step 1: Log in" in run.stdout and "[3] Next ▶" in run.stdout
+    assert "Step 2" in run.stdout.split("you> next")[1]
+
+
+def test_question_gets_the_24_hour_fact():
+    run = chat("how much time does aliexpress need to close it\n", "--db", ":memory:")
+    assert run.returncode == 0 and "24 hours" in run.stdout
+
+
+def test_numbers_and_labels_press_buttons():
+    run = chat("/faq\n1\n/walkthrough\ntell me more\n", "--db", ":memory:")
+    assert "24 hours" in run.stdout  # button 1 of /faq: the processing-time topic
+    assert run.stdout.count("check 1 of 4") == 2  # "tell me more" re-shows check 1 with more
+
+
+def test_awkward_input_never_crashes():
+    nasty = (
+        "\n".join(
+            ["", "   ", "<b>&amp;</b>", "x" * 20000, "🙂🙃", "/", "//", "\x00\x07", "/start@", "99"]
+        )
+        + "\n"
+    )
+    run = chat(nasty, "--db", ":memory:")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_killed_process_resumes_at_the_same_step(tmp_path):
+    db = str(tmp_path / "kill.sqlite3")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--db", db, "--user", "k"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("walkthrough\ndone\ndone\ndone\ndone\nnext\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    store = Path(db)
+    while time.monotonic() < deadline:  # wait until the last move is on disk, then kill -9
+        if store.exists():
+            import sqlite3
+
+            with sqlite3.connect(db) as conn:
+                row = conn.execute("SELECT data FROM sessions").fetchone()
+            if row and '"position":"settings"' in row[0]:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    run = chat("repeat\n", "--db", db, "--user", "k")
+    assert "Step 2" in run.stdout and "My AliExpress" in run.stdout
+
+
+def test_help_and_missing_subcommand():
+    usage = subprocess.run(
+        [sys.executable, "-m", "bot"], capture_output=True, text=True, timeout=60
+    )
+    assert usage.returncode == 2 and "chat" in usage.stdout and "telegram" in usage.stdout
+    helped = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert helped.returncode == 0 and "--db" in helped.stdout and "--user" in helped.stdout
