@@ -50,13 +50,6 @@ MAX_CHOICE_NAME = 100
 MAX_DESCRIPTION = 100
 MAX_QUESTION = 1000
 DEFER_AFTER = 1.5  # seconds: Discord drops interactions not acknowledged within 3 s
-# Option descriptions, used until the knowledge base's ui.yaml provides `option_*` keys.
-_OPTION_FALLBACK = {
-    "option_question": "Your question, in your own words",
-    "option_topic": "A topic (pick one as you type), or a question",
-    "option_public": "Show the answer to everyone in the channel (default: only you)",
-    "option_language": "The language to answer in",
-}
 _OPTIONS = {"ask": ("question", "public"), "faq": ("topic", "public"), "language": ("language",)}
 
 
@@ -627,8 +620,7 @@ def make_translator(engine: Engine) -> Any:
 def option_text(engine: Engine, option: str, lang: str) -> str:
     key = f"option_{option}"
     knowledge = engine.knowledge
-    text = knowledge.pack(lang).ui.get(key) or knowledge.base.ui.get(key) or _OPTION_FALLBACK[key]
-    return clip(text, MAX_DESCRIPTION)
+    return clip(knowledge.ui(key, lang), MAX_DESCRIPTION)
 
 
 def clip(text: str, limit: int) -> str:
