@@ -17,6 +17,7 @@ which is what keeps "close my etsy account" from being answered as an AliExpress
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import re
@@ -129,6 +130,12 @@ class Matcher:
                 counts[label] = counts.get(label, 0.0) + 1.0
             self._votes[token] = {label: n / len(ids) for label, n in counts.items()}
         self._vocab = list(self._postings)
+        # Whole words as written (not stems), for completing a half-typed last word.
+        self._surface_count: dict[str, int] = {}
+        for doc in self._docs:
+            for word in doc.text.split():
+                self._surface_count[word] = self._surface_count.get(word, 0) + 1
+        self._surface = sorted(self._surface_count)
         self._crowded = max(2000, total // 20)
         self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
 
@@ -288,14 +295,34 @@ class Matcher:
         return Answer(None, best, (), lang)
 
     def search(self, text: str, limit: int = 5, lang: str = "en") -> list[Suggestion]:
-        """Entries worth offering for partly typed text (autocomplete, inline mode)."""
-        ranking = self.rank(text, self._languages(lang, ()))
+        """Entries worth offering for partly typed text (autocomplete, inline mode).
+
+        The last word may be unfinished ("how long does it ta"): it is also tried completed to
+        the knowledge base's most frequent words that start with it."""
+        langs = self._languages(lang, ())
+        best: dict[str, float] = {}
+        for variant in self._completions(text):
+            for entry_id, score in self.rank(variant, langs).entries[:limit]:
+                best[entry_id] = max(best.get(entry_id, 0.0), score)
         floor = min(self.t.suggest, 0.2)
+        ranked = sorted(best.items(), key=lambda item: -item[1])[:limit]
         return [
-            self._suggestion(entry_id, score, lang)
-            for entry_id, score in ranking.entries[:limit]
-            if score >= floor
+            self._suggestion(entry_id, score, lang) for entry_id, score in ranked if score >= floor
         ]
+
+    def _completions(self, text: str, most: int = 3) -> list[str]:
+        words = normalize(text).split()
+        if not words or text[-1:].isspace() or len(words[-1]) < 2:
+            return [text]
+        head, partial = " ".join(words[:-1]), words[-1]
+        start = bisect.bisect_left(self._surface, partial)
+        found: list[str] = []
+        for word in self._surface[start:]:
+            if not word.startswith(partial):
+                break
+            found.append(word)
+        found.sort(key=lambda word: -self._surface_count[word])
+        return [text] + [f"{head} {word}".strip() for word in found[:most] if word != partial]
 
     def _languages(self, lang: str, also: Iterable[str | None]) -> frozenset[str]:
         return frozenset({lang, BASE_LANG, *(a for a in also if a)})

@@ -144,3 +144,12 @@ def test_eval_command_reports_and_gates(tmp_path):
         timeout=120,
     )
     assert strict.returncode == 1
+
+
+def test_search_completes_a_half_typed_last_word(knowledge):
+    matcher = _shared(knowledge)
+    assert matcher.search("wal", 5)[0].id == "wallet_funds"
+    assert matcher.search("how long does it ta", 5)[0].id == "processing_time"
+    assert matcher.search("кош", 5, "ru")[0].id == "wallet_funds"
+    assert len(matcher.search("dele", 25)) <= 25
+    assert matcher.search("zzzzqx", 5) == []
