@@ -8,7 +8,7 @@ are visible only to the person who asked, unless they pass `public:true` to /ask
 
   DISCORD_BOT_TOKEN=... helpbot discord --sync guild:123456789012345678
 
-See docs/discord.md for creating the application and inviting the bot.
+See the README's Discord section for creating the application and inviting the bot.
 """
 
 # No `from __future__ import annotations` here: discord.py reads the slash command options from
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace, engine: Engine) -> int:
         print(
             "helpbot discord: no bot token. Set DISCORD_BOT_TOKEN or pass --token-file PATH "
             "(the token is on the Bot page of your application in the Discord Developer "
-            "Portal; see docs/discord.md).",
+            "Portal; see the README's Discord section).",
             file=sys.stderr,
         )
         asyncio.run(engine.close())
@@ -262,7 +262,7 @@ class DiscordBot:
         except discord.Forbidden:
             log.error(
                 "Discord refused to register the slash commands: invite the bot with the "
-                "applications.commands scope (see docs/discord.md); continuing without sync"
+                "applications.commands scope (see the README's Discord section); continuing without sync"
             )
         except discord.HTTPException as error:
             log.error("registering the slash commands failed (%s); continuing", error)

@@ -2,7 +2,7 @@
 
 The bot token comes from $TELEGRAM_BOT_TOKEN or --token-file (never from the command line, so
 it cannot leak through the process list or shell history). Create a bot and get its token from
-@BotFather; docs/telegram.md walks through it, including privacy mode for groups and inline
+@BotFather; the README's Telegram section walks through it, including privacy mode for groups and inline
 mode.
 
 Long polling is the default and needs no open port. For a server, webhook mode receives
@@ -117,7 +117,7 @@ def read_token(args: argparse.Namespace) -> str | None:
         print(
             "helpbot telegram: no bot token. Set TELEGRAM_BOT_TOKEN or pass --token-file PATH "
             "(message @BotFather on Telegram to create a bot and get its token; "
-            "see docs/telegram.md).",
+            "see the README's Telegram section).",
             file=sys.stderr,
         )
         return None
