@@ -37,6 +37,8 @@ UI_KEYS: dict[str, frozenset[str]] = {
     "checklist_header": frozenset(),
     "checklist_item": frozenset({"number", "total", "title"}),
     "step_header": frozenset({"number", "total", "title"}),
+    "where_check": frozenset({"number", "total"}),
+    "where_step": frozenset({"number", "total"}),
     "checklist_stopped": frozenset(),
     "cancelled": frozenset(),
     "nothing_to_cancel": frozenset(),

@@ -88,5 +88,14 @@ def header(knowledge: Knowledge, position: Position, lang: str) -> str:
 
 
 def describe(knowledge: Knowledge, position: Position, lang: str) -> str:
-    """A short "where am I" (neutral markup, not bold) for "you're still on step 2 of 5"."""
-    return header(knowledge, position, lang).strip("*")
+    """A short "where am I" ("check 2 of 4", "step 3 of 5") for "you're still on ..."."""
+    walk = knowledge.walkthrough(lang)
+    if position.mode == CHECKLIST:
+        number, total, key = (
+            (walk.check_index(position.id) or 0) + 1,
+            len(walk.checklist),
+            "where_check",
+        )
+    else:
+        number, total, key = (walk.step_index(position.id) or 0) + 1, len(walk.steps), "where_step"
+    return knowledge.ui(key, lang, number=number, total=total)
