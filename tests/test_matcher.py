@@ -153,3 +153,20 @@ def test_search_completes_a_half_typed_last_word(knowledge):
     assert matcher.search("кош", 5, "ru")[0].id == "wallet_funds"
     assert len(matcher.search("dele", 25)) <= 25
     assert matcher.search("zzzzqx", 5) == []
+
+
+def test_ask_survives_a_closed_pipe():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "--json", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    proc.stdin.write("wallet\n" * 2000)
+    proc.stdin.close()
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in proc.stderr.read()
