@@ -21,15 +21,14 @@ import functools
 import logging
 import os
 import signal
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.engine import Engine
 from bot.language import from_locale
 from bot.logs import add_secret, install_redaction_everywhere
 from bot.markup import split_message, to_markdown
+from bot.tokens import load_token
 from bot.types import Button, IncomingMessage, Reply
 
 if TYPE_CHECKING:  # discord.py is imported only when the adapter runs: `helpbot ask` stays fast
@@ -100,29 +99,15 @@ def parse_sync(value: str) -> tuple[str, tuple[int, ...]]:
     )
 
 
-def read_token(token_file: str | None) -> str | None:
-    """The bot token from --token-file, else from $DISCORD_BOT_TOKEN; None if neither is set."""
-    if token_file:
-        token = Path(token_file).read_text(encoding="utf-8").strip()
-    else:
-        token = os.environ.get("DISCORD_BOT_TOKEN", "").strip()
-    return token or None
-
-
 def run(args: argparse.Namespace, engine: Engine) -> int:
-    try:
-        token = read_token(args.token_file)
-    except OSError as error:
-        print(f"helpbot discord: cannot read --token-file: {error}", file=sys.stderr)
-        asyncio.run(engine.close())
-        return 2
+    token = load_token(
+        "discord",
+        "DISCORD_BOT_TOKEN",
+        args.token_file,
+        "the token is on the Bot page of your application in the Discord Developer Portal; "
+        "see the README's Discord section",
+    )
     if token is None:
-        print(
-            "helpbot discord: no bot token. Set DISCORD_BOT_TOKEN or pass --token-file PATH "
-            "(the token is on the Bot page of your application in the Discord Developer "
-            "Portal; see the README's Discord section).",
-            file=sys.stderr,
-        )
         asyncio.run(engine.close())
         return 2
     bot = DiscordBot(

@@ -34,13 +34,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.engine import COMMAND_ALIASES, Engine
 from bot.logs import add_secret, redact
 from bot.markup import split_message, to_html, to_plain
+from bot.tokens import load_token
 from bot.types import IncomingMessage, Reply
 
 if TYPE_CHECKING:
@@ -100,36 +100,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_token(args: argparse.Namespace) -> str | None:
-    """The token from --token-file or $TELEGRAM_BOT_TOKEN; None (after saying why) if absent."""
-    if args.token_file:
-        try:
-            token = Path(args.token_file).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            print(f"helpbot telegram: cannot read --token-file: {error.strerror}", file=sys.stderr)
-            return None
-        if not token:
-            print(f"helpbot telegram: {args.token_file} is empty.", file=sys.stderr)
-            return None
-        return token
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if not token:
-        print(
-            "helpbot telegram: no bot token. Set TELEGRAM_BOT_TOKEN or pass --token-file PATH "
-            "(message @BotFather on Telegram to create a bot and get its token; "
-            "see the README's Telegram section).",
-            file=sys.stderr,
-        )
-        return None
-    return token
-
-
 def run(args: argparse.Namespace, engine: Engine) -> int:
-    token = read_token(args)
+    token = load_token(
+        "telegram",
+        "TELEGRAM_BOT_TOKEN",
+        args.token_file,
+        "message @BotFather on Telegram to create a bot and get its token; see the README's Telegram section",
+    )
     if token is None:
         asyncio.run(engine.close())
         return 2
-    add_secret(token)
     webhook = None
     if args.webhook_url:
         url = urlsplit(args.webhook_url)

@@ -26,13 +26,13 @@ from adapters.discord import (
     DiscordBot,
     layout,
     parse_sync,
-    read_token,
     render,
 )
 from bot.engine import Engine
 from bot.knowledge import Knowledge, load_knowledge
 from bot.markup import escape, to_markdown
 from bot.sessions import MemoryStore, SqliteStore
+from bot.tokens import load_token
 from bot.types import Button, IncomingMessage, Reply
 from tests.fake_discord import (
     AUTOCOMPLETE,
@@ -667,12 +667,15 @@ def test_sync_option_and_token_sources(tmp_path: Path, monkeypatch: pytest.Monke
         with pytest.raises(Exception, match="expected global"):
             parse_sync(bad)
     monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
-    assert read_token(None) is None
+    assert load_token("discord", "DISCORD_BOT_TOKEN", None, "hint") is None
     monkeypatch.setenv("DISCORD_BOT_TOKEN", " from-env ")
-    assert read_token(None) == "from-env"
+    assert load_token("discord", "DISCORD_BOT_TOKEN", None, "hint") == "from-env"
     secret = tmp_path / "token"
     secret.write_text("from-file\n")
-    assert read_token(str(secret)) == "from-file"
+    assert load_token("discord", "DISCORD_BOT_TOKEN", str(secret), "hint") == "from-file"
+    secret.write_text("  \n")
+    assert load_token("discord", "DISCORD_BOT_TOKEN", str(secret), "hint") is None
+    assert load_token("discord", "DISCORD_BOT_TOKEN", str(tmp_path / "missing"), "hint") is None
 
 
 def test_importing_the_adapter_does_not_import_discord_py() -> None:

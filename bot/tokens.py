@@ -1,0 +1,40 @@
+"""Reading a platform token the same safe way for every adapter.
+
+From a file (`--token-file`) or an environment variable, never a command-line argument (other
+users can read those from the process list). A token that is found is registered with
+`bot.logs` so no log line can show it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from bot.logs import add_secret
+
+
+def load_token(command: str, env_var: str, token_file: str | None, how_to_get: str) -> str | None:
+    """The token, or None after telling the operator on standard error what to do."""
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            print(
+                f"helpbot {command}: cannot read --token-file {token_file}: {error.strerror}",
+                file=sys.stderr,
+            )
+            return None
+        if not token:
+            print(f"helpbot {command}: {token_file} is empty.", file=sys.stderr)
+            return None
+    else:
+        token = os.environ.get(env_var, "").strip()
+        if not token:
+            print(
+                f"helpbot {command}: no bot token. Set {env_var} or pass --token-file PATH ({how_to_get}).",
+                file=sys.stderr,
+            )
+            return None
+    add_secret(token)
+    return token
