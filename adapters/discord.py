@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.engine import Engine
 from bot.language import from_locale
-from bot.logs import add_secret, install_redaction_everywhere
+from bot.logs import add_secret
 from bot.markup import split_message, to_markdown
 from bot.tokens import load_token
 from bot.types import Button, IncomingMessage, Reply
@@ -184,7 +184,6 @@ class DiscordBot:
         self.client: discord.Client | None = None
         self.in_flight: set[asyncio.Task[Any]] = set()
         add_secret(token)
-        install_redaction_everywhere()
 
     # -- life cycle ---------------------------------------------------------------------------
 

@@ -216,7 +216,6 @@ def build_application(
     from telegram.ext import ApplicationBuilder, BaseRateLimiter, TypeHandler
 
     add_secret(token)
-    protect_logs()
     # Opt in to python-telegram-bot 23's timedelta periods now (`_seconds` reads both); the
     # old int form warns on every flood-control answer.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -349,36 +348,6 @@ def _seconds(error: Any) -> float:
         return value.total_seconds()
     value = error.retry_after
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
-
-
-_protected = False
-
-
-def protect_logs() -> None:
-    """Mask registered secrets (the token) in every log record, whatever handler receives it.
-
-    `bot.logs.setup_logging` filters the CLI's own handler; this also covers handlers added
-    later or elsewhere (pytest's capture, an embedding application) and exception text.
-    httpx logs each request URL, which contains the token, at INFO.
-    """
-    global _protected
-    if _protected:
-        return
-    _protected = True
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact(text)
-        return record
-
-    logging.setLogRecordFactory(factory)
 
 
 # -- translating updates -----------------------------------------------------------------

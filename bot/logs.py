@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 _secrets: set[str] = set()
 # Telegram tokens look like 123456:ABC-def..., and also appear inside Bot API URLs.
 _TELEGRAM_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+_installed = False
 
 
 def add_secret(secret: str | None) -> None:
     """Register a value that must be masked wherever it would be logged."""
     if secret and len(secret) >= 8:
         _secrets.add(secret)
+    _install_masking()
 
 
 def redact(text: str) -> str:
@@ -22,35 +25,36 @@ def redact(text: str) -> str:
     return _TELEGRAM_TOKEN.sub("[REDACTED]", text)
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites each record's final message with secrets masked."""
+def _install_masking() -> None:
+    """Mask secrets in every log record as it is created, whatever handler later receives it
+    (ours, pytest's capture, an embedding application's) and in exception text too. httpx logs
+    each request URL, which for Telegram contains the token, at INFO."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    previous = logging.getLogRecordFactory()
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
         message = record.getMessage()
         cleaned = redact(message)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if cleaned != message or record.args:
+        if cleaned != message:
             record.msg, record.args = cleaned, None
-        return True
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 def setup_logging(level: str = "INFO") -> None:
+    _install_masking()
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "discord.gateway"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-
-
-def install_redaction_everywhere() -> None:
-    """Add the filter to every existing handler too (e.g. pytest's capture handlers)."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
