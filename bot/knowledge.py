@@ -409,6 +409,8 @@ def _load_pack(
     walkthrough = None
     if walk is not None and check.mapping(walk, walk_file, "walkthrough.yaml"):
         known = set(entries) | (set(base.entries) if base else set())
+        if is_base and guide is None:
+            known = _AnyEntry()  # guide.yaml did not parse: its error says so, don't cascade
         walkthrough = _walkthrough(walk, walk_file, check, known, base)
     if is_base and (not entries or walkthrough is None):
         return None if problems else _fail(problems, guide_file)
@@ -425,6 +427,13 @@ def _load_pack(
     )
 
 
+class _AnyEntry(set):  # type: ignore[type-arg]
+    """Stands in for the entry ids when they could not be read: every reference passes."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
 def _fail(problems: list[Problem], file: Path) -> None:
     problems.append(Problem(file, None, "the base language needs entries and a walkthrough"))
     return None
@@ -437,7 +446,86 @@ def _read(file: Path, problems: list[Problem]) -> Any:
         return load_yaml(file, problems)
     except Problem as problem:
         problems.append(problem)
+        problems.extend(_scan_unparsable(file, problem.line))
         return None
+
+
+_KNOWN_KEYS = {
+    "guide.yaml": {
+        "entries",
+        "synonyms",
+        "out_of_scope",
+        "faq_topics",
+        "fallback_topics",
+        "id",
+        "title",
+        "answer",
+        "questions",
+        "keywords",
+        "related",
+        "not_questions",
+    },
+    "walkthrough.yaml": {
+        "walkthrough",
+        "intro",
+        "checklist",
+        "steps",
+        "done",
+        "id",
+        "entry",
+        "prompt",
+        "help",
+        "warning",
+        "label",
+    },
+    "ui.yaml": set(UI_KEYS) | {"commands"} | set(COMMANDS),
+}
+_KEY_LINE = re.compile(
+    r"^(?P<indent>\s*)(?:-\s+)?(?P<key>[A-Za-z_][\w-]*)\s*:(?:\s+(?P<value>.*))?$"
+)
+
+
+def _scan_unparsable(file: Path, syntax_line: int | None) -> list[Problem]:
+    """A file that is not valid YAML still gets its other faults reported (unknown keys,
+    duplicate ids), by a line scan, so an editor can fix everything in one pass."""
+    known = _KNOWN_KEYS.get(file.name)
+    if known is None:
+        return []
+    found: list[Problem] = []
+    ids: dict[str, int] = {}
+    skip_deeper_than: int | None = None
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#") or number == syntax_line:
+            continue
+        indent = len(line) - len(line.lstrip())
+        if skip_deeper_than is not None:
+            if indent > skip_deeper_than:
+                continue  # inside a block scalar or the free-form synonyms map
+            skip_deeper_than = None
+        match = _KEY_LINE.match(line)
+        if match is None:
+            continue
+        key, value = match.group("key"), (match.group("value") or "").strip()
+        if value in ("|", ">", "|-", ">-", "|+", ">+") or (key == "synonyms" and not value):
+            skip_deeper_than = indent + (2 if line.lstrip().startswith("- ") else 0)
+        if key == "synonyms":
+            continue
+        if key not in known:
+            hint = _closest(key, known)
+            found.append(
+                Problem(
+                    file,
+                    number,
+                    f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else ""),
+                )
+            )
+        elif key == "id" and file.name == "guide.yaml" and value:
+            if value in ids:
+                found.append(
+                    Problem(file, number, f"duplicate id '{value}' (first at line {ids[value]})")
+                )
+            ids.setdefault(value, number)
+    return found
 
 
 def _entry_line(guide: YDict, entry_id: str) -> int | None:

@@ -177,3 +177,30 @@ def test_malformed_knowledge_never_starts_a_bot(tmp_path):
     )
     assert run.returncode == 1
     assert "ui.yaml:" in run.stderr and "not starting" in run.stderr
+
+
+def test_one_file_with_typo_duplicate_and_bad_indentation_reports_all_three(tmp_path):
+    kb = _copy(tmp_path)
+    guide = kb / "en" / "guide.yaml"
+    lines = guide.read_text().splitlines()
+    typo = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
+    lines[typo] = lines[typo].replace("title:", "titel:")
+    ids = [i for i, line in enumerate(lines) if line.strip().startswith("- id:")]
+    lines[ids[2]] = lines[ids[0]]
+    indent = next(
+        i for i, line in enumerate(lines) if line.strip().startswith("keywords:") and i > ids[4]
+    )
+    lines[indent] = "  " + lines[indent]
+    guide.write_text("\n".join(lines) + "\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "validate", str(kb)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    out = run.stdout.splitlines()
+    assert any(f"guide.yaml:{indent + 1}: invalid YAML" in line for line in out), out
+    assert any(f"guide.yaml:{typo + 1}: unknown key 'titel'" in line for line in out), out
+    assert any(f"guide.yaml:{ids[2] + 1}: duplicate id" in line for line in out), out
+    assert len(out) == 3, out  # and no cascade of "entry does not exist" from walkthrough.yaml
