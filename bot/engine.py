@@ -142,6 +142,8 @@ class Engine:
         )
         turn = _Turn(self, IncomingMessage("cli", "cli", "cli", question), Session(), lang)
         answer = self.matcher.match(question, turn.lang)
+        if not normalize(question):
+            return answer, Reply(self.knowledge.ui("fallback_empty", lang))
         return answer, turn.answer_reply(answer, in_walkthrough=False)
 
     def lang_for(self, message: IncomingMessage, session: Session | None) -> str:
@@ -245,6 +247,8 @@ class _Turn:
             if action is not None:
                 return self.navigate(position, action, edit=False)
             return self.question(text)
+        if not normalize(text):  # only emoji or punctuation: nothing to match
+            return [Reply(self.ui("fallback_empty"))]
         if self.is_navigation_word(text):
             restart = self.button("button_walkthrough", "c", "walkthrough")
             return [Reply(self.ui("no_walkthrough"), ((restart,),))]
@@ -393,6 +397,10 @@ class _Turn:
     # -- questions -----------------------------------------------------------------------
 
     def question(self, text: str) -> list[Reply]:
+        if not normalize(text):
+            replies = [Reply(self.ui("fallback_empty"))]
+            position = self.position()
+            return replies + ([self.still_here(position)] if position is not None else [])
         answer = self.engine.matcher.match(text, self.lang, also=(self.text_lang,))
         position = self.position()
         replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
@@ -435,6 +443,8 @@ class _Turn:
             (Button(self.k.entry(r, self.lang).title, make("a", r, self.message.user_id)),)
             for r in entry.related[:3]
         )
+        if rows:
+            text += f"\n\n{self.ui('see_also')}"
         rows += ((self.button("button_walkthrough", "c", "walkthrough"),),)
         return Reply(text, rows)
 

@@ -240,3 +240,16 @@ async def test_walkthrough_command_mid_walkthrough_resumes(person):
     await person.say("done")
     await person.say("/walkthrough")
     assert "check 2" in person.text()
+
+
+async def test_emoji_only_messages_ask_for_words(person):
+    replies = await person.say("🤔🤔")
+    assert "in words" in replies[0].text
+    await person.say("/walkthrough")
+    replies = await person.say("???")
+    assert "in words" in replies[0].text and "still on" in replies[-1].text
+
+
+async def test_answers_introduce_related_topics(person):
+    replies = await person.say("what happens to my wallet money")
+    assert replies[0].text.rstrip().endswith("See also:")
