@@ -176,26 +176,35 @@ async def measure(args: argparse.Namespace) -> None:
             f"helpbot ({args.store})": start_helpbot(args.store, Path(tmp)),
             "adapter, canned reply": start_helpbot(args.store, Path(tmp), CannedEngine),
         }
+        modes = ["closed loop", "burst"] + [
+            f"closed loop, {rtt} ms per API call" for rtt in args.rtt if rtt
+        ]
         results: dict[str, dict[str, list[Any]]] = {
-            mode: {name: [] for name in bots} for mode in ("closed loop", "burst")
+            mode: {name: [] for name in bots} for mode in modes
         }
-        async with FakeTelegram() as fake:
-            first_user = 1000
-            for round_number in range(args.rounds):
-                order = list(bots.items())
-                if round_number % 2:
-                    order.reverse()
-                for name, starter in order:
-                    stop = await starter(fake)
-                    try:
-                        await closed_loop(fake, texts[:50], args.users, first_user)  # warm up
-                        first_user += args.users
-                        for mode, run in (("closed loop", closed_loop), ("burst", burst)):
-                            seconds, latencies = await run(fake, texts, args.users, first_user)
+        first_user = 1000
+        for rtt in args.rtt:
+            async with FakeTelegram(latency=rtt / 1000) as fake:
+                runs = (
+                    (("closed loop", closed_loop), ("burst", burst))
+                    if not rtt
+                    else ((f"closed loop, {rtt} ms per API call", closed_loop),)
+                )
+                for round_number in range(args.rounds):
+                    order = list(bots.items())
+                    if round_number % 2:
+                        order.reverse()
+                    for name, starter in order:
+                        stop = await starter(fake)
+                        try:
+                            await closed_loop(fake, texts[:50], args.users, first_user)  # warm up
                             first_user += args.users
-                            results[mode][name].append((len(texts) / seconds, latencies))
-                    finally:
-                        await stop()
+                            for mode, run in runs:
+                                seconds, latencies = await run(fake, texts, args.users, first_user)
+                                first_user += args.users
+                                results[mode][name].append((len(texts) / seconds, latencies))
+                        finally:
+                            await stop()
     print(
         f"{args.messages} messages from {args.users} users, {args.rounds} rounds, "
         f"python-telegram-bot against tests/fake_telegram.py on 127.0.0.1\n"
@@ -224,6 +233,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--store", choices=["sqlite", "memory"], default="sqlite")
+    parser.add_argument(
+        "--rtt",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[0, 30],
+        help="milliseconds the fake waits before each answer, comma-separated (default: 0,30)",
+    )
     asyncio.run(measure(parser.parse_args()))
 
 

@@ -96,6 +96,9 @@ class FakeTelegram:
     served_at: dict[int, float] = field(default_factory=dict)
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
+    # Seconds added before every answer, to model the network between a bot and Telegram
+    # (benchmarks only; tests keep 0).
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -353,6 +356,8 @@ class FakeTelegram:
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             call.result = await handler(params)
+            if self.latency:
+                await asyncio.sleep(self.latency)
             response = web.json_response({"ok": True, "result": call.result})
         except ApiError as error:
             call.status = error.code
