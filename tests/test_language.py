@@ -23,8 +23,9 @@ def test_every_language_is_shipped(knowledge):
 def test_per_language_quality(knowledge, lang):
     report = evaluate(knowledge, Path(__file__).parent / f"questions.{lang}.yaml")
     assert report.in_scope + report.out_of_scope >= 30
-    assert report.accuracy >= 0.80, report.confusions
-    assert report.rejection >= 0.85, report.confusions
+    assert report.accuracy >= 0.90, report.confusions
+    assert report.wrong <= 2, report.confusions
+    assert report.rejection >= 0.93, report.confusions
 
 
 def test_issue_examples():
