@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 import pkgutil
+import sqlite3
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -192,7 +193,16 @@ def _main(argv: list[str] | None) -> int:
     from bot.engine import Engine
     from bot.sessions import open_store
 
-    store = open_store(args.db)
+    try:
+        store = open_store(args.db)
+    except (OSError, sqlite3.Error) as error:
+        where = args.db or "the default location ($HELPBOT_DB or the user data folder)"
+        print(
+            f"helpbot: cannot open the session database at {where}: {error}. "
+            "Choose another file with --db PATH (or :memory: to keep nothing).",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEM
     engine = Engine(knowledge, store, ttl=args.ttl * 3600)
     try:
         return int(adapters[args.command].run(args, engine) or 0)

@@ -98,3 +98,15 @@ def test_help_and_missing_subcommand():
         [sys.executable, "-m", "bot", "chat", "--help"], capture_output=True, text=True, timeout=60
     )
     assert helped.returncode == 0 and "--db" in helped.stdout and "--user" in helped.stdout
+
+
+def test_unusable_database_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    run = chat("hi\n", "--db", str(blocker / "sessions.sqlite3"))
+    assert run.returncode == 1
+    assert "cannot open the session database" in run.stderr and "Traceback" not in run.stderr
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_text("this is not sqlite, " * 100)
+    run = chat("hi\n", "--db", str(garbage))
+    assert run.returncode == 1 and "not a database" in run.stderr
