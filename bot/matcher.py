@@ -43,8 +43,8 @@ class Thresholds:
     """The band edges, tuned on tests/questions.yaml (see bench/ and the README)."""
 
     answer: float = 0.40
-    margin: float = 0.04
-    sure: float = 0.80
+    margin: float = 0.02
+    sure: float = 0.70
     suggest: float = 0.22
     refusal_margin: float = 0.0
     stopword_weight: float = 0.3
