@@ -56,14 +56,21 @@ def _problems(path: Path) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
+def _typo_and_duplicate(lines: list[str]) -> tuple[int, int]:
+    """Misspell the first 'title' key and make the third entry reuse the first id; return
+    the two 0-based line numbers."""
+    typo = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
+    lines[typo] = lines[typo].replace("title:", "titel:")
+    ids = [i for i, line in enumerate(lines) if line.strip().startswith("- id:")]
+    lines[ids[2]] = lines[ids[0]]
+    return typo, ids[2]
+
+
 def test_typo_key_duplicate_id_and_bad_indentation_each_reported_with_line(tmp_path):
     kb = _copy(tmp_path)
     guide = kb / "en" / "guide.yaml"
     lines = guide.read_text().splitlines()
-    first_title = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
-    lines[first_title] = lines[first_title].replace("title:", "titel:")
-    ids = [i for i, line in enumerate(lines) if line.strip().startswith("- id:")]
-    lines[ids[1]] = lines[ids[0]]  # second entry reuses the first id
+    first_title, duplicate = _typo_and_duplicate(lines)
     guide.write_text("\n".join(lines) + "\n")
     problems = _problems(kb)
     assert any(
@@ -72,7 +79,7 @@ def test_typo_key_duplicate_id_and_bad_indentation_each_reported_with_line(tmp_p
         and "did you mean 'title'" in p
         for p in problems
     ), problems
-    assert any(f"guide.yaml:{ids[1] + 1}: " in p and "duplicate id" in p for p in problems), (
+    assert any(f"guide.yaml:{duplicate + 1}: " in p and "duplicate id" in p for p in problems), (
         problems
     )
 
@@ -183,12 +190,9 @@ def test_one_file_with_typo_duplicate_and_bad_indentation_reports_all_three(tmp_
     kb = _copy(tmp_path)
     guide = kb / "en" / "guide.yaml"
     lines = guide.read_text().splitlines()
-    typo = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
-    lines[typo] = lines[typo].replace("title:", "titel:")
-    ids = [i for i, line in enumerate(lines) if line.strip().startswith("- id:")]
-    lines[ids[2]] = lines[ids[0]]
+    typo, duplicate = _typo_and_duplicate(lines)
     indent = next(
-        i for i, line in enumerate(lines) if line.strip().startswith("keywords:") and i > ids[4]
+        i for i, line in enumerate(lines) if line.strip().startswith("keywords:") and i > duplicate
     )
     lines[indent] = "  " + lines[indent]
     guide.write_text("\n".join(lines) + "\n")
@@ -202,5 +206,5 @@ def test_one_file_with_typo_duplicate_and_bad_indentation_reports_all_three(tmp_
     out = run.stdout.splitlines()
     assert any(f"guide.yaml:{indent + 1}: invalid YAML" in line for line in out), out
     assert any(f"guide.yaml:{typo + 1}: unknown key 'titel'" in line for line in out), out
-    assert any(f"guide.yaml:{ids[2] + 1}: duplicate id" in line for line in out), out
+    assert any(f"guide.yaml:{duplicate + 1}: duplicate id" in line for line in out), out
     assert len(out) == 3, out  # and no cascade of "entry does not exist" from walkthrough.yaml
