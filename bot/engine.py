@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from bot import walkthrough as wt
 from bot.knowledge import Knowledge
-from bot.language import LanguageDetector, choose, from_locale
+from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
 from bot.matcher import Matcher
 from bot.payloads import Payload, make, owner_tag
@@ -134,16 +134,16 @@ class Engine:
         return Reply(f"**{escape(entry.title)}**\n\n{entry.answer}")
 
     def ask(self, question: str, lang: str | None = None) -> tuple[Answer, Reply]:
-        """Match one question and build the reply a person would see (used by `helpbot ask`)."""
-        lang = (
-            lang
-            if lang in self.knowledge.languages
-            else choose(None, question, None, self.knowledge, self.detector)
-        )
-        turn = _Turn(self, IncomingMessage("cli", "cli", "cli", question), Session(), lang)
-        answer = self.matcher.match(question, turn.lang)
+        """Match one question and build the reply a person would see (used by `helpbot ask`).
+        `lang` acts as an explicit choice, so the same rules as in a chat decide the language."""
+        message = IncomingMessage("cli", "cli", "cli", question)
+        lang, text_lang = self._languages(message, Session(lang=lang))
         if not normalize(question):
-            return answer, Reply(self.knowledge.ui("fallback_empty", lang))
+            return self.matcher.match(question, lang), Reply(
+                self.knowledge.ui("fallback_empty", lang)
+            )
+        turn = _Turn(self, message, Session(), lang, text_lang)
+        answer = self.matcher.match(question, lang, also=(text_lang,))
         return answer, turn.answer_reply(answer, in_walkthrough=False)
 
     def lang_for(self, message: IncomingMessage, session: Session | None) -> str:
@@ -180,11 +180,11 @@ class Engine:
         stored = await self.store.get(key)
         replies: list[Reply] = []
         session = stored
+        lang, text_lang = self._languages(message, session)
         if session is not None and session.active and now - session.updated_at > self.ttl:
             session = replace(session, mode=None, position=None)
-            replies.append(Reply(self.knowledge.ui("expired", self.lang_for(message, session))))
+            replies.append(Reply(self.knowledge.ui("expired", lang)))
         session = session or Session(updated_at=now)
-        lang, text_lang = self._languages(message, session)
         turn = _Turn(self, message, replace(session), lang, text_lang)
         replies += await turn.run()
         if turn.session.active and not turn.forgotten:
@@ -256,11 +256,16 @@ class _Turn:
 
     def is_navigation_word(self, text: str) -> bool:
         """ "next", "back" or "repeat" typed when there is nothing to move through."""
+        return any(kinds & {"next", "back", "repeat"} for kinds in self.word_kinds(text))
+
+    def word_kinds(self, text: str) -> list[frozenset[str]]:
+        """Which walkthrough words `text` is ("next", "done", ...): in the person's language
+        first, then in English, so a language's own meaning of a word wins."""
         said = normalize(text)
-        for words in (self.engine._words.get(self.lang), self.engine._words["en"]):
-            if words and any(said in words[kind] for kind in ("next", "back", "repeat")):
-                return True
-        return False
+        if not said and text.strip() in _ACK_EMOJI:
+            return [frozenset({"done"})]  # 👍 means "done"
+        tables = (self.engine._words.get(self.lang), self.engine._words["en"])
+        return [frozenset(kind for kind, words in t.items() if said in words) for t in tables if t]
 
     def parse_command(self) -> tuple[str | None, str]:
         message = self.message
@@ -283,12 +288,9 @@ class _Turn:
         return position if wt.valid(self.walk, position) else None
 
     def word_action(self, position: Position, text: str) -> str | None:
-        said = normalize(text)
-        if not said and text.strip() in _ACK_EMOJI:
-            said = next(iter(self.engine._words["en"]["done"]))  # 👍 means "done"
-        for words in (self.engine._words.get(self.lang), self.engine._words["en"]):
+        for kinds in self.word_kinds(text):
             for kind, action in _WORD_ACTIONS[position.mode]:
-                if words and said in words[kind]:
+                if kind in kinds:
                     return action
         return None
 

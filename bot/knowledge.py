@@ -285,24 +285,19 @@ def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) ->
             related=mine.related or original.related,
             not_questions=mine.not_questions,
         )
-    for key in UI_KEYS:
-        if key not in pack.ui:
-            warnings.append(
-                Problem(
-                    folder / "ui.yaml",
-                    None,
-                    f"interface string '{key}' is not translated (English is used)",
+    for names, have, what in (
+        (UI_KEYS, pack.ui, "interface string '{}'"),
+        (COMMANDS, pack.commands, "description of command '{}'"),
+    ):
+        for name in names:
+            if name not in have:
+                warnings.append(
+                    Problem(
+                        folder / "ui.yaml",
+                        None,
+                        f"{what.format(name)} is not translated (English is used)",
+                    )
                 )
-            )
-    for name in COMMANDS:
-        if name not in pack.commands:
-            warnings.append(
-                Problem(
-                    folder / "ui.yaml",
-                    None,
-                    f"description of command '{name}' is not translated (English is used)",
-                )
-            )
     if pack.walkthrough is None:
         warnings.append(
             Problem(

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 
-from bot.knowledge import BASE_LANG, Knowledge
+from bot.knowledge import Knowledge
 from bot.stopwords import STOPWORDS
 from bot.text import normalize
 
@@ -77,21 +77,6 @@ def from_locale(locale: str | None, languages: list[str]) -> str | None:
         return None
     code = re.split(r"[-_]", str(locale).lower(), maxsplit=1)[0]
     return code if code in languages else None
-
-
-def choose(
-    explicit: str | None,
-    text: str,
-    locale: str | None,
-    knowledge: Knowledge,
-    detector: LanguageDetector,
-) -> str:
-    """The user's explicit choice, else the text's clear language, else the locale, else English."""
-    languages = knowledge.languages
-    if explicit in languages:
-        return explicit  # type: ignore[return-value]
-    detected = detector.detect(text) if text else None
-    return detected or from_locale(locale, languages) or BASE_LANG
 
 
 def wrong_language_questions(

@@ -40,7 +40,3 @@ STOPWORDS: dict[str, frozenset[str]] = {
     lang: frozenset(normalize(word) for word in words.split()) for lang, words in _WORDS.items()
 }
 ALL_STOPWORDS: frozenset[str] = frozenset().union(*STOPWORDS.values())
-
-
-def stopwords_for(lang: str) -> frozenset[str]:
-    return STOPWORDS.get(lang, frozenset())
