@@ -28,7 +28,7 @@ from bot.engine import Engine
 from bot.language import from_locale
 from bot.logs import add_secret
 from bot.markup import split_message, to_markdown
-from bot.tokens import load_token
+from bot.tokens import add_token_option, load_token
 from bot.types import Button, IncomingMessage, Reply
 
 if TYPE_CHECKING:  # discord.py is imported only when the adapter runs: `helpbot ask` stays fast
@@ -56,11 +56,7 @@ _OPTIONS = {"ask": ("question", "public"), "faq": ("topic", "public"), "language
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--token-file",
-        metavar="PATH",
-        help="read the bot token from this file (default: $DISCORD_BOT_TOKEN)",
-    )
+    add_token_option(parser, "DISCORD_BOT_TOKEN")
     parser.add_argument(
         "--sync",
         type=parse_sync,

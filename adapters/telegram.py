@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from bot.engine import COMMAND_ALIASES, Engine
 from bot.logs import add_secret, redact
 from bot.markup import split_message, to_html, to_plain
-from bot.tokens import load_token
+from bot.tokens import add_token_option, load_token
 from bot.types import IncomingMessage, Reply
 
 if TYPE_CHECKING:
@@ -67,11 +67,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--token-file",
-        metavar="PATH",
-        help="read the bot token from this file (default: $TELEGRAM_BOT_TOKEN)",
-    )
+    add_token_option(parser, "TELEGRAM_BOT_TOKEN")
     parser.add_argument(
         "--base-url",
         default=os.environ.get("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,

@@ -7,11 +7,21 @@ users can read those from the process list). A token that is found is registered
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
 
 from bot.logs import add_secret
+
+
+def add_token_option(parser: argparse.ArgumentParser, env_var: str) -> None:
+    """`--token-file PATH`, the only way besides `env_var` to give an adapter its token."""
+    parser.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help=f"read the bot token from this file (default: ${env_var})",
+    )
 
 
 def load_token(command: str, env_var: str, token_file: str | None, how_to_get: str) -> str | None:
