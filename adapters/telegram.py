@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bot.engine import COMMAND_ALIASES, Engine
+from bot.commands import REGISTRY
+from bot.engine import Engine
 from bot.logs import add_secret, redact
 from bot.markup import split_message, to_html, to_plain
 from bot.tokens import add_token_option, load_token
@@ -437,7 +438,7 @@ class Translator:
                 return None  # /cmd@otherbot
             command = name.lower()
             text = _utf16_slice(text, first.offset + first.length).strip()
-            known = command in self.engine.commands() or command in COMMAND_ALIASES
+            known = REGISTRY.get(command) is not None
             addressed = bool(target) or known or not is_group
         elif is_group:
             replied = message.reply_to_message

@@ -7,13 +7,13 @@ markup. It knows nothing about any chat platform.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from bot import walkthrough as wt
+from bot.commands import REGISTRY, CommandSpec, OptionSpec
 from bot.knowledge import Knowledge
 from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
@@ -27,7 +27,6 @@ from bot.walkthrough import CHECKLIST, CONFIRM, STEPS, Position
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600.0
-COMMAND_ALIASES = {"delete": "walkthrough", "menu": "start", "questions": "faq", "stop": "cancel"}
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 _WORD_ACTIONS = {
     CHECKLIST: (
@@ -78,8 +77,6 @@ class Engine:
         self.matcher = matcher or Matcher(knowledge)
         self.ttl = ttl
         self.clock = clock
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._waiting: dict[str, int] = {}
         self._words = {
             lang: {
                 kind: frozenset(
@@ -99,27 +96,54 @@ class Engine:
         """Replies for one incoming message. Never raises: an internal error becomes an apology."""
         if not message.addressed and message.payload is None:
             return []
-        key = message.session_key
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:  # one person's updates apply in arrival order
+            # One person's updates apply in arrival order, one at a time (across processes
+            # too, when the store is shared).
+            async with self.store.lock(message.session_key):
                 return await self._handle(message)
         except Exception:
             log.exception("failed to handle a message on %s", message.platform)
             return [Reply(self.knowledge.ui("error", self.lang_for(message, None)))]
-        finally:
-            self._waiting[key] -= 1
-            if not self._waiting[key]:
-                del self._waiting[key], self._locks[key]
 
     def commands(self, lang: str | None = None) -> dict[str, str]:
         """Command names and descriptions, for menus (setMyCommands, slash commands)."""
-        return self.knowledge.command_descriptions(lang)
+        return {spec.name: spec.description for spec in self.command_specs(lang)}
+
+    def command_specs(self, lang: str | None = None, *, admin: bool = False) -> list[CommandSpec]:
+        """Every declared command as a menu shows it in `lang` (admin commands only when
+        `admin`): Telegram's setMyCommands and Discord's slash commands are built from this."""
+        k = self.knowledge
+        descriptions = k.command_descriptions(lang)
+        languages = tuple((code, k.ui("language_name", code)) for code in k.languages)
+        specs = []
+        for declared in REGISTRY:
+            if declared.admin and not admin:
+                continue
+            options = tuple(
+                OptionSpec(
+                    o.name,
+                    k.ui(o.text_key, lang),
+                    o.kind,
+                    o.required,
+                    o.autocomplete,
+                    languages if o.kind == "language" else (),
+                )
+                for o in declared.options
+            )
+            specs.append(
+                CommandSpec(declared.name, descriptions[declared.name], options, declared.admin)
+            )
+        return specs
+
+    async def suggest(self, message: IncomingMessage, limit: int = 5) -> list[Suggestion]:
+        """Entries matching the partly typed `message.text` (Discord autocomplete, Telegram
+        inline mode), in the language this person chose with /language, else the text's or
+        their locale's. Empty text offers the FAQ topics."""
+        session = await self.store.get(message.session_key)
+        return self.search(message.text, limit, self.lang_for(message, session))
 
     def search(self, text: str, limit: int = 5, lang: str | None = None) -> list[Suggestion]:
-        """Entries matching partly typed text (Discord autocomplete, Telegram inline mode).
-        Empty text offers the FAQ topics."""
+        """Entries matching partly typed text in `lang`; empty text offers the FAQ topics."""
         lang = lang or "en"
         if not text.strip():
             pack = self.knowledge.pack(lang)
@@ -142,7 +166,7 @@ class Engine:
             return self.matcher.match(question, lang), Reply(
                 self.knowledge.ui("fallback_empty", lang)
             )
-        turn = _Turn(self, message, Session(), lang, text_lang)
+        turn = Turn(self, message, Session(), lang, text_lang)
         answer = self.matcher.match(question, lang, also=(text_lang,))
         return answer, turn.answer_reply(answer, in_walkthrough=False)
 
@@ -185,7 +209,7 @@ class Engine:
             session = replace(session, mode=None, position=None)
             replies.append(Reply(self.knowledge.ui("expired", lang)))
         session = session or Session(updated_at=now)
-        turn = _Turn(self, message, replace(session), lang, text_lang)
+        turn = Turn(self, message, replace(session), lang, text_lang)
         replies += await turn.run()
         if turn.session.active and not turn.forgotten:
             turn.session.seen_lang = turn.lang
@@ -203,7 +227,7 @@ class Engine:
         return replies
 
 
-class _Turn:
+class Turn:
     """Everything about handling one message; short-lived, so it can hold the session."""
 
     def __init__(
@@ -276,7 +300,7 @@ class _Turn:
             head, _, rest = text[1:].partition(" ")
             return head.split("@", 1)[0].lower(), rest.strip()
         bare = normalize(text)
-        if bare in self.k.command_descriptions(self.lang) or bare in COMMAND_ALIASES:
+        if REGISTRY.get(bare) is not None:
             return bare, ""
         return None, ""
 
@@ -297,49 +321,37 @@ class _Turn:
     # -- commands ------------------------------------------------------------------------
 
     def command(self, name: str, argument: str) -> list[Reply]:
-        name = COMMAND_ALIASES.get(name, name)
-        if name == "start":
-            deep = normalize(argument)
-            deep = COMMAND_ALIASES.get(deep, deep)
-            if deep in ("walkthrough", "steps", "faq", "checklist", "help"):
-                return self.command(deep, "")
-            return [Reply(self.ui("greeting"), self.main_buttons())]
-        if name == "help":
-            return [Reply(self.ui("help"), self.main_buttons())]
-        if name == "ask":
-            if not argument:
-                return [Reply(self.ui("ask_usage"))]
-            return self.question(argument)
-        if name == "steps":
-            return [self.steps_reply()]
-        if name == "faq":
-            if argument:
-                return self.faq_topic(argument)
-            return [self.faq_reply()]
-        if name == "checklist":
-            return [self.checklist_reply()]
-        if name == "walkthrough":
-            position = self.position()
-            if position is not None:
-                return [self.render(position, edit=False)]
-            return self.start_walkthrough()
-        if name == "cancel":
-            return self.cancel()
-        if name == "language":
-            return self.language(argument)
-        if name == "forget":
+        declared = REGISTRY.get(name)
+        if declared is None:
             return [
-                Reply(
-                    self.ui("forget_confirm"),
-                    (
-                        (
-                            self.button("button_forget_yes", "f", "yes"),
-                            self.button("button_forget_no", "f", "no"),
-                        ),
-                    ),
-                )
+                Reply(self.ui("unknown_command", command=escape(name[:40])), self.main_buttons())
             ]
-        return [Reply(self.ui("unknown_command", command=escape(name[:40])), self.main_buttons())]
+        return declared.handler(self, argument)
+
+    def cmd_start(self, argument: str) -> list[Reply]:
+        deep = REGISTRY.get(normalize(argument))
+        if deep is not None and deep.name in ("walkthrough", "steps", "faq", "checklist", "help"):
+            return self.command(deep.name, "")
+        return [Reply(self.ui("greeting"), self.main_buttons())]
+
+    def cmd_help(self) -> list[Reply]:
+        return [Reply(self.ui("help"), self.main_buttons())]
+
+    def cmd_ask(self, argument: str) -> list[Reply]:
+        if not argument:
+            return [Reply(self.ui("ask_usage"))]
+        return self.question(argument)
+
+    def cmd_walkthrough(self) -> list[Reply]:
+        position = self.position()
+        if position is not None:
+            return [self.render(position, edit=False)]
+        return self.start_walkthrough()
+
+    def cmd_forget(self) -> list[Reply]:
+        yes = self.button("button_forget_yes", "f", "yes")
+        no = self.button("button_forget_no", "f", "no")
+        return [Reply(self.ui("forget_confirm"), ((yes, no),))]
 
     def language(self, code: str) -> list[Reply]:
         languages = self.k.languages

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bot.commands import REGISTRY
 from bot.text import normalize
 from bot.yamlfile import Problem, YDict, YList, line_of, load_yaml
 
@@ -87,18 +88,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     "words_stop": frozenset(),
     "words_continue": frozenset(),
 }
-COMMANDS = (
-    "start",
-    "help",
-    "ask",
-    "steps",
-    "faq",
-    "checklist",
-    "walkthrough",
-    "cancel",
-    "forget",
-    "language",
-)
+COMMANDS = REGISTRY.names()
 """Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -43,8 +45,36 @@ class Session:
         return cls(**known)
 
 
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it: the ordering of
+    one person's updates within one process."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+
 class SessionStore(Protocol):
-    """Async key-value storage of sessions; every `put` is durable before it returns."""
+    """Async key-value storage of sessions; every `put` is durable before it returns.
+
+    `lock(key)` serialises one person's updates: the engine holds it while it reads, changes
+    and writes that person's session. In-process stores use `KeyedLocks`; a store shared by
+    several processes must lock across them.
+    """
+
+    def lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]: ...
 
     async def get(self, key: str) -> Session | None: ...
     async def put(self, key: str, session: Session) -> None: ...
@@ -58,6 +88,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._data: dict[str, str] = {}
+        self.lock = KeyedLocks()
 
     async def get(self, key: str) -> Session | None:
         data = self._data.get(key)
@@ -94,6 +125,7 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.lock = KeyedLocks()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(

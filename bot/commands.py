@@ -1,0 +1,182 @@
+"""Every command the bot offers, declared once.
+
+A declaration names the command, its aliases and its options; its texts come from `ui.yaml`
+(`commands.<name>` for the description, `option_<option>` for each option). The engine
+dispatches from this table, Telegram's command menus and Discord's slash commands are built
+from it (through `Engine.command_specs`), and the knowledge validator requires the texts it
+names. Adding a command is one `@command(...)` declaration here plus its texts in `ui.yaml`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bot.engine import Turn
+    from bot.types import Reply
+
+OptionKind = Literal["text", "bool", "language"]
+Handler = Callable[["Turn", str], "list[Reply]"]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option of a command. At most one `text` option per command: its value is the
+    command's argument (`/ask how long` and Discord's `question:` option alike). A `bool`
+    option is a presentation flag the adapter honours itself (`public`); a `language` option
+    offers the knowledge base's languages as choices."""
+
+    name: str
+    kind: OptionKind = "text"
+    required: bool = False
+    autocomplete: bool = False  # offer `Engine.suggest` results while the person types
+
+    @property
+    def text_key(self) -> str:
+        return f"option_{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    handler: Handler
+    options: tuple[Option, ...] = ()
+    aliases: tuple[str, ...] = ()
+    admin: bool = False  # listed and run only for operators named with --admins
+
+    @property
+    def text_key(self) -> str:
+        return f"commands.{self.name}"
+
+    @property
+    def argument(self) -> Option | None:
+        return next((o for o in self.options if o.kind == "text"), None)
+
+
+class CommandRegistry:
+    """Name or alias -> declaration, in declaration order (menus keep that order)."""
+
+    def __init__(self) -> None:
+        self._commands: dict[str, Command] = {}
+        self._aliases: dict[str, str] = {}
+
+    def add(self, command: Command) -> None:
+        for name in (command.name, *command.aliases):
+            if name in self._commands or name in self._aliases:
+                raise ValueError(f"command name {name!r} declared twice")
+        self._commands[command.name] = command
+        for alias in command.aliases:
+            self._aliases[alias] = command.name
+
+    def get(self, name: str) -> Command | None:
+        name = name.lower()
+        return self._commands.get(self._aliases.get(name, name))
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._commands)
+
+    def option_names(self) -> frozenset[str]:
+        return frozenset(o.name for c in self._commands.values() for o in c.options)
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self._commands.values())
+
+
+REGISTRY = CommandRegistry()
+
+
+def command(
+    name: str,
+    *,
+    options: tuple[Option, ...] = (),
+    aliases: tuple[str, ...] = (),
+    admin: bool = False,
+) -> Callable[[Handler], Handler]:
+    """Declare a command whose handler is the decorated function."""
+
+    def register(handler: Handler) -> Handler:
+        REGISTRY.add(Command(name, handler, options, aliases, admin))
+        return handler
+
+    return register
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """An option as one platform's menu shows it, in one language."""
+
+    name: str
+    description: str
+    kind: OptionKind
+    required: bool
+    autocomplete: bool
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label), for `language`
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A command as a menu shows it, in one language (see `Engine.command_specs`)."""
+
+    name: str
+    description: str
+    options: tuple[OptionSpec, ...] = ()
+    admin: bool = False
+
+
+# -- the commands ---------------------------------------------------------------------------
+# Handlers take the turn (the message being handled, the person's session and language) and
+# the command's argument; they return the replies.
+
+_PUBLIC = Option("public", "bool")
+
+
+@command("start", aliases=("menu",))
+def _start(turn: Turn, argument: str) -> list[Reply]:
+    return turn.cmd_start(argument)
+
+
+@command("help")
+def _help(turn: Turn, argument: str) -> list[Reply]:
+    return turn.cmd_help()
+
+
+@command("ask", options=(Option("question", required=True), _PUBLIC))
+def _ask(turn: Turn, argument: str) -> list[Reply]:
+    return turn.cmd_ask(argument)
+
+
+@command("steps")
+def _steps(turn: Turn, argument: str) -> list[Reply]:
+    return [turn.steps_reply()]
+
+
+@command("faq", options=(Option("topic", autocomplete=True), _PUBLIC), aliases=("questions",))
+def _faq(turn: Turn, argument: str) -> list[Reply]:
+    return turn.faq_topic(argument) if argument else [turn.faq_reply()]
+
+
+@command("checklist")
+def _checklist(turn: Turn, argument: str) -> list[Reply]:
+    return [turn.checklist_reply()]
+
+
+@command("walkthrough", aliases=("delete",))
+def _walkthrough(turn: Turn, argument: str) -> list[Reply]:
+    return turn.cmd_walkthrough()
+
+
+@command("cancel", aliases=("stop",))
+def _cancel(turn: Turn, argument: str) -> list[Reply]:
+    return turn.cancel()
+
+
+@command("forget")
+def _forget(turn: Turn, argument: str) -> list[Reply]:
+    return turn.cmd_forget()
+
+
+@command("language", options=(Option("language", "language"),))
+def _language(turn: Turn, argument: str) -> list[Reply]:
+    return turn.language(argument)
