@@ -67,7 +67,7 @@ def test_tokens_are_random_and_fit_a_button_payload() -> None:
 
 async def test_question_text_is_kept_only_for_fallbacks_and_did_you_means(log: EventLog) -> None:
     for kind in ("answer", "fallback", "did_you_mean", "smalltalk", "command"):
-        await log.record(Event(kind, "console", "en", question=f"text of {kind}"))  # type: ignore[arg-type]
+        await log.record(Event(kind, "console", "en", question=f"text of {kind}"))
     kept = {e.kind: e.question for e in await log.events(0)}
     assert kept == {
         "answer": None,
