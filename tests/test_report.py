@@ -387,6 +387,7 @@ def test_html_report_in_a_real_headless_browser(page: str, tmp_path: Path) -> No
 @needs_chromium
 def test_the_browser_check_sees_errors_and_blank_pages(tmp_path: Path) -> None:
     """The check above can fail: a page with a script error and nothing drawn is caught."""
+    pytest.importorskip("PIL", reason="Pillow (installed with the report extra) is not installed")
     bad = tmp_path / "bad.html"
     bad.write_text("<!DOCTYPE html><html><body><script>undefinedFunction();</script></body></html>")
     shot, console = _load_in_browser(bad, tmp_path)
