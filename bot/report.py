@@ -344,6 +344,7 @@ def _charts(report: dict[str, Any]) -> list[tuple[str, str]]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     colours = {"answered": "#2e7d32", "did_you_mean": "#f9a825", "fallback": "#c62828"}
     labels = {"answered": "answered", "did_you_mean": "did you mean", "fallback": "fallback"}
@@ -375,6 +376,7 @@ def _charts(report: dict[str, Any]) -> list[tuple[str, str]]:
             base = [b + v for b, v in zip(base, values, strict=True)]
         ax.set_title(title)
         ax.legend(loc="best", fontsize="small")
+        (ax.xaxis if horizontal else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
         if horizontal:
             ax.invert_yaxis()
         else:
@@ -408,6 +410,7 @@ def _charts(report: dict[str, Any]) -> list[tuple[str, str]]:
         ax.set_yticks(list(rows), names)
         ax.invert_yaxis()
         ax.set_title("Walkthrough funnel")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="best", fontsize="small")
         charts.append(("Walkthrough funnel", svg("funnel", fig)))
     return charts
