@@ -1,6 +1,6 @@
 """The `helpbot` command (also `python -m bot`).
 
-Subcommands: `ask`, `validate`, `eval`, plus one per adapter module in `adapters/` (`chat` for
+Subcommands: `ask`, `validate`, `eval`, `report`, plus one per adapter module in `adapters/` (`chat` for
 the console, `telegram`, `discord`, ...). Adapters are discovered by name, so a new platform is
 one new file; they import their platform library only when run, so `helpbot ask` stays fast.
 """
@@ -119,6 +119,16 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
         "--limit", type=int, default=50, help="at most this many confusions listed (default: 50)"
     )
 
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="what was answered, what went unanswered, where people gave up",
+        description="Rates, the top unanswered questions with YAML to paste, per-entry ratings and the walkthrough funnel, from the anonymous events in the bot's SQLite file. Plain text, --json, or --html FILE (needs the report extra).",
+    )
+    from bot.report import add_arguments as add_report_arguments
+
+    add_report_arguments(report)
+
     for name, module in sorted(adapters.items()):
         doc = (module.__doc__ or name).strip().splitlines()[0]
         adapter_parser = sub.add_parser(
@@ -179,6 +189,10 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_PROBLEM
     if args.command == "ask":
         return cmd_ask(knowledge, args)
+    if args.command == "report":
+        from bot.report import run as run_report
+
+        return run_report(args, knowledge)
     if args.command == "eval":
         from bot.evaluate import run_eval
 

@@ -1,0 +1,357 @@
+"""Anonymous usage events: what the bot did with each message, never who sent it.
+
+An `Event` holds the time, platform, reply language, what kind of handling it was, the entry
+and score, the handling time and, for walkthrough moves, the check/step id and the move. There
+is no field for a user, chat or message id, so none can be stored.
+
+Question text is the one piece of what people wrote that is kept, and only where it helps the
+guide: the normalised text (`bot.text.normalize`, cut to 200 characters) of questions that fell
+back, got "did you mean", or whose answer was rated unhelpful; and not at all when the log is
+made with `log_questions=False`. The log enforces this itself: the engine may pass the text
+with every question event and the log drops what it must not keep. For an answer the text is
+held in memory only (never on disk, for at most `PENDING_SECONDS`) so that a 👎 can attach it.
+
+Feedback: every answer shown gets a fresh random `token` (`new_token()`), carried in its
+rating buttons. `rate(token, +1 | -1)` stores one `feedback` event per token, so pressing
+again changes the rating and never counts twice. The token is random, so it cannot be turned
+back into a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol, get_args
+
+from bot.text import normalize
+
+Kind = Literal[
+    "answer",
+    "did_you_mean",
+    "fallback",
+    "smalltalk",
+    "command",
+    "walkthrough",
+    "feedback",
+    "handoff",
+]
+Move = Literal["start", "next", "back", "cancel", "finish", "idle"]
+KINDS: tuple[str, ...] = get_args(Kind)
+MOVES: tuple[str, ...] = get_args(Move)
+# Kinds whose question text may be kept (feedback: only when the rating is -1).
+QUESTION_KINDS = frozenset({"fallback", "did_you_mean"})
+MAX_QUESTION_CHARS = 200
+DEFAULT_RETENTION_DAYS = 30
+PENDING_SECONDS = 24 * 3600.0  # how long an answered question's text waits in memory for a 👎
+PENDING_MAX = 10_000
+
+
+def new_token() -> str:
+    """A random, per-answer rating token (16 URL-safe characters) for the feedback buttons."""
+    return secrets.token_urlsafe(12)
+
+
+def clean_question(text: str | None) -> str | None:
+    """The form in which question text is stored: normalised, at most 200 characters."""
+    if not text:
+        return None
+    cleaned = normalize(text)[:MAX_QUESTION_CHARS].strip()
+    return cleaned or None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One anonymous event. Deliberately no user, chat or message id."""
+
+    kind: Kind
+    platform: str
+    lang: str
+    at: float = dataclasses.field(default_factory=time.time)
+    entry: str | None = None
+    score: float | None = None
+    ms: float | None = None  # handling time in milliseconds
+    position: str | None = None  # walkthrough: the check or step id the move arrived at / left
+    move: Move | None = None
+    rating: int | None = None  # feedback: +1 helpful, -1 not helpful
+    token: str | None = None  # answer and feedback: the random per-answer rating token
+    question: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown event kind {self.kind!r} (expected one of {KINDS})")
+        if self.move is not None and self.move not in MOVES:
+            raise ValueError(f"unknown walkthrough move {self.move!r} (expected one of {MOVES})")
+        if self.kind == "walkthrough" and self.move is None:
+            raise ValueError("a walkthrough event needs a move")
+        if self.rating not in (None, 1, -1):
+            raise ValueError(f"a rating is +1 or -1, not {self.rating!r}")
+        if self.kind == "feedback" and self.rating is None:
+            raise ValueError("a feedback event needs a rating")
+        if self.question is not None:
+            object.__setattr__(self, "question", clean_question(self.question))
+
+    def stored(self, log_questions: bool = True) -> Event:
+        """This event as it may be kept on disk: question text only where the rules allow."""
+        keep = log_questions and (
+            self.kind in QUESTION_KINDS or (self.kind == "feedback" and self.rating == -1)
+        )
+        return self if keep or self.question is None else dataclasses.replace(self, question=None)
+
+
+class EventLog(Protocol):
+    """Where events go. Every method is safe to call from the event loop."""
+
+    async def record(self, event: Event) -> None: ...
+
+    async def rate(self, token: str, rating: int) -> bool:
+        """Store (or change) the rating of the answer shown with `token`; False if that answer
+        is unknown (never recorded, or purged)."""
+        ...
+
+    async def events(self, since: float) -> list[Event]: ...
+    async def purge(self, older_than: float) -> int: ...
+    async def close(self) -> None: ...
+
+
+def retention_cutoff(days: float = DEFAULT_RETENTION_DAYS, now: float | None = None) -> float:
+    """The `older_than` time for `purge` that keeps `days` days of events."""
+    return (time.time() if now is None else now) - days * 86400.0
+
+
+class _Pending:
+    """Answered questions' text, in memory only, until rated or `PENDING_SECONDS` pass."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    def put(self, token: str, question: str) -> None:
+        self._items[token] = (time.monotonic(), question)
+        while len(self._items) > PENDING_MAX:
+            self._items.popitem(last=False)
+
+    def get(self, token: str) -> str | None:
+        found = self._items.get(token)
+        if found is None or time.monotonic() - found[0] > PENDING_SECONDS:
+            return None
+        return found[1]
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _check_rating(rating: int) -> None:
+    if rating not in (1, -1):
+        raise ValueError(f"a rating is +1 or -1, not {rating!r}")
+
+
+class MemoryEventLog:
+    """For tests and `:memory:` runs: nothing survives the process."""
+
+    def __init__(self, log_questions: bool = True) -> None:
+        self.log_questions = log_questions
+        self._events: list[Event] = []
+        self._pending = _Pending()
+
+    async def record(self, event: Event) -> None:
+        if event.kind == "answer" and event.token and event.question and self.log_questions:
+            self._pending.put(event.token, event.question)
+        self._events.append(event.stored(self.log_questions))
+
+    async def rate(self, token: str, rating: int) -> bool:
+        _check_rating(rating)
+        answer = next((e for e in self._events if e.kind == "answer" and e.token == token), None)
+        if answer is None:
+            return False
+        self._events = [e for e in self._events if not (e.kind == "feedback" and e.token == token)]
+        question = self._pending.get(token) if rating == -1 else None
+        feedback = Event(
+            "feedback",
+            answer.platform,
+            answer.lang,
+            entry=answer.entry,
+            rating=rating,
+            token=token,
+            question=question,
+        )
+        self._events.append(feedback.stored(self.log_questions))
+        return True
+
+    async def events(self, since: float) -> list[Event]:
+        return sorted((e for e in self._events if e.at >= since), key=lambda e: e.at)
+
+    async def purge(self, older_than: float) -> int:
+        before = len(self._events)
+        self._events = [e for e in self._events if e.at >= older_than]
+        return before - len(self._events)
+
+    async def close(self) -> None:
+        self._events.clear()
+        self._pending.clear()
+
+
+_COLUMNS = (
+    "kind",
+    "platform",
+    "lang",
+    "at",
+    "entry",
+    "score",
+    "ms",
+    "position",
+    "move",
+    "rating",
+    "token",
+    "question",
+)
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS events ("
+    " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, platform TEXT NOT NULL, lang TEXT NOT NULL,"
+    " at REAL NOT NULL, entry TEXT, score REAL, ms REAL, position TEXT, move TEXT,"
+    " rating INTEGER, token TEXT, question TEXT)",
+    "CREATE INDEX IF NOT EXISTS events_at ON events(at)",
+    # One rating per answer shown: a second press replaces the first.
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_feedback ON events(token) WHERE kind = 'feedback'",
+    "CREATE INDEX IF NOT EXISTS events_answer ON events(token) WHERE kind = 'answer'",
+)
+
+
+class SqliteEventLog:
+    """A table `events` in a SQLite file (by default the sessions file), with its own
+    connection: WAL, a busy timeout, and writes in a worker thread like `SqliteStore`.
+
+    `read_only=True` (for `helpbot report`) never writes or creates anything; a file without
+    the table simply has no events.
+    """
+
+    def __init__(
+        self, path: str | Path, log_questions: bool = True, read_only: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.log_questions = log_questions
+        self.read_only = read_only
+        self._pending = _Pending()
+        self._lock = threading.Lock()
+        if read_only:
+            if not self.path.is_file():
+                raise FileNotFoundError(f"no such file: {self.path}")
+            self._db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=10,
+            )
+            self._db.execute("PRAGMA query_only=ON")
+            self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # not a database?
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=10
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+
+    def _run(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    def _insert(self, event: Event) -> None:
+        values = tuple(getattr(event, name) for name in _COLUMNS)
+        self._run(
+            f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            values,
+        )
+
+    async def record(self, event: Event) -> None:
+        if event.kind == "answer" and event.token and event.question and self.log_questions:
+            self._pending.put(event.token, event.question)
+        await asyncio.to_thread(self._insert, event.stored(self.log_questions))
+
+    def _rate(self, token: str, rating: int, question: str | None) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT platform, lang, entry FROM events WHERE kind = 'answer' AND token = ?"
+                " ORDER BY id LIMIT 1",
+                (token,),
+            ).fetchone()
+            if row is None:
+                return False
+            feedback = Event(
+                "feedback",
+                row[0],
+                row[1],
+                entry=row[2],
+                rating=rating,
+                token=token,
+                question=question,
+            ).stored(self.log_questions)
+            values = tuple(getattr(feedback, name) for name in _COLUMNS)
+            self._db.execute(
+                f"INSERT INTO events ({', '.join(_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(_COLUMNS))})"
+                " ON CONFLICT(token) WHERE kind = 'feedback' DO UPDATE SET"
+                " rating = excluded.rating, at = excluded.at, question = excluded.question",
+                values,
+            )
+            return True
+
+    async def rate(self, token: str, rating: int) -> bool:
+        _check_rating(rating)
+        question = self._pending.get(token) if rating == -1 else None
+        return await asyncio.to_thread(self._rate, token, rating, question)
+
+    def _select(self, since: float) -> list[Event]:
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    f"SELECT {', '.join(_COLUMNS)} FROM events WHERE at >= ? ORDER BY at, id",
+                    (since,),
+                ).fetchall()
+            except sqlite3.OperationalError as error:
+                if "no such table" in str(error):
+                    return []  # a sessions file no bot has written events to yet
+                raise
+        found: list[Event] = []
+        for row in rows:
+            try:
+                found.append(Event(**dict(zip(_COLUMNS, row, strict=True))))
+            except (TypeError, ValueError):
+                continue  # a row written by a newer version (an unknown kind): not counted
+        return found
+
+    async def events(self, since: float) -> list[Event]:
+        return await asyncio.to_thread(self._select, since)
+
+    async def purge(self, older_than: float) -> int:
+        cursor = await asyncio.to_thread(
+            self._run, "DELETE FROM events WHERE at < ?", (older_than,)
+        )
+        return cursor.rowcount
+
+    async def close(self) -> None:
+        with self._lock:
+            self._db.close()
+        self._pending.clear()
+
+
+def open_event_log(
+    db: str | Path | None, log_questions: bool = True, read_only: bool = False
+) -> EventLog:
+    """`:memory:` gives a throw-away log; anything else is a SQLite file (default: the
+    sessions file, `bot.sessions.default_db_path()`)."""
+    if db == ":memory:":
+        return MemoryEventLog(log_questions)
+    if db is None:
+        from bot.sessions import default_db_path
+
+        db = default_db_path()
+    return SqliteEventLog(db, log_questions=log_questions, read_only=read_only)
