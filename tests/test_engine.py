@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from bot.engine import Engine
-from bot.payloads import MAX_PAYLOAD_BYTES
+from bot.actions import MAX_PAYLOAD_BYTES, Navigate, ShowEntry, encode
 from bot.sessions import MemoryStore, SqliteStore
 from bot.types import IncomingMessage
 from tests.conftest import Person
@@ -86,9 +86,9 @@ async def test_stale_buttons_get_helpful_replies(person):
     await person.say("/cancel")
     await person.press("Done", first)
     assert "already ended" in person.text() and person.last[0].all_buttons()
-    await person.press_payload("w:next.s.nowhere:deadbeef")
+    await person.press_payload(encode(Navigate("next", "s.nowhere"), person.user))
     await person.press_payload("garbage")
-    await person.press_payload("a:no_such_entry:" + "0" * 8)
+    await person.press_payload(encode(ShowEntry("no_such_entry"), person.user))
     assert all(r.text for r in person.last)
 
 
