@@ -44,6 +44,8 @@ def action(tag: str) -> Callable[[A], A]:
     def register(cls: A) -> A:
         if not tag or _SEP in tag or tag in _ACTIONS:
             raise ValueError(f"action tag {tag!r} is empty, has {_SEP!r} or is taken")
+        if not dataclasses.is_dataclass(cls):
+            raise TypeError(f"{cls.__name__} must be a frozen dataclass (put @action above it)")
         for f in dataclasses.fields(cls):
             if f.type not in ("str", "bool", str, bool):
                 raise TypeError(f"{cls.__name__}.{f.name}: actions carry only str and bool")

@@ -342,8 +342,8 @@ class Turn:
         if answer.entry_id is not None:
             return self.entry_answer(answer.entry_id, in_walkthrough)
         if answer.suggestions:
-            rows = tuple((self.button(s.title, ShowEntry(s.id)),) for s in answer.suggestions)
-            return Reply(self.ui("did_you_mean"), rows)
+            offered = tuple((self.button(s.title, ShowEntry(s.id)),) for s in answer.suggestions)
+            return Reply(self.ui("did_you_mean"), offered)
         rows = self.topic_rows(self.k.pack(self.lang).fallback_topics)
         if not in_walkthrough:
             rows += self.walk.start_row()

@@ -130,3 +130,10 @@ async def test_forged_and_garbled_presses_get_a_stale_reply(person):
         assert replies and all(r.text for r in replies), payload
     session = await person.engine.store.get("test:c1:alice")
     assert session is not None and session.position == "orders"  # nothing moved
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "pt", "fr", "ru"])
+def test_step_5_does_not_claim_the_account_is_already_gone(knowledge, lang):
+    answer = knowledge.entry("step_submit", lang).answer
+    assert "24" in answer  # submit -> about 24 hours -> confirmation email, as the guide says
+    assert "you have deleted" not in answer and "has eliminado" not in answer

@@ -6,8 +6,8 @@ import ast
 import asyncio
 from pathlib import Path
 
-from bot.engine import Engine
 from bot.actions import MAX_PAYLOAD_BYTES, Navigate, ShowEntry, encode
+from bot.engine import Engine
 from bot.sessions import MemoryStore, SqliteStore
 from bot.types import IncomingMessage
 from tests.conftest import Person
