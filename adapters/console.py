@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="who you are, so a later run with the same --db resumes your walkthrough (default: your login name)",
     )
-    parser.add_argument("--lang", default=None, help="language to answer in (default: English)")
+    parser.add_argument(
+        "--lang", default=None, help="answer in this language, like /language (default: English)"
+    )
 
 
 def render(reply: Reply, color: bool) -> str:
@@ -105,6 +107,8 @@ def run(args: argparse.Namespace, engine: Engine) -> int:
     chat = ConsoleChat(engine, user, args.lang, sys.stdout, color)
     loop = asyncio.new_event_loop()
     try:
+        if args.lang:  # an explicit choice, like /language: it wins over the text's language
+            loop.run_until_complete(engine.handle(chat.message_for(f"/language {args.lang}")))
         if interactive:
             _enable_history()
             loop.run_until_complete(chat.send("/start"))

@@ -375,7 +375,6 @@ class DiscordBot:
             locale=str(interaction.locale),
             is_group=interaction.guild_id is not None,
             addressed=True,
-            user_name=getattr(user, "display_name", None),
         )
 
     # -- replies ------------------------------------------------------------------------------

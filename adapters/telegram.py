@@ -465,7 +465,6 @@ class Translator:
             locale=user.language_code,
             is_group=is_group,
             addressed=addressed,
-            user_name=user.username or user.full_name,
         )
 
     async def on_message(self, bot: Bot, message: Message) -> None:
@@ -499,7 +498,6 @@ class Translator:
                 payload=query.data,
                 locale=query.from_user.language_code,
                 is_group=chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
-                user_name=query.from_user.username or query.from_user.full_name,
             )
             async with self.locks.hold(incoming.session_key):
                 replies = await self.engine.handle(incoming)

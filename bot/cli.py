@@ -14,11 +14,16 @@ import os
 import pkgutil
 import sqlite3
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
+
+if TYPE_CHECKING:
+    from bot.knowledge import Knowledge
+    from bot.types import Answer, Reply
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -73,7 +78,12 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
     ask.add_argument(
         "--json", action="store_true", help="print a JSON object (one per line with -)"
     )
-    ask.add_argument("--lang", default=None, help="answer in this language (default: English)")
+    ask.add_argument(
+        "--lang",
+        default=None,
+        help="answer in this language, whatever the question's (default: the question's "
+        "language if clear, else English)",
+    )
 
     validate = sub.add_parser(
         "validate",
@@ -146,13 +156,23 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
         )
         adapter_parser.add_argument(
             "--ttl",
-            type=float,
+            type=_positive_hours,
             default=24.0,
             metavar="HOURS",
             help="close walkthroughs idle for this long (default: 24)",
         )
         module.add_arguments(adapter_parser)
     return parser
+
+
+def _positive_hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not hours > 0 or hours == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of hours above 0, not {text}")
+    return hours
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +207,12 @@ def _main(argv: list[str] | None) -> int:
     knowledge = _load_or_report(args.knowledge)
     if knowledge is None:
         return EXIT_PROBLEM
+    lang = getattr(args, "lang", None)
+    if lang is not None and lang not in knowledge.languages:
+        parser.error(
+            f"argument --lang: {lang!r} is not a language of the knowledge base "
+            f"(choose from {', '.join(knowledge.languages)})"
+        )
     if args.command == "ask":
         return cmd_ask(knowledge, args)
     if args.command == "report":
@@ -224,7 +250,7 @@ def _main(argv: list[str] | None) -> int:
         return 130
 
 
-def _load_or_report(path: str | None, out: TextIO = sys.stderr):  # type: ignore[no-untyped-def]
+def _load_or_report(path: str | None, out: TextIO = sys.stderr) -> Knowledge | None:
     from bot.knowledge import KnowledgeError, load_knowledge
 
     try:
@@ -271,45 +297,61 @@ def cmd_validate(path: str | None, strict: bool = False) -> int:
     return EXIT_OK
 
 
-def cmd_ask(knowledge, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def cmd_ask(knowledge: Knowledge, args: argparse.Namespace) -> int:
     from bot.engine import Engine
-    from bot.markup import to_plain
 
     engine = Engine(knowledge)
-    questions: list[str]
+    questions: Iterable[str]
     if args.question == ["-"]:
-        questions = (line.rstrip("\r\n") for line in sys.stdin)  # type: ignore[assignment]
+        questions = (line.rstrip("\r\n") for line in sys.stdin)
     else:
         questions = [" ".join(args.question)]
     for question in questions:
         answer, reply = engine.ask(question, args.lang)
-        text = to_plain(reply.text)
         if args.json:
-            entry = knowledge.entry(answer.entry_id, answer.lang) if answer.entry_id else None
-            print(
-                json.dumps(
-                    {
-                        "matched": answer.matched,
-                        "id": answer.entry_id,
-                        "title": entry.title if entry else None,
-                        "score": round(answer.score, 4),
-                        "answer": text,
-                        "suggestions": [
-                            {"id": s.id, "title": s.title, "score": round(s.score, 4)}
-                            for s in answer.suggestions
-                        ],
-                        "lang": answer.lang,
-                    },
-                    ensure_ascii=False,
-                ),
-                flush=True,
-            )
+            print(json.dumps(ask_json(knowledge, answer, reply), ensure_ascii=False), flush=True)
         else:
-            print(text)
-            for button in reply.all_buttons():
-                if button.payload.startswith("a:"):
-                    print(f"  - {button.label}")
+            print(ask_text(reply))
     return EXIT_OK
+
+
+def _topics(reply: Reply) -> list[tuple[str, str]]:
+    """(entry id, label) of the reply's buttons that answer an entry: the topics it offers."""
+    from bot.actions import ShowEntry, decode
+
+    found = []
+    for button in reply.all_buttons():
+        pressed = decode(button.payload)
+        if pressed is not None and isinstance(pressed.action, ShowEntry):
+            found.append((pressed.action.entry, button.label))
+    return found
+
+
+def ask_text(reply: Reply) -> str:
+    """The reply as plain text, with the topics its buttons offer listed under it."""
+    from bot.markup import to_plain
+
+    lines = [to_plain(reply.text)] + [f"  - {label}" for _, label in _topics(reply)]
+    return "\n".join(lines)
+
+
+def ask_json(knowledge: Knowledge, answer: Answer, reply: Reply) -> dict[str, object]:
+    """What a person would see, as data: the answer text with its listed topics, the topics
+    (related entries, "did you mean" or the fallback's) and every button's label."""
+    entry = knowledge.entry(answer.entry_id, answer.lang) if answer.entry_id else None
+    return {
+        "matched": answer.matched,
+        "id": answer.entry_id,
+        "title": entry.title if entry else None,
+        "score": round(answer.score, 4),
+        "answer": ask_text(reply),
+        "suggestions": [
+            {"id": s.id, "title": s.title, "score": round(s.score, 4)} for s in answer.suggestions
+        ],
+        "topics": [{"id": i, "title": label} for i, label in _topics(reply)],
+        "buttons": [b.label for b in reply.all_buttons()],
+        "lang": answer.lang,
+    }
 
 
 if __name__ == "__main__":

@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from bot.actions import Forget
+from bot.text import normalize
+from bot.types import Reply
+
 if TYPE_CHECKING:
     from bot.engine import Turn
-    from bot.types import Reply
 
 OptionKind = Literal["text", "bool", "language"]
-Handler = Callable[["Turn", str], "list[Reply]"]
+Handler = Callable[["Turn", str], list[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,49 +137,59 @@ _PUBLIC = Option("public", "bool")
 
 @command("start", aliases=("menu",))
 def _start(turn: Turn, argument: str) -> list[Reply]:
-    return turn.cmd_start(argument)
+    deep = REGISTRY.get(normalize(argument))  # a deep link: t.me/bot?start=walkthrough
+    if deep is not None and deep.name in ("walkthrough", "steps", "faq", "checklist", "help"):
+        return turn.command(deep.name, "")
+    return [Reply(turn.ui("greeting"), turn.main_buttons())]
 
 
 @command("help")
 def _help(turn: Turn, argument: str) -> list[Reply]:
-    return turn.cmd_help()
+    return [Reply(turn.ui("help"), turn.main_buttons())]
 
 
 @command("ask", options=(Option("question", required=True), _PUBLIC))
 def _ask(turn: Turn, argument: str) -> list[Reply]:
-    return turn.cmd_ask(argument)
+    return turn.question(argument) if argument else [Reply(turn.ui("ask_usage"))]
 
 
 @command("steps")
 def _steps(turn: Turn, argument: str) -> list[Reply]:
-    return [turn.steps_reply()]
+    return [turn.walk.steps_reply()]
 
 
 @command("faq", options=(Option("topic", autocomplete=True), _PUBLIC), aliases=("questions",))
 def _faq(turn: Turn, argument: str) -> list[Reply]:
-    return turn.faq_topic(argument) if argument else [turn.faq_reply()]
+    if not argument:
+        topics = turn.k.pack(turn.lang).faq_topics
+        return [Reply(turn.ui("faq_header"), turn.topic_rows(topics))]
+    if argument in turn.k.base.entries:  # an entry id, picked from autocomplete
+        return turn.show_entry(argument)
+    return turn.question(argument)
 
 
 @command("checklist")
 def _checklist(turn: Turn, argument: str) -> list[Reply]:
-    return [turn.checklist_reply()]
+    return [turn.walk.checklist_reply()]
 
 
 @command("walkthrough", aliases=("delete",))
 def _walkthrough(turn: Turn, argument: str) -> list[Reply]:
-    return turn.cmd_walkthrough()
+    return turn.walk.resume()
 
 
 @command("cancel", aliases=("stop",))
 def _cancel(turn: Turn, argument: str) -> list[Reply]:
-    return turn.cancel()
+    return turn.walk.cancel()
 
 
 @command("forget")
 def _forget(turn: Turn, argument: str) -> list[Reply]:
-    return turn.cmd_forget()
+    yes = turn.button(turn.ui("button_forget_yes"), Forget(True))
+    no = turn.button(turn.ui("button_forget_no"), Forget(False))
+    return [Reply(turn.ui("forget_confirm"), ((yes, no),))]
 
 
 @command("language", options=(Option("language", "language"),))
 def _language(turn: Turn, argument: str) -> list[Reply]:
-    return turn.language(argument)
+    return turn.choose_language(argument)

@@ -12,52 +12,21 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot import walkthrough as wt
+from bot import actions
+from bot.actions import ChooseLanguage, RunCommand, ShowEntry
 from bot.commands import REGISTRY, CommandSpec, OptionSpec
 from bot.knowledge import Knowledge
 from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
 from bot.matcher import Matcher
-from bot.payloads import Payload, make, owner_tag
 from bot.sessions import MemoryStore, Session, SessionStore
 from bot.text import normalize
 from bot.types import Answer, Button, IncomingMessage, Reply, Suggestion
-from bot.walkthrough import CHECKLIST, CONFIRM, STEPS, Position
+from bot.walkthrough import Walk, Words
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600.0
-_ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
-_WORD_ACTIONS = {
-    CHECKLIST: (
-        ("stop", "stop"),
-        ("done", "done"),
-        ("next", "done"),
-        ("more", "more"),
-        ("back", "back"),
-        ("repeat", "repeat"),
-        ("cancel", "cancel"),
-    ),
-    CONFIRM: (
-        ("continue", "continue"),
-        ("next", "continue"),
-        ("done", "continue"),
-        ("back", "back"),
-        ("repeat", "repeat"),
-        ("cancel", "cancel"),
-        ("stop", "cancel"),
-    ),
-    STEPS: (
-        ("next", "next"),
-        ("done", "next"),
-        ("continue", "next"),
-        ("back", "back"),
-        ("repeat", "repeat"),
-        ("more", "repeat"),
-        ("cancel", "cancel"),
-        ("stop", "cancel"),
-    ),
-}
 
 
 class Engine:
@@ -77,17 +46,7 @@ class Engine:
         self.matcher = matcher or Matcher(knowledge)
         self.ttl = ttl
         self.clock = clock
-        self._words = {
-            lang: {
-                kind: frozenset(
-                    normalize(w) for w in knowledge.ui(f"words_{kind}", lang).split(",")
-                )
-                - {""}
-                for kind in ("next", "back", "repeat", "cancel", "done", "more", "stop", "continue")
-            }
-            for lang in knowledge.languages
-        }
-        self._last_purge = 0.0
+        self.words = Words(knowledge)  # the walkthrough words, in every language
         self.detector = LanguageDetector(knowledge)
 
     # -- public API used by adapters -----------------------------------------------------
@@ -172,7 +131,8 @@ class Engine:
 
     def lang_for(self, message: IncomingMessage, session: Session | None) -> str:
         """The user's explicit choice, else the language this text is clearly written in, else
-        the language of their walkthrough so far, else the platform locale, else English."""
+        (for a walkthrough, a button press or a command) the conversation's language so far,
+        else the platform locale, else English."""
         return self._languages(message, session)[0]
 
     def _languages(
@@ -184,14 +144,28 @@ class Engine:
             text = ""
         detected = self.detector.detect(text) if text else None
         explicit = session.lang if session else None
-        if explicit in self.knowledge.languages:
-            return explicit, detected  # type: ignore[return-value]
+        if explicit is not None and explicit in self.knowledge.languages:
+            return explicit, detected
         if detected:
             return detected, detected
-        remembered = session.seen_lang if session else None
-        if remembered in self.knowledge.languages:
-            return remembered, None  # type: ignore[return-value]
-        return from_locale(message.locale, self.knowledge.languages) or "en", None
+        # The conversation's language carries a walkthrough, button presses and commands; a
+        # free question that is not clearly in any language goes by the locale.
+        question = message.payload is None and not message.command
+        question = question and not text.startswith("/") and REGISTRY.get(normalize(text)) is None
+        active = session is not None and session.active
+        remembered = session.seen_lang if session and (active or not question) else None
+        if remembered is not None and remembered in self.knowledge.languages:
+            return remembered, None
+        return self._default_lang(message), None
+
+    def _default_lang(self, message: IncomingMessage) -> str:
+        return from_locale(message.locale, self.knowledge.languages) or "en"
+
+    async def purge_expired(self) -> int:
+        """Delete what was kept for people idle for over twice the TTL (walkthroughs and
+        remembered languages); returns how many. Adapters call this periodically, outside any
+        person's lock; `handle` never does."""
+        return await self.store.purge(self.clock() - 2 * self.ttl)
 
     async def close(self) -> None:
         await self.store.close()
@@ -203,32 +177,40 @@ class Engine:
         key = message.session_key
         stored = await self.store.get(key)
         replies: list[Reply] = []
-        session = stored
-        lang, text_lang = self._languages(message, session)
-        if session is not None and session.active and now - session.updated_at > self.ttl:
+        lang, text_lang = self._languages(message, stored)
+        session = replace(stored) if stored is not None else Session(updated_at=now)
+        if stored is not None and stored.active and now - stored.updated_at > self.ttl:
             session = replace(session, mode=None, position=None)
-            replies.append(Reply(self.knowledge.ui("expired", lang)))
-        session = session or Session(updated_at=now)
-        turn = Turn(self, message, replace(session), lang, text_lang)
+            hours = f"{self.ttl / 3600:.3g}"
+            replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
+        turn = Turn(self, message, session, lang, text_lang)
         replies += await turn.run()
-        if turn.session.active and not turn.forgotten:
-            turn.session.seen_lang = turn.lang
         if turn.forgotten:
             await self.store.delete(key)
-        elif turn.session.active or turn.session.lang:
-            if stored is None or turn.session != stored or replies:
-                turn.session.updated_at = now
-                await self.store.put(key, turn.session)
+            return replies
+        session = turn.session
+        session.seen_lang = self._conversation_lang(message, turn)
+        if session.active or session.lang or session.seen_lang:
+            session.updated_at = now
+            await self.store.put(key, session)
         elif stored is not None:
             await self.store.delete(key)
-        if now - self._last_purge > 600:
-            self._last_purge = now
-            await self.store.purge(now - 2 * self.ttl)
         return replies
+
+    def _conversation_lang(self, message: IncomingMessage, turn: Turn) -> str | None:
+        """The conversation's language, remembered for button presses and words that do not
+        show their language ("hecho", "walkthrough"): the walkthrough's, else the last one a
+        message was clearly written in. None (nothing kept) when the locale gives it anyway."""
+        if turn.session.active:
+            lang: str | None = turn.lang
+        else:
+            lang = turn.text_lang or turn.session.seen_lang
+        return None if lang == self._default_lang(message) else lang
 
 
 class Turn:
-    """Everything about handling one message; short-lived, so it can hold the session."""
+    """Everything about handling one message; short-lived, so it can hold the session. Routes
+    the message to a command, a button action, a walkthrough word or a question."""
 
     def __init__(
         self,
@@ -238,22 +220,22 @@ class Turn:
         lang: str,
         text_lang: str | None = None,
     ) -> None:
-        self.text_lang = text_lang
         self.engine = engine
         self.k = engine.knowledge
         self.message = message
         self.session = session
         self.lang = lang
-        self.walk = self.k.walkthrough(lang)
+        self.text_lang = text_lang
+        self.walk = Walk(self.k, lang, message.user_id, session)
         self.forgotten = False
 
     def ui(self, key: str, **values: object) -> str:
         return self.k.ui(key, self.lang, **values)
 
-    def button(self, label_key: str, verb: str, arg: str) -> Button:
-        return Button(self.ui(label_key), make(verb, arg, self.message.user_id))
+    def button(self, label: str, action: actions.Action) -> Button:
+        return actions.button(label, action, self.message.user_id)
 
-    # -- dispatch ------------------------------------------------------------------------
+    # -- routing -------------------------------------------------------------------------
 
     async def run(self) -> list[Reply]:
         message = self.message
@@ -265,31 +247,14 @@ class Turn:
         text = message.text.strip()
         if not text:
             return [Reply(self.ui("not_text"))]
-        position = self.position()
-        if position is not None:
-            action = self.word_action(position, text)
-            if action is not None:
-                return self.navigate(position, action, edit=False)
-            return self.question(text)
+        if self.walk.position() is not None:
+            moved = self.walk.typed(self.engine.words, text)
+            return moved if moved is not None else self.question(text)
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]
-        if self.is_navigation_word(text):
-            restart = self.button("button_walkthrough", "c", "walkthrough")
-            return [Reply(self.ui("no_walkthrough"), ((restart,),))]
+        if self.engine.words.is_navigation(text, self.lang):
+            return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
         return self.question(text)
-
-    def is_navigation_word(self, text: str) -> bool:
-        """ "next", "back" or "repeat" typed when there is nothing to move through."""
-        return any(kinds & {"next", "back", "repeat"} for kinds in self.word_kinds(text))
-
-    def word_kinds(self, text: str) -> list[frozenset[str]]:
-        """Which walkthrough words `text` is ("next", "done", ...): in the person's language
-        first, then in English, so a language's own meaning of a word wins."""
-        said = normalize(text)
-        if not said and text.strip() in _ACK_EMOJI:
-            return [frozenset({"done"})]  # 👍 means "done"
-        tables = (self.engine._words.get(self.lang), self.engine._words["en"])
-        return [frozenset(kind for kind, words in t.items() if said in words) for t in tables if t]
 
     def parse_command(self) -> tuple[str | None, str]:
         message = self.message
@@ -304,148 +269,84 @@ class Turn:
             return bare, ""
         return None, ""
 
-    def position(self) -> Position | None:
-        s = self.session
-        if not s.active or s.position is None:
-            return None
-        position = Position(s.mode, s.position)
-        return position if wt.valid(self.walk, position) else None
-
-    def word_action(self, position: Position, text: str) -> str | None:
-        for kinds in self.word_kinds(text):
-            for kind, action in _WORD_ACTIONS[position.mode]:
-                if kind in kinds:
-                    return action
-        return None
-
-    # -- commands ------------------------------------------------------------------------
-
     def command(self, name: str, argument: str) -> list[Reply]:
         declared = REGISTRY.get(name)
         if declared is None:
-            return [
-                Reply(self.ui("unknown_command", command=escape(name[:40])), self.main_buttons())
-            ]
+            unknown = self.ui("unknown_command", command=escape(name[:40]))
+            return [Reply(unknown, self.main_buttons())]
         return declared.handler(self, argument)
 
-    def cmd_start(self, argument: str) -> list[Reply]:
-        deep = REGISTRY.get(normalize(argument))
-        if deep is not None and deep.name in ("walkthrough", "steps", "faq", "checklist", "help"):
-            return self.command(deep.name, "")
-        return [Reply(self.ui("greeting"), self.main_buttons())]
+    def press(self, payload: str) -> list[Reply]:
+        pressed = actions.decode(payload)
+        if pressed is None:
+            return self.walk.stale()
+        if not pressed.belongs_to(self.message.user_id):
+            return [Reply(self.ui("not_your_button"), private=True)]
+        return pressed.action.run(self)
 
-    def cmd_help(self) -> list[Reply]:
-        return [Reply(self.ui("help"), self.main_buttons())]
+    # -- what commands and actions share -------------------------------------------------
 
-    def cmd_ask(self, argument: str) -> list[Reply]:
-        if not argument:
-            return [Reply(self.ui("ask_usage"))]
-        return self.question(argument)
+    def main_buttons(self) -> tuple[tuple[Button, ...], ...]:
+        def run(label_key: str, name: str) -> Button:
+            return self.button(self.ui(label_key), RunCommand(name))
 
-    def cmd_walkthrough(self) -> list[Reply]:
-        position = self.position()
-        if position is not None:
-            return [self.render(position, edit=False)]
-        return self.start_walkthrough()
+        return (
+            (run("button_walkthrough", "walkthrough"),),
+            (run("button_steps", "steps"), run("button_faq", "faq")),
+            (run("button_checklist", "checklist"),),
+        )
 
-    def cmd_forget(self) -> list[Reply]:
-        yes = self.button("button_forget_yes", "f", "yes")
-        no = self.button("button_forget_no", "f", "no")
-        return [Reply(self.ui("forget_confirm"), ((yes, no),))]
+    def topic_rows(self, entry_ids: tuple[str, ...]) -> tuple[tuple[Button, ...], ...]:
+        """One button per entry, labelled with its title, that answers it."""
+        return tuple(
+            (self.button(self.k.entry(i, self.lang).title, ShowEntry(i)),) for i in entry_ids
+        )
 
-    def language(self, code: str) -> list[Reply]:
-        languages = self.k.languages
+    def choose_language(self, code: str) -> list[Reply]:
+        """Set the reply language (/language xx, or its buttons); without a valid code, ask."""
         code = normalize(code)
-        if code in languages:
-            self.session.lang = code
-            self.lang = code
-            self.walk = self.k.walkthrough(code)
+        if code in self.k.languages:
+            self.session.lang = self.lang = code
+            self.walk = Walk(self.k, code, self.message.user_id, self.session)
             return [Reply(self.ui("language_set"), edit=self.message.payload is not None)]
         rows = tuple(
-            (Button(self.k.ui("language_name", lang), make("l", lang, self.message.user_id)),)
-            for lang in languages
+            (self.button(self.k.ui("language_name", lang), ChooseLanguage(lang)),)
+            for lang in self.k.languages
         )
         return [Reply(self.ui("language_prompt"), rows)]
 
-    def main_buttons(self) -> tuple[tuple[Button, ...], ...]:
-        return (
-            (self.button("button_walkthrough", "c", "walkthrough"),),
-            (self.button("button_steps", "c", "steps"), self.button("button_faq", "c", "faq")),
-            (self.button("button_checklist", "c", "checklist"),),
-        )
+    def forget(self) -> None:
+        """Erase everything kept about this person once the message is handled."""
+        self.forgotten = True
+        self.session = Session()
+        self.walk = Walk(self.k, self.lang, self.message.user_id, self.session)
 
-    def steps_reply(self) -> Reply:
-        parts = [self.ui("steps_header")]
-        total = len(self.walk.steps)
-        for number, step in enumerate(self.walk.steps, 1):
-            entry = self.k.entry(step.entry, self.lang)
-            header = self.ui("step_header", number=number, total=total, title=escape(entry.title))
-            parts.append(f"{header}\n{entry.answer}")
-        return Reply(
-            "\n\n".join(parts), ((self.button("button_walkthrough", "c", "walkthrough"),),)
-        )
-
-    def checklist_reply(self) -> Reply:
-        parts = [self.ui("checklist_header")]
-        for number, item in enumerate(self.walk.checklist, 1):
-            entry = self.k.entry(item.entry, self.lang)
-            parts.append(f"**{number}. {escape(entry.title)}**\n{entry.answer}")
-        return Reply(
-            "\n\n".join(parts), ((self.button("button_walkthrough", "c", "walkthrough"),),)
-        )
-
-    def faq_reply(self) -> Reply:
-        topics = self.k.pack(self.lang).faq_topics
-        rows = tuple(
-            (Button(self.k.entry(i, self.lang).title, make("a", i, self.message.user_id)),)
-            for i in topics
-        )
-        return Reply(self.ui("faq_header"), rows)
-
-    def faq_topic(self, topic: str) -> list[Reply]:
-        """`/faq <topic>`: an entry id (from autocomplete) or free text, treated as a question."""
-        if topic in self.k.base.entries:
-            return [self.entry_answer(topic, in_walkthrough=self.position() is not None)]
-        return self.question(topic)
-
-    # -- questions -----------------------------------------------------------------------
+    # -- questions and answers -----------------------------------------------------------
 
     def question(self, text: str) -> list[Reply]:
+        position = self.walk.position()
         if not normalize(text):
             replies = [Reply(self.ui("fallback_empty"))]
-            position = self.position()
-            return replies + ([self.still_here(position)] if position is not None else [])
-        answer = self.engine.matcher.match(text, self.lang, also=(self.text_lang,))
-        position = self.position()
-        replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
-        if position is not None:
-            replies.append(self.still_here(position))
-        return replies
+        else:
+            answer = self.engine.matcher.match(text, self.lang, also=(self.text_lang,))
+            replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
+        return replies + ([self.walk.still_here(position)] if position is not None else [])
 
-    def still_here(self, position: Position) -> Reply:
-        """After an answer mid-walkthrough: where the person is, with that step's buttons."""
-        where = wt.describe(self.k, position, self.lang)
-        return Reply(self.ui("still_here", where=where), self.nav_buttons(position))
-
-    def restart_row(self) -> tuple[tuple[Button, ...], ...]:
-        return ((self.button("button_restart", "w", "start.none"),),)
+    def show_entry(self, entry_id: str) -> list[Reply]:
+        """One entry's answer; mid-walkthrough, followed by where the person still is."""
+        position = self.walk.position()
+        replies = [self.entry_answer(entry_id, in_walkthrough=position is not None)]
+        return replies + ([self.walk.still_here(position)] if position is not None else [])
 
     def answer_reply(self, answer: Answer, in_walkthrough: bool) -> Reply:
         if answer.entry_id is not None:
             return self.entry_answer(answer.entry_id, in_walkthrough)
         if answer.suggestions:
-            rows = tuple(
-                (Button(s.title, make("a", s.id, self.message.user_id)),)
-                for s in answer.suggestions
-            )
-            return Reply(self.ui("did_you_mean"), rows)
-        topics = self.k.pack(self.lang).fallback_topics
-        rows = tuple(
-            (Button(self.k.entry(i, self.lang).title, make("a", i, self.message.user_id)),)
-            for i in topics
-        )
+            offered = tuple((self.button(s.title, ShowEntry(s.id)),) for s in answer.suggestions)
+            return Reply(self.ui("did_you_mean"), offered)
+        rows = self.topic_rows(self.k.pack(self.lang).fallback_topics)
         if not in_walkthrough:
-            rows += ((self.button("button_walkthrough", "c", "walkthrough"),),)
+            rows += self.walk.start_row()
         return Reply(self.ui("fallback"), rows)
 
     def entry_answer(self, entry_id: str, in_walkthrough: bool) -> Reply:
@@ -453,193 +354,7 @@ class Turn:
         text = f"**{escape(entry.title)}**\n\n{entry.answer}"
         if in_walkthrough:
             return Reply(text)
-        rows: tuple[tuple[Button, ...], ...] = tuple(
-            (Button(self.k.entry(r, self.lang).title, make("a", r, self.message.user_id)),)
-            for r in entry.related[:3]
-        )
+        rows = self.topic_rows(entry.related[:3])
         if rows:
             text += f"\n\n{self.ui('see_also')}"
-        rows += ((self.button("button_walkthrough", "c", "walkthrough"),),)
-        return Reply(text, rows)
-
-    # -- buttons -------------------------------------------------------------------------
-
-    def press(self, raw: str) -> list[Reply]:
-        payload = Payload.decode(raw)
-        if payload is None:
-            return self.stale()
-        if payload.owner != owner_tag(self.message.user_id):
-            return [Reply(self.ui("not_your_button"), private=True)]
-        if payload.verb == "a":
-            if payload.arg not in self.k.base.entries:
-                return self.stale()
-            position = self.position()
-            replies = [self.entry_answer(payload.arg, in_walkthrough=position is not None)]
-            if position is not None:
-                replies.append(self.still_here(position))
-            return replies
-        if payload.verb == "c":
-            return self.command(payload.arg, "")
-        if payload.verb == "l":
-            return self.language(payload.arg)
-        if payload.verb == "f":
-            if payload.arg == "yes":
-                self.forgotten = True
-                self.session = Session()
-                return [Reply(self.ui("forgotten"), edit=True)]
-            return [Reply(self.ui("forget_kept"), edit=True)]
-        action, _, where = payload.arg.partition(".")
-        position = self.position()
-        if position is None:
-            if payload.verb == "w" and action == "start":
-                return self.start_walkthrough()
-            return [
-                Reply(
-                    self.ui("walkthrough_ended"),
-                    self.restart_row(),
-                )
-            ]
-        if where != position.key:
-            return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
-        if payload.verb == "h":
-            return [
-                Reply(
-                    self.k.entry(action, self.lang).answer
-                    if action in self.k.base.entries
-                    else self.ui("stale_button")
-                ),
-                self.still_here(position),
-            ]
-        return self.navigate(position, action, edit=True)
-
-    def stale(self) -> list[Reply]:
-        position = self.position()
-        if position is None:
-            return [
-                Reply(
-                    self.ui("walkthrough_ended"),
-                    self.restart_row(),
-                )
-            ]
-        return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
-
-    # -- walkthrough ---------------------------------------------------------------------
-
-    def start_walkthrough(self) -> list[Reply]:
-        position = wt.first(self.walk)
-        self.move(position)
-        return [Reply(self.walk.intro), self.render(position, edit=False)]
-
-    def cancel(self) -> list[Reply]:
-        if self.position() is None and not self.session.active:
-            return [Reply(self.ui("nothing_to_cancel"))]
-        self.move(None)
-        return [Reply(self.ui("cancelled"), self.restart_row())]
-
-    def move(self, position: Position | None) -> None:
-        self.session.mode = position.mode if position else None
-        self.session.position = position.id if position else None
-
-    def navigate(self, position: Position, action: str, edit: bool) -> list[Reply]:
-        walk = self.walk
-        if action == "cancel":
-            self.move(None)
-            return [
-                Reply(
-                    self.ui("cancelled"),
-                    self.restart_row(),
-                    edit=edit,
-                )
-            ]
-        if action == "repeat":
-            return [self.render(position, edit=False)]
-        if action == "more" and position.mode == CHECKLIST:
-            item = walk.checklist[walk.check_index(position.id) or 0]
-            return [
-                self.render(position, edit=edit, more=self.k.entry(item.entry, self.lang).answer)
-            ]
-        if action == "stop" and position.mode == CHECKLIST:
-            self.move(None)
-            return [
-                Reply(
-                    self.ui("checklist_stopped"),
-                    self.restart_row(),
-                    edit=edit,
-                )
-            ]
-        if action == "back":
-            previous = wt.backward(walk, position)
-            if previous is None:
-                return [
-                    Reply(self.ui("already_first"), private=True),
-                    self.render(position, edit=edit),
-                ]
-            self.move(previous)
-            return [self.render(previous, edit=edit)]
-        if action in ("next", "done", "continue"):
-            following = wt.forward(walk, position)
-            if following is None:
-                self.move(None)
-                return [Reply(walk.done, ((self.button("button_faq", "c", "faq"),),), edit=edit)]
-            self.move(following)
-            return [self.render(following, edit=edit)]
-        return [self.render(position, edit=False)]
-
-    def nav(self, label_key: str, action: str, position: Position) -> Button:
-        return self.button(label_key, "w", f"{action}.{position.key}")
-
-    def nav_buttons(self, position: Position) -> tuple[tuple[Button, ...], ...]:
-        if position.mode == CHECKLIST:
-            return (
-                (
-                    self.nav("button_done", "done", position),
-                    self.nav("button_more", "more", position),
-                ),
-                (
-                    self.nav("button_stop", "stop", position),
-                    self.nav("button_cancel", "cancel", position),
-                ),
-            )
-        if position.mode == CONFIRM:
-            return (
-                (self.nav("button_continue", "continue", position),),
-                (
-                    self.nav("button_back", "back", position),
-                    self.nav("button_cancel", "cancel", position),
-                ),
-            )
-        step = self.walk.steps[self.walk.step_index(position.id) or 0]
-        rows: list[tuple[Button, ...]] = [
-            (
-                self.nav("button_back", "back", position),
-                self.nav("button_repeat", "repeat", position),
-                self.nav("button_next", "next", position),
-            )
-        ]
-        for extra in step.help:
-            rows.append(
-                (
-                    Button(
-                        extra.label,
-                        make("h", f"{extra.entry}.{position.key}", self.message.user_id),
-                    ),
-                )
-            )
-        rows.append((self.nav("button_cancel", "cancel", position),))
-        return tuple(rows)
-
-    def render(self, position: Position, edit: bool, more: str = "") -> Reply:
-        walk = self.walk
-        header = wt.header(self.k, position, self.lang)
-        if position.mode == CHECKLIST:
-            item = walk.checklist[walk.check_index(position.id) or 0]
-            text = f"{header}\n\n{item.prompt}" + (f"\n\n{more}" if more else "")
-        else:
-            step = walk.steps[walk.step_index(position.id) or 0]
-            body = (
-                step.warning
-                if position.mode == CONFIRM
-                else self.k.entry(step.entry, self.lang).answer
-            )
-            text = f"{header}\n\n{body}"
-        return Reply(text, self.nav_buttons(position), edit=edit)
+        return Reply(text, rows + self.walk.start_row())

@@ -48,7 +48,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     "not_your_button": frozenset(),
     "walkthrough_ended": frozenset(),
     "no_walkthrough": frozenset(),
-    "expired": frozenset(),
+    "expired": frozenset({"hours"}),
     "already_first": frozenset(),
     "forget_confirm": frozenset(),
     "forgotten": frozenset(),

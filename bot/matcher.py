@@ -61,7 +61,6 @@ class Ranking:
 
     entries: tuple[tuple[str, float], ...]
     refusal: float
-    refusal_example: str
     exact_share: float = 1.0  # share of the question's weight matched word for word, not by typo
 
     @property
@@ -193,7 +192,7 @@ class Matcher:
             if similarity == 1.0:
                 exact_weight += self._weight(target)
         if not mapped or query_weight <= 0:
-            return Ranking((), 0.0, "")
+            return Ranking((), 0.0)
 
         matched: dict[int, float] = {}
         # Very common words only add to documents found through rarer ones, which keeps large
@@ -226,7 +225,7 @@ class Matcher:
                 votes[label] = votes.get(label, 0.0) + gain * share
 
         best_entry: dict[int, float] = {}
-        refusal, refusal_text = 0.0, ""
+        refusal = 0.0
         negative: dict[int, float] = {}
         # F-beta of precision (gain / query weight) and recall (gain / document weight), in one
         # closed form: (1 + b2) * g * inv / (b2 + qw * inv) with inv = 1 / document weight.
@@ -249,7 +248,7 @@ class Matcher:
                     best_entry[doc.label] = score
             elif doc.label == OUT_OF_SCOPE:
                 if score > refusal:
-                    refusal, refusal_text = score, doc.text
+                    refusal = score
             else:
                 entry = -doc.label - 2
                 negative[entry] = max(negative.get(entry, 0.0), score)
@@ -260,14 +259,14 @@ class Matcher:
         for entry, score in negative.items():
             if entry in best_entry and score >= best_entry[entry]:
                 # A must-not-match example fits better than any of the entry's own questions.
-                refusal, refusal_text = max(refusal, score), refusal_text or "must-not-match"
+                refusal = max(refusal, score)
                 best_entry[entry] = min(best_entry[entry], score) * 0.5
         ranked = sorted(
             ((self.entry_ids[i], round(s, 4)) for i, s in best_entry.items()),
             key=lambda item: -item[1],
         )
         exact_share = round(exact_weight / query_weight, 4)
-        return Ranking(tuple(ranked), round(refusal, 4), refusal_text, exact_share)
+        return Ranking(tuple(ranked), round(refusal, 4), exact_share)
 
     def match(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
         """Decide between answer, suggest and fallback for one question. Never raises.

@@ -9,9 +9,8 @@ import os
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -25,7 +24,7 @@ class Session:
     position: str | None = None
     lang: str | None = None  # chosen with the language command; wins over everything
     seen_lang: str | None = None  # the language of this walkthrough so far, for button presses
-    updated_at: float = field(default_factory=time.time)
+    updated_at: float = 0.0  # set by the engine from its clock when it stores the session
 
     @property
     def active(self) -> bool:

@@ -55,7 +55,6 @@ class IncomingMessage:
     locale: str | None = None
     is_group: bool = False
     addressed: bool = True
-    user_name: str | None = None
 
     @property
     def session_key(self) -> str:

@@ -1,16 +1,22 @@
-"""The guided walkthrough as a small state machine over the YAML's checklist and steps.
+"""The guided walkthrough: a small state machine over the YAML's checklist and steps, the
+words that drive it, and how each position looks and moves.
 
 A position is (mode, id): ("checklist", "wallet"), ("confirm", "submit") for the warning shown
-before a step that has one, or ("steps", "login"). Moving returns the new position or None when
-the walkthrough is over; rendering turns a position into a reply. Nothing here stores anything.
+before a step that has one, or ("steps", "login"). `forward`/`backward` return the new position
+or None; `Walk` is one person's walkthrough during one message (it moves their session and
+renders replies with buttons); `Words` says which move a typed word means, in any language.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.actions import Navigate, RunCommand, StepHelp, button
 from bot.knowledge import Knowledge, Walkthrough
 from bot.markup import escape
+from bot.sessions import Session
+from bot.text import normalize
+from bot.types import Button, Reply
 
 CHECKLIST, CONFIRM, STEPS = "checklist", "confirm", "steps"
 
@@ -99,3 +105,273 @@ def describe(knowledge: Knowledge, position: Position, lang: str) -> str:
     else:
         number, total, key = (walk.step_index(position.id) or 0) + 1, len(walk.steps), "where_step"
     return knowledge.ui(key, lang, number=number, total=total)
+
+
+# -- typed words ----------------------------------------------------------------------------
+
+WORD_KINDS = ("next", "back", "repeat", "cancel", "done", "more", "stop", "continue")
+_ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
+# What each kind of word does in each mode, first kind that applies wins.
+MOVES: dict[str, tuple[tuple[str, str], ...]] = {
+    CHECKLIST: (
+        ("stop", "stop"),
+        ("done", "done"),
+        ("next", "done"),
+        ("more", "more"),
+        ("back", "back"),
+        ("repeat", "repeat"),
+        ("cancel", "cancel"),
+    ),
+    CONFIRM: (
+        ("continue", "continue"),
+        ("next", "continue"),
+        ("done", "continue"),
+        ("back", "back"),
+        ("repeat", "repeat"),
+        ("cancel", "cancel"),
+        ("stop", "cancel"),
+    ),
+    STEPS: (
+        ("next", "next"),
+        ("done", "next"),
+        ("continue", "next"),
+        ("back", "back"),
+        ("repeat", "repeat"),
+        ("more", "repeat"),
+        ("cancel", "cancel"),
+        ("stop", "cancel"),
+    ),
+}
+
+
+class Words:
+    """The words people type instead of pressing a walkthrough button (`words_*` in ui.yaml).
+
+    A word is looked up in the conversation's language first, then English, then every other
+    language, so "hecho" works whatever language the walkthrough is in, and a language's own
+    meaning of a word wins over another's."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.languages = knowledge.languages
+        self.tables = {
+            lang: {
+                kind: frozenset(
+                    normalize(w) for w in knowledge.ui(f"words_{kind}", lang).split(",")
+                )
+                - {""}
+                for kind in WORD_KINDS
+            }
+            for lang in knowledge.languages
+        }
+
+    def kinds(self, text: str, lang: str) -> list[frozenset[str]]:
+        """Which kinds of word `text` is, per language, most relevant language first."""
+        said = normalize(text)
+        if not said:
+            return [frozenset({"done"})] if text.strip() in _ACK_EMOJI else []
+        order = dict.fromkeys((lang, "en", *self.languages))
+        found = []
+        for code in order:
+            table = self.tables.get(code)
+            if table:
+                found.append(frozenset(kind for kind, words in table.items() if said in words))
+        return found
+
+    def move(self, mode: str, text: str, lang: str) -> str | None:
+        """The move `text` means at a position of `mode`, or None (then it is a question)."""
+        for kinds in self.kinds(text, lang):
+            for kind, move in MOVES[mode]:
+                if kind in kinds:
+                    return move
+        return None
+
+    def is_navigation(self, text: str, lang: str) -> bool:
+        """ "next", "back" or "repeat" (in any language), e.g. typed with nothing to move."""
+        return any(kinds & {"next", "back", "repeat"} for kinds in self.kinds(text, lang))
+
+
+# -- one person's walkthrough ---------------------------------------------------------------
+
+Rows = tuple[tuple[Button, ...], ...]
+
+
+class Walk:
+    """One person's walkthrough while one message is handled: it reads and moves their
+    session and renders each position with its buttons, in `lang`."""
+
+    def __init__(self, knowledge: Knowledge, lang: str, user_id: str, session: Session) -> None:
+        self.k = knowledge
+        self.lang = lang
+        self.user_id = user_id
+        self.session = session
+        self.guide = knowledge.walkthrough(lang)
+
+    def ui(self, key: str) -> str:
+        return self.k.ui(key, self.lang)
+
+    def nav(self, label_key: str, move: str, position: Position) -> Button:
+        return button(self.ui(label_key), Navigate(move, position.key), self.user_id)
+
+    def position(self) -> Position | None:
+        s = self.session
+        if not s.active or s.position is None or s.mode is None:
+            return None
+        position = Position(s.mode, s.position)
+        return position if valid(self.guide, position) else None
+
+    def move_to(self, position: Position | None) -> None:
+        self.session.mode = position.mode if position else None
+        self.session.position = position.id if position else None
+
+    def start(self) -> list[Reply]:
+        position = first(self.guide)
+        self.move_to(position)
+        return [Reply(self.guide.intro), self.render(position, edit=False)]
+
+    def resume(self) -> list[Reply]:
+        """/walkthrough: where the person is, or a new walkthrough."""
+        position = self.position()
+        return [self.render(position, edit=False)] if position is not None else self.start()
+
+    def cancel(self) -> list[Reply]:
+        if self.position() is None and not self.session.active:
+            return [Reply(self.ui("nothing_to_cancel"))]
+        self.move_to(None)
+        return [Reply(self.ui("cancelled"), self.restart_row())]
+
+    def typed(self, words: Words, text: str) -> list[Reply] | None:
+        """Replies when `text` is a walkthrough word at the current position, else None."""
+        position = self.position()
+        move = words.move(position.mode, text, self.lang) if position else None
+        if position is None or move is None:
+            return None
+        return self.navigate(position, move, edit=False)
+
+    def press(self, move: str, at: str) -> list[Reply]:
+        """A navigation button pressed at position key `at`."""
+        position = self.position()
+        if position is None:
+            return self.start() if move == "start" else self.ended()
+        if at != position.key:
+            return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
+        return self.navigate(position, move, edit=True)
+
+    def help(self, entry: str, at: str) -> list[Reply]:
+        """A step's help button: its entry's answer, then where the person still is."""
+        position = self.position()
+        if position is None:
+            return self.ended()
+        if at != position.key:
+            return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
+        known = entry in self.k.base.entries
+        text = self.k.entry(entry, self.lang).answer if known else self.ui("stale_button")
+        return [Reply(text), self.still_here(position)]
+
+    def stale(self) -> list[Reply]:
+        position = self.position()
+        if position is None:
+            return self.ended()
+        return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
+
+    def ended(self) -> list[Reply]:
+        return [Reply(self.ui("walkthrough_ended"), self.restart_row())]
+
+    def restart_row(self) -> Rows:
+        start = Navigate("start", "none")
+        return ((button(self.ui("button_restart"), start, self.user_id),),)
+
+    def still_here(self, position: Position) -> Reply:
+        """After an answer mid-walkthrough: where the person is, with that step's buttons."""
+        where = describe(self.k, position, self.lang)
+        return Reply(self.k.ui("still_here", self.lang, where=where), self.nav_buttons(position))
+
+    def navigate(self, position: Position, move: str, edit: bool) -> list[Reply]:
+        if move == "cancel":
+            self.move_to(None)
+            return [Reply(self.ui("cancelled"), self.restart_row(), edit=edit)]
+        if move == "more" and position.mode == CHECKLIST:
+            item = self.guide.checklist[self.guide.check_index(position.id) or 0]
+            more = self.k.entry(item.entry, self.lang).answer
+            return [self.render(position, edit=edit, more=more)]
+        if move == "stop" and position.mode == CHECKLIST:
+            self.move_to(None)
+            return [Reply(self.ui("checklist_stopped"), self.restart_row(), edit=edit)]
+        if move == "back":
+            previous = backward(self.guide, position)
+            if previous is None:
+                first_already = Reply(self.ui("already_first"), private=True)
+                return [first_already, self.render(position, edit=edit)]
+            self.move_to(previous)
+            return [self.render(previous, edit=edit)]
+        if move in ("next", "done", "continue"):
+            following = forward(self.guide, position)
+            self.move_to(following)
+            if following is None:
+                faq = button(self.ui("button_faq"), RunCommand("faq"), self.user_id)
+                return [Reply(self.guide.done, ((faq,),), edit=edit)]
+            return [self.render(following, edit=edit)]
+        return [self.render(position, edit=False)]  # "repeat", or a move from an older version
+
+    def nav_buttons(self, position: Position) -> Rows:
+        if position.mode == CHECKLIST:
+            return (
+                (
+                    self.nav("button_done", "done", position),
+                    self.nav("button_more", "more", position),
+                ),
+                (
+                    self.nav("button_stop", "stop", position),
+                    self.nav("button_cancel", "cancel", position),
+                ),
+            )
+        if position.mode == CONFIRM:
+            return (
+                (self.nav("button_continue", "continue", position),),
+                (
+                    self.nav("button_back", "back", position),
+                    self.nav("button_cancel", "cancel", position),
+                ),
+            )
+        step = self.guide.steps[self.guide.step_index(position.id) or 0]
+        moves = (("button_back", "back"), ("button_repeat", "repeat"), ("button_next", "next"))
+        rows: list[tuple[Button, ...]] = [tuple(self.nav(k, m, position) for k, m in moves)]
+        for extra in step.help:
+            rows.append((button(extra.label, StepHelp(extra.entry, position.key), self.user_id),))
+        rows.append((self.nav("button_cancel", "cancel", position),))
+        return tuple(rows)
+
+    def render(self, position: Position, edit: bool, more: str = "") -> Reply:
+        guide = self.guide
+        head = header(self.k, position, self.lang)
+        if position.mode == CHECKLIST:
+            item = guide.checklist[guide.check_index(position.id) or 0]
+            text = f"{head}\n\n{item.prompt}" + (f"\n\n{more}" if more else "")
+        else:
+            step = guide.steps[guide.step_index(position.id) or 0]
+            confirm = position.mode == CONFIRM
+            body = step.warning if confirm else self.k.entry(step.entry, self.lang).answer
+            text = f"{head}\n\n{body}"
+        return Reply(text, self.nav_buttons(position), edit=edit)
+
+    def steps_reply(self) -> Reply:
+        """Every step in one message (/steps)."""
+        parts = [self.ui("steps_header")]
+        total = len(self.guide.steps)
+        for number, step in enumerate(self.guide.steps, 1):
+            entry = self.k.entry(step.entry, self.lang)
+            title = escape(entry.title)
+            head = self.k.ui("step_header", self.lang, number=number, total=total, title=title)
+            parts.append(f"{head}\n{entry.answer}")
+        return Reply("\n\n".join(parts), self.start_row())
+
+    def checklist_reply(self) -> Reply:
+        """Every check in one message (/checklist)."""
+        parts = [self.ui("checklist_header")]
+        for number, item in enumerate(self.guide.checklist, 1):
+            entry = self.k.entry(item.entry, self.lang)
+            parts.append(f"**{number}. {escape(entry.title)}**\n{entry.answer}")
+        return Reply("\n\n".join(parts), self.start_row())
+
+    def start_row(self) -> Rows:
+        walkthrough = RunCommand("walkthrough")
+        return ((button(self.ui("button_walkthrough"), walkthrough, self.user_id),),)

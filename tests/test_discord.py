@@ -229,7 +229,6 @@ async def test_interactions_become_engine_messages(fake: FakeDiscord, kb: Knowle
         locale="es-ES",
         is_group=True,
         addressed=True,
-        user_name="Alice",
     )
     assert (in_dm.command, in_dm.text, in_dm.locale, in_dm.is_group) == (
         "steps",

@@ -1,0 +1,57 @@
+"""`helpbot ask` and `chat` options: explicit --lang, what --json carries, --ttl and --lang checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def helpbot(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_explicit_lang_wins_in_ask_and_chat():
+    ask = helpbot("ask", "--json", "--lang", "fr", "¿cuánto tarda?")
+    assert json.loads(ask.stdout)["lang"] == "fr"
+    chat = helpbot("chat", "--db", ":memory:", "--lang", "fr", stdin="¿cuánto tarda?\n")
+    assert "Combien de temps" in chat.stdout, chat.stdout
+
+
+def test_json_carries_the_topics_a_person_sees():
+    related = json.loads(helpbot("ask", "--json", "what happens to my wallet money").stdout)
+    assert related["topics"] and related["answer"].count("\n  - ") == len(related["topics"])
+    assert not related["answer"].rstrip().endswith("See also:")
+    fallback = json.loads(helpbot("ask", "--json", "tell me a joke about cats").stdout)
+    assert not fallback["matched"] and len(fallback["topics"]) >= 3
+    assert all(t["title"] in fallback["answer"] for t in fallback["topics"])
+    assert "Walk me through it" in fallback["buttons"]
+
+
+def test_plain_ask_lists_the_topics():
+    out = helpbot("ask", "what happens to my wallet money").stdout
+    assert "See also:\n  - " in out
+
+
+@pytest.mark.parametrize("ttl", ["0", "-1", "nan", "soon"])
+def test_ttl_must_be_positive(ttl):
+    out = helpbot("chat", "--db", ":memory:", "--ttl", ttl)
+    assert out.returncode == 2 and "--ttl" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command", [["ask", "hi"], ["chat", "--db", ":memory:"]])
+def test_unknown_lang_is_refused_with_the_choices(command):
+    out = helpbot(*command, "--lang", "xx")
+    assert out.returncode == 2 and "en, es, fr, pt, ru" in out.stderr
