@@ -252,7 +252,7 @@ def fields(cls: type[Struct]) -> tuple[Field, ...]:
                 for meta in mine:
                     found = Rule(**(meta.extra or {}))
                 rest = [m for m in metas if m not in mine]
-                tp = Annotated[(inner, *rest)] if rest else inner  # type: ignore[valid-type]  # rebuilt at run time
+                tp = Annotated[(inner, *rest)] if rest else inner
             default = info.default if info.default is not msgspec.NODEFAULT else None
             out.append(Field(info.name, tp, found, info.required, default))
         _FIELDS[cls] = tuple(out)
@@ -320,7 +320,7 @@ class Checker:
             value = raw.get(f.name)
             if f.name not in raw:
                 if f.required or (f.rule.base and self.is_base):
-                    self.add(raw.line, f"{prefix}missing required key '{f.name}'")
+                    self.add(getattr(raw, "line", line), f"{prefix}missing required key '{f.name}'")
                     ok = ok and not f.required
                 values[f.name] = f.default
                 continue

@@ -22,14 +22,14 @@ class Problem(Exception):
         return f"{where}: {self.message}"
 
 
-class YDict(dict):
+class YDict(dict[str, Any]):
     """A mapping that knows its own line and the line of each key (1-based)."""
 
     line: int = 0
     key_lines: dict[str, int]
 
 
-class YList(list):
+class YList(list[Any]):
     """A sequence that knows its own line and the line of each item (1-based)."""
 
     line: int = 0
@@ -60,7 +60,7 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]  # CSafeLoader 
         self.file = file
         self.problems = problems
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YDict:  # type: ignore[override]  # returns the line-aware subclass
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YDict:
         result = YDict()
         result.line = node.start_mark.line + 1
         result.key_lines = {}
@@ -82,7 +82,7 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]  # CSafeLoader 
             result.key_lines[key] = line
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> YList:  # type: ignore[override]  # returns the line-aware subclass
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> YList:
         result = YList(self.construct_object(child, deep=True) for child in node.value)
         result.line = node.start_mark.line + 1
         result.item_lines = [child.start_mark.line + 1 for child in node.value]
