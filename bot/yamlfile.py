@@ -22,34 +22,45 @@ class Problem(Exception):
         return f"{where}: {self.message}"
 
 
-class YDict(dict):
+class YDict(dict[str, Any]):
     """A mapping that knows its own line and the line of each key (1-based)."""
 
     line: int = 0
     key_lines: dict[str, int]
 
 
-class YList(list):
+class YList(list[Any]):
     """A sequence that knows its own line and the line of each item (1-based)."""
 
     line: int = 0
     item_lines: list[int]
 
 
+# Hostile or broken files must give a located problem in bounded time and memory, never a
+# traceback: a whole file, one text and the expanded document (aliases count every time they
+# are used) are capped far above anything a guide needs (the largest shipped file is ~50 KB).
+MAX_FILE_BYTES = 2_000_000
+MAX_TEXT_CHARS = 20_000
+MAX_EXPANDED_NODES = 200_000
+MAX_EXPANDED_CHARS = 4_000_000
+
 # libyaml's parser is several times faster than PyYAML's pure-Python one, and its nodes carry
 # the same marks; fall back where PyYAML was built without it.
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe loader that keeps line numbers and refuses duplicate keys (PyYAML keeps the last)."""
+class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]  # CSafeLoader is untyped
+    """Safe loader that keeps line numbers and refuses duplicate keys (PyYAML keeps the last).
+
+    Every scalar but null is read as the text written: `no`, `1.10` and a 100,000-digit number
+    stay text (a guide is text; YAML 1.1's implicit booleans and numbers only corrupt it)."""
 
     def __init__(self, stream: Any, file: str, problems: list[Problem]) -> None:
         super().__init__(stream)
         self.file = file
         self.problems = problems
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YDict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YDict:
         result = YDict()
         result.line = node.start_mark.line + 1
         result.key_lines = {}
@@ -57,7 +68,7 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
-                raise Problem(self.file, line, f"keys must be text, not {key!r}")
+                raise Problem(self.file, line, "keys must be text")
             if key in result:
                 self.problems.append(
                     Problem(
@@ -71,11 +82,14 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
             result.key_lines[key] = line
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> YList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> YList:
         result = YList(self.construct_object(child, deep=True) for child in node.value)
         result.line = node.start_mark.line + 1
         result.item_lines = [child.start_mark.line + 1 for child in node.value]
         return result
+
+    def construct_text(self, node: yaml.ScalarNode) -> str:
+        return str(node.value)
 
 
 _LineLoader.add_constructor(
@@ -84,18 +98,30 @@ _LineLoader.add_constructor(
 _LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence
 )
+for _tag in ("bool", "int", "float", "timestamp", "binary"):
+    _LineLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _LineLoader.construct_text)
 
 
 def load_yaml(path: Path, problems: list[Problem]) -> Any:
     """Parse one file; a syntax error raises a `Problem` with the file and line, and lesser
     faults (duplicate keys) are appended to `problems` so all of them can be reported."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise Problem(path, None, f"not UTF-8 text ({error.reason})") from None
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise Problem(
+                path, None, f"file is {size} bytes; a knowledge file may have {MAX_FILE_BYTES}"
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        raise Problem(path, None, f"cannot read ({error.strerror})") from None
+    text = decode_text(path, data)
     loader = _LineLoader(text, str(path), problems)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(path, node)
+        return loader.construct_document(node)
     except Problem:
         raise
     except yaml.MarkedYAMLError as error:
@@ -105,14 +131,101 @@ def load_yaml(path: Path, problems: list[Problem]) -> Any:
         raise Problem(path, line, f"invalid YAML: {what or error}") from None
     except yaml.YAMLError as error:
         raise Problem(path, None, f"invalid YAML: {error}") from None
+    except RecursionError:
+        raise Problem(path, None, "invalid YAML: nested too deeply") from None
+    except ValueError as error:  # any conversion a constructor could still attempt
+        raise Problem(path, None, f"invalid YAML: {error}") from None
     finally:
         loader.dispose()
+
+
+def decode_text(path: str | Path, data: bytes) -> str:
+    """UTF-8 text (a UTF-8 byte-order mark is allowed), or a `Problem` naming the first bad
+    byte's line: Latin-1, UTF-16 and a stray byte are all refused the same way."""
+    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        raise Problem(path, 1, "not UTF-8 text (it looks like UTF-16); save the file as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - data.rfind(b"\n", 0, error.start)
+        raise Problem(
+            path,
+            line,
+            f"not UTF-8 text (byte 0x{data[error.start]:02x} at column {column}); "
+            "save the file as UTF-8",
+        ) from None
+
+
+def _check_expansion(path: Path, root: yaml.Node) -> None:
+    """Refuse, before building anything, a document whose aliases would expand past the caps
+    (a 'billion laughs'), a text longer than MAX_TEXT_CHARS, or an alias that contains itself."""
+    weights: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, expanded chars)
+    active: set[int] = set()
+
+    def weigh(node: yaml.Node) -> tuple[int, int]:
+        key = id(node)
+        if key in weights:
+            return weights[key]
+        if key in active:
+            raise Problem(path, node.start_mark.line + 1, "an alias may not contain itself")
+        if isinstance(node, yaml.ScalarNode):
+            chars = len(node.value)
+            if chars > MAX_TEXT_CHARS:
+                raise Problem(
+                    path,
+                    node.start_mark.line + 1,
+                    f"text of {chars} characters; at most {MAX_TEXT_CHARS} are allowed",
+                )
+            weights[key] = (1, chars)
+            return weights[key]
+        active.add(key)
+        nodes, chars = 1, 0
+        children = (
+            [part for pair in node.value for part in pair]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+        )
+        for child in children:
+            child_nodes, child_chars = weigh(child)
+            nodes, chars = nodes + child_nodes, chars + child_chars
+        active.discard(key)
+        weights[key] = (nodes, chars)
+        return weights[key]
+
+    nodes, chars = weigh(root)
+    if nodes <= MAX_EXPANDED_NODES and chars <= MAX_EXPANDED_CHARS:
+        return
+    # Name the innermost collection that is over the cap on its own: that is where the aliases are.
+    node = root
+    while True:
+        children = (
+            [value for _, value in node.value]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+            if isinstance(node, yaml.SequenceNode)
+            else []
+        )
+        heavy = [
+            c
+            for c in children
+            if weights[id(c)][0] > MAX_EXPANDED_NODES or weights[id(c)][1] > MAX_EXPANDED_CHARS
+        ]
+        if not heavy:
+            break
+        node = heavy[0]
+    raise Problem(
+        path,
+        node.start_mark.line + 1,
+        f"expands to {nodes} items and {chars} characters (aliases count each time they are "
+        f"used); at most {MAX_EXPANDED_NODES} items and {MAX_EXPANDED_CHARS} characters",
+    )
 
 
 def line_of(container: Any, key: str | int) -> int | None:
     """Best-known line of `container[key]`."""
     if isinstance(container, YDict):
-        return container.key_lines.get(key, container.line)  # type: ignore[arg-type]
+        return container.key_lines.get(key, container.line)  # type: ignore[arg-type]  # int keys never match a YDict's text keys
     if isinstance(container, YList) and isinstance(key, int) and key < len(container.item_lines):
         return container.item_lines[key]
     return getattr(container, "line", None)

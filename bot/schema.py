@@ -1,0 +1,452 @@
+"""The knowledge schema, declared once: one msgspec `Struct` per YAML shape.
+
+A field's type says what it holds (msgspec checks it), its default says whether it may be left
+out, and an optional `rule(...)` says what the loader does with it across files and languages:
+
+- `base=True`: required in the base language (a translation may leave it out);
+- `inherit=True`: a translation that leaves it out gets the base language's value;
+- `base_min=N` / `translated_min=N`: at least N items (an error in the base language, a
+  warning in a translation);
+- `refers="... '{ref}' ..."`: each value names an entry; the message if it names none;
+- `examples=True`: its texts are questions people type; the same text may not be two things.
+
+Adding a field is one line in its `Struct`: the checker below, the line scan of unparsable
+files, the translation completion and the warnings all read these declarations.
+
+`check_struct` walks a parsed YAML value against a `Struct`, reporting every problem at once
+with file and line (msgspec's own conversion stops at the first), so msgspec is used for what it
+is good at: the type and constraints of each value.
+"""
+
+from __future__ import annotations
+
+import string
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+from bot.commands import REGISTRY
+from bot.yamlfile import MAX_TEXT_CHARS, Problem, line_of
+
+BASE_LANG = "en"
+MIN_QUESTIONS = 15
+MIN_TRANSLATED_QUESTIONS = 10
+MIN_SMALLTALK_EXAMPLES = 3
+MAX_ID_LEN = 32
+MAX_STEP_ID_LEN = 16
+MAX_TITLE_LEN = 60
+ID_PATTERN = r"^[a-z0-9_]+$"
+
+
+def rule(
+    *,
+    base: bool = False,
+    inherit: bool = False,
+    base_min: int = 0,
+    translated_min: int = 0,
+    refers: str = "",
+    examples: bool = False,
+) -> Meta:
+    """What the loader does with a field beyond its type (see the module docstring)."""
+    return Meta(
+        extra={
+            "base": base,
+            "inherit": inherit,
+            "base_min": base_min,
+            "translated_min": translated_min,
+            "refers": refers,
+            "examples": examples,
+        }
+    )
+
+
+Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_CHARS)]
+Ident = Annotated[str, Meta(pattern=ID_PATTERN, max_length=MAX_ID_LEN)]
+StepIdent = Annotated[str, Meta(pattern=ID_PATTERN, max_length=MAX_STEP_ID_LEN)]
+Title = Annotated[str, Meta(min_length=1, max_length=MAX_TITLE_LEN)]
+EntryRef = Annotated[str, Meta(min_length=1)]
+
+
+# --- guide.yaml ----------------------------------------------------------------------------
+
+
+class Entry(Struct, frozen=True):
+    id: Ident
+    title: Annotated[Title, rule(base=True, inherit=True)] = ""
+    answer: Annotated[Text, rule(base=True, inherit=True)] = ""
+    questions: Annotated[
+        tuple[Text, ...],
+        rule(base=True, base_min=MIN_QUESTIONS, translated_min=MIN_TRANSLATED_QUESTIONS),
+    ] = ()
+    keywords: tuple[Text, ...] = ()
+    related: Annotated[
+        tuple[EntryRef, ...], rule(inherit=True, refers="related entry '{ref}' does not exist")
+    ] = ()
+    not_questions: Annotated[tuple[Text, ...], rule(examples=True)] = ()
+
+
+class Refusal(Struct, frozen=True):
+    """An out-of-scope kind of question with a reply of its own."""
+
+    id: Ident
+    reply: Annotated[Text, rule(base=True, inherit=True)] = ""
+    examples: Annotated[tuple[Text, ...], rule(base=True, examples=True)] = ()
+
+
+class GuideFile(Struct, frozen=True):
+    entries: Annotated[tuple[Entry, ...], rule(base=True)] = ()
+    synonyms: dict[str, tuple[Text, ...]] = {}
+    out_of_scope: Annotated[tuple[Text, ...], rule(examples=True)] = ()
+    refusals: tuple[Refusal, ...] = ()
+    faq_topics: Annotated[tuple[EntryRef, ...], rule(refers="no entry '{ref}'")] = ()
+    fallback_topics: Annotated[tuple[EntryRef, ...], rule(refers="no entry '{ref}'")] = ()
+
+
+# --- walkthrough.yaml ----------------------------------------------------------------------
+
+
+class HelpButton(Struct, frozen=True):
+    label: Text
+    entry: Annotated[EntryRef, rule(refers="help entry '{ref}' does not exist")]
+
+
+class CheckItem(Struct, frozen=True):
+    id: StepIdent
+    entry: Annotated[EntryRef, rule(refers="entry '{ref}' does not exist")]
+    prompt: Text
+
+
+class Step(Struct, frozen=True):
+    id: StepIdent
+    entry: Annotated[EntryRef, rule(refers="entry '{ref}' does not exist")]
+    help: tuple[HelpButton, ...] = ()
+    warning: Text = ""
+
+
+class Walkthrough(Struct, frozen=True):
+    intro: Text
+    checklist: Annotated[tuple[CheckItem, ...], Meta(min_length=1)]
+    steps: Annotated[tuple[Step, ...], Meta(min_length=1)]
+    done: Text
+
+    def check_index(self, item_id: str) -> int | None:
+        return next((i for i, item in enumerate(self.checklist) if item.id == item_id), None)
+
+    def step_index(self, step_id: str) -> int | None:
+        return next((i for i, step in enumerate(self.steps) if step.id == step_id), None)
+
+
+class WalkthroughFile(Struct, frozen=True):
+    walkthrough: Walkthrough
+
+
+# --- smalltalk.yaml (optional) -------------------------------------------------------------
+
+
+class SmallTalk(Struct, frozen=True):
+    """Chit-chat (greetings, thanks) the bot answers briefly instead of refusing."""
+
+    id: Ident
+    examples: Annotated[
+        tuple[Text, ...], rule(base=True, base_min=MIN_SMALLTALK_EXAMPLES, examples=True)
+    ] = ()
+    reply: Annotated[Text, rule(base=True, inherit=True)] = ""
+
+
+class SmalltalkFile(Struct, frozen=True):
+    smalltalk: tuple[SmallTalk, ...] = ()
+
+
+FILES: dict[str, type[Struct]] = {
+    "guide.yaml": GuideFile,
+    "walkthrough.yaml": WalkthroughFile,
+    "smalltalk.yaml": SmalltalkFile,
+}
+"""Every structured file of a language folder (ui.yaml is the flat map below)."""
+REQUIRED_FILES = ("guide.yaml", "walkthrough.yaml", "ui.yaml")
+"""Files the base language must have; the others are optional everywhere."""
+
+
+# --- ui.yaml -------------------------------------------------------------------------------
+
+
+def _texts(*names: str, placeholders: Iterable[str] = ()) -> dict[str, frozenset[str]]:
+    return {name: frozenset(placeholders) for name in names}
+
+
+# Every interface string the engine uses, with the placeholders each one must keep. Adding a
+# string is adding its name here (and its text to every ui.yaml). Option texts (`option_<name>`)
+# and command descriptions (`commands:`) come from bot.commands.REGISTRY.
+UI_KEYS: dict[str, frozenset[str]] = {
+    **_texts(
+        *"""greeting help fallback fallback_empty did_you_mean see_also steps_header faq_header
+        checklist_header checklist_stopped cancelled nothing_to_cancel stale_button
+        not_your_button walkthrough_ended no_walkthrough already_first forget_confirm
+        forgotten forget_kept ask_usage not_text error language_name language_prompt
+        language_set""".split()
+    ),
+    **_texts("checklist_item", "step_header", placeholders=("number", "total", "title")),
+    **_texts("where_check", "where_step", placeholders=("number", "total")),
+    **_texts("still_here", placeholders=("where",)),
+    **_texts("expired", placeholders=("hours",)),
+    **_texts("unknown_command", placeholders=("command",)),
+    **_texts(
+        *(
+            f"button_{name}"
+            for name in """next back repeat cancel done more stop continue walkthrough restart
+            steps faq checklist forget_yes forget_no""".split()
+        )
+    ),
+    **_texts(
+        *(f"words_{name}" for name in "next back repeat cancel done more stop continue".split())
+    ),
+    **_texts(*sorted(f"option_{name}" for name in REGISTRY.option_names())),
+}
+COMMANDS = REGISTRY.names()
+"""Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+# --- the checker ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Rule:
+    base: bool = False
+    inherit: bool = False
+    base_min: int = 0
+    translated_min: int = 0
+    refers: str = ""
+    examples: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: Any  # the type without this field's rule
+    rule: Rule
+    required: bool
+    default: Any
+
+
+_FIELDS: dict[type[Struct], tuple[Field, ...]] = {}
+
+
+def fields(cls: type[Struct]) -> tuple[Field, ...]:
+    """A struct's fields with their rules (cached: reading annotations is not free)."""
+    if cls not in _FIELDS:
+        out = []
+        hints = typing.get_type_hints(cls, include_extras=True)
+        for info in msgspec.structs.fields(cls):
+            tp, found = hints[info.name], Rule()
+            if typing.get_origin(tp) is Annotated:
+                inner, *metas = typing.get_args(tp)
+                mine = [m for m in metas if isinstance(m, Meta) and m.extra]
+                for meta in mine:
+                    found = Rule(**(meta.extra or {}))
+                rest = [m for m in metas if m not in mine]
+                tp = Annotated[(inner, *rest)] if rest else inner
+            default = info.default if info.default is not msgspec.NODEFAULT else None
+            out.append(Field(info.name, tp, found, info.required, default))
+        _FIELDS[cls] = tuple(out)
+    return _FIELDS[cls]
+
+
+def all_keys(cls: type[Struct]) -> set[str]:
+    """Every key that may appear anywhere in a file of this shape (for the line scan)."""
+    keys: set[str] = set()
+    for f in fields(cls):
+        keys.add(f.name)
+        for sub in _structs_in(f.type):
+            keys |= all_keys(sub)
+    return keys
+
+
+def _structs_in(tp: Any) -> list[type[Struct]]:
+    if isinstance(tp, type) and issubclass(tp, Struct):
+        return [tp]
+    return [s for arg in typing.get_args(tp) for s in _structs_in(arg)]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A value that names an entry, to be checked once every entry is known."""
+
+    entry: str
+    file: Path
+    line: int | None
+    message: str
+
+
+@dataclass(slots=True)
+class Checker:
+    """Walks parsed YAML against the declarations; records located problems, never stops."""
+
+    file: Path
+    problems: list[Problem]
+    is_base: bool
+    refs: list[Ref] = field(default_factory=list)
+    # (what, line, text) of every example-like text, for the "same text is two things" check
+    examples: list[tuple[str, int | None, str]] = field(default_factory=list)
+
+    def add(self, line: int | None, message: str) -> None:
+        self.problems.append(Problem(self.file, line, message))
+
+    def struct(self, raw: Any, cls: type[Struct], what: str, line: int | None) -> Any:
+        """`raw` as a `cls`, or None if it cannot be built (the problems are recorded)."""
+        if not isinstance(raw, dict):
+            self.add(getattr(raw, "line", line), f"{what or 'the file'} must be a mapping")
+            return None
+        declared = fields(cls)
+        names = [f.name for f in declared]
+        prefix = f"{what}: " if what else ""
+        for key in raw:
+            if key not in names:
+                hint = closest(key, names)
+                self.add(
+                    line_of(raw, key),
+                    f"{prefix}unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else ""),
+                )
+        values: dict[str, Any] = {}
+        ok = True
+        for f in sorted(declared, key=lambda f: f.name != "id"):  # the id names the item
+            value = raw.get(f.name)
+            if f.name not in raw:
+                if f.required or (f.rule.base and self.is_base):
+                    self.add(getattr(raw, "line", line), f"{prefix}missing required key '{f.name}'")
+                    ok = ok and not f.required
+                values[f.name] = f.default
+                continue
+            good, converted = self.value(value, f.type, raw, f.name, f"{prefix}'{f.name}'", f.rule)
+            if f.name == "id" and good and _kind(cls) in what:
+                prefix = f"{_kind(cls)} '{converted}': "
+            if not good:
+                ok = ok and not f.required
+                values[f.name] = f.default
+                continue
+            minimum = f.rule.base_min if self.is_base else 0
+            if minimum and len(converted) < minimum:
+                self.add(
+                    line_of(raw, f.name),
+                    f"{prefix}has {len(converted)} {f.name}; at least {minimum} are needed",
+                )
+            values[f.name] = converted
+        return cls(**values) if ok else None
+
+    def value(
+        self, value: Any, tp: Any, container: Any, key: str | int, where: str, rule: Rule
+    ) -> tuple[bool, Any]:
+        """Check `container[key]` against its declared type; (ok, converted value).
+        `where` names the value in messages ("entry 'x': 'questions'")."""
+        line = line_of(container, key)
+        inner = typing.get_args(tp)[0] if typing.get_origin(tp) is Annotated else tp
+        origin = typing.get_origin(inner)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            self.add(line, f"{where} is empty")
+            return False, None
+        if _is_struct(inner):
+            built = self.struct(value, inner, where.strip("'"), line)
+            return built is not None, built
+        if origin is tuple:
+            return self._sequence(value, tp, typing.get_args(inner)[0], line, where, rule)
+        if origin is dict:
+            if not isinstance(value, dict):
+                self.add(line, f"{where} must map names to values")
+                return False, None
+            out: dict[str, Any] = {}
+            for name, item in value.items():
+                good, converted = self.value(
+                    item, typing.get_args(inner)[1], value, name, f"{where} '{name}'", rule
+                )
+                if good:
+                    out[str(name)] = converted
+            return True, out
+        if isinstance(value, str):
+            value = value.strip()
+        try:
+            converted = msgspec.convert(value, tp)
+        except msgspec.ValidationError as error:
+            self.add(line, f"{where} {_explain(str(error), value)}")
+            return False, None
+        if rule.refers:
+            owner = where.rsplit(":", 1)[0] if ":" in where else where.split("'")[1]
+            self.refs.append(Ref(converted, self.file, line, f"{owner}: {rule.refers}"))
+        if rule.examples:
+            self.examples.append((where, line, converted))
+        return True, converted
+
+    def _sequence(
+        self, value: Any, tp: Any, item_type: Any, line: int | None, where: str, rule: Rule
+    ) -> tuple[bool, Any]:
+        if not isinstance(value, list):
+            self.add(line, f"{where} must be a list")
+            return False, None
+        items: list[Any] = []
+        first_line: dict[str, int | None] = {}
+        for index, item in enumerate(value):
+            if _is_struct(item_type):
+                parent = where.rsplit(":", 1)[0] + ": " if ":" in where else ""
+                item_where = f"{parent}{_kind(item_type)} {index + 1}"
+            else:
+                item_where = f"{where} item {index + 1}"
+            good, converted = self.value(item, item_type, value, index, item_where, rule)
+            if not good:
+                continue
+            item_id = getattr(converted, "id", None)
+            if isinstance(item_id, str):
+                id_line = line_of(item, "id")
+                if item_id in first_line:
+                    self.add(
+                        id_line, f"duplicate id '{item_id}' (first at line {first_line[item_id]})"
+                    )
+                    continue
+                first_line[item_id] = id_line
+            items.append(converted)
+        if not items and _min_length(tp):
+            self.add(line, f"{where} must be a non-empty list")
+            return False, None
+        return True, tuple(items)
+
+
+def _min_length(tp: Any) -> int:
+    metas = typing.get_args(tp)[1:] if typing.get_origin(tp) is Annotated else ()
+    return max((m.min_length or 0 for m in metas if isinstance(m, Meta)), default=0)
+
+
+def _is_struct(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Struct)
+
+
+def _kind(cls: Any) -> str:
+    """'entry' for Entry, 'check item' for CheckItem: how messages name one item of a list."""
+    name = getattr(cls, "__name__", "")
+    return {"CheckItem": "checklist item", "HelpButton": "help button"}.get(name, name.lower())
+
+
+def _explain(message: str, value: Any) -> str:
+    """msgspec's message, as the person editing the YAML needs it."""
+    if "got `" in message:
+        return "must be text" if "`str`" in message else "has the wrong type"
+    if "length >= 1" in message:
+        return "is empty"
+    if "length <= " in message:
+        limit = message.split("length <= ")[1].split("`")[0].split(" ")[0]
+        return f"is {len(value)} characters; at most {limit} are allowed"
+    if "matching regex" in message:
+        return f"'{value}' must be lowercase letters, digits and underscores"
+    return message.split(" - at ")[0].lower()
+
+
+def closest(key: str, candidates: Iterable[str]) -> str | None:
+    from rapidfuzz import process
+
+    match = process.extractOne(key, list(candidates), score_cutoff=70)
+    return match[0] if match else None
