@@ -20,6 +20,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import signal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from bot.engine import Engine
 from bot.language import from_locale
 from bot.logs import add_secret
-from bot.markup import split_message, to_markdown
+from bot.markup import parse, split_message
 from bot.tokens import add_token_option, load_token
 from bot.types import Button, IncomingMessage, Reply
 
@@ -492,6 +493,36 @@ class DiscordBot:
 
 
 # -- rendering --------------------------------------------------------------------------------
+
+
+_MD_SPECIAL = re.compile(r"([\\*_~`|>\[\]()#:<@])")
+
+
+def escape_markdown(text: str) -> str:
+    """Escape Discord-flavoured markdown, including mention and link syntax."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def to_markdown(markup: str) -> str:
+    """Markdown as Discord renders it; list lines keep their `1. ` / `- ` markers."""
+    out = []
+    for span in parse(markup):
+        if span.kind == "bold":
+            out.append(f"**{escape_markdown(span.text)}**")
+        elif span.kind == "link":
+            out.append(f"[{escape_markdown(span.text)}](<{span.url}>)")
+        else:
+            out.append(_escape_keeping_lists(span.text))
+    return "".join(out)
+
+
+_LIST_MARKER = re.compile(r"^(\s*(?:\d+\.|-)\s)", re.M)
+
+
+def _escape_keeping_lists(text: str) -> str:
+    parts = _LIST_MARKER.split(text)
+    # split() with one group alternates [text, marker, text, marker, ...]
+    return "".join(part if index % 2 else escape_markdown(part) for index, part in enumerate(parts))
 
 
 def render(reply: Reply) -> list[tuple[str, list[list[Button]]]]:

@@ -27,10 +27,11 @@ from adapters.discord import (
     layout,
     parse_sync,
     render,
+    to_markdown,
 )
 from bot.engine import Engine
 from bot.knowledge import Knowledge, load_knowledge
-from bot.markup import escape, to_markdown
+from bot.markup import escape
 from bot.sessions import MemoryStore, SqliteStore
 from bot.tokens import load_token
 from bot.types import Button, IncomingMessage, Reply
