@@ -12,6 +12,7 @@ _patterns: list[re.Pattern[str]] = []
 # Library loggers held at WARNING or above (`Adapter.quiet_loggers`), e.g. ones that log URLs.
 _quiet: set[str] = {"httpx", "httpcore"}
 _installed = False
+_configured = False
 
 
 def add_secret(secret: str | None) -> None:
@@ -29,11 +30,13 @@ def add_secret_pattern(pattern: re.Pattern[str]) -> None:
 
 
 def quiet_loggers(*names: str) -> None:
-    """Hold these loggers at WARNING or above (more only when the root logger is quieter)."""
+    """Hold these loggers at WARNING or above once `setup_logging` configures logging (at once
+    when it already has); an embedding application or a test keeps its own levels."""
     _quiet.update(names)
-    root = logging.getLogger().level
-    for name in names:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root))
+    if _configured:
+        root = logging.getLogger().level
+        for name in names:
+            logging.getLogger(name).setLevel(max(logging.WARNING, root))
 
 
 def redact(text: str) -> str:
@@ -68,6 +71,8 @@ def _install_masking() -> None:
 
 
 def setup_logging(level: str = "INFO") -> None:
+    global _configured
+    _configured = True
     _install_masking()
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

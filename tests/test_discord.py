@@ -23,7 +23,7 @@ import pytest
 
 from adapters.discord import (
     CUSTOM_ID_PREFIX,
-    DiscordBot,
+    DiscordAdapter,
     layout,
     parse_sync,
     render,
@@ -70,21 +70,22 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 class Running:
     """One adapter connected to the fake; `stop()` closes it like a shutdown would."""
 
-    def __init__(self, bot: DiscordBot, task: asyncio.Task[None]) -> None:
+    def __init__(self, bot: DiscordAdapter, task: asyncio.Task[None]) -> None:
         self.bot, self.task = bot, task
 
     async def stop(self) -> None:
-        await self.bot.close()
+        await self.bot.stop()
         await asyncio.wait_for(self.task, 5)
 
 
 async def start(fake: FakeDiscord, engine: Engine, **options: Any) -> Running:
     before = sum(1 for c in fake.connections if c.identify)
     options.setdefault("sync", ("guild", (fake.guild_id,)))
-    bot = DiscordBot(
-        engine, fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **options
+    bot = DiscordAdapter(
+        engine, token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **options
     )
-    task = asyncio.create_task(bot.serve())
+    await bot.start()  # logs in and registers the commands, as `serve_until_signal` does
+    task = asyncio.create_task(bot.run())
     waiting = asyncio.create_task(fake.wait_identified(before + 1))
     await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
