@@ -216,10 +216,11 @@ class DiscordAdapter(Adapter):
                     return
                 delay = self.connect_backoff[min(attempt, len(self.connect_backoff) - 1)]
                 attempt += 1
+                cause = error.__context__ if isinstance(error, AttributeError) else None
                 log.error(
-                    "cannot reach the Discord gateway at %s (%s); retrying in %.0f s",
+                    "cannot reach the Discord gateway at %s (%s); retrying in %g s",
                     self.gateway_url,
-                    describe_error(error),
+                    describe_error(cause or error),
                     delay,
                 )
                 await asyncio.sleep(delay)
@@ -271,7 +272,7 @@ class DiscordAdapter(Adapter):
     def build_commands(self) -> list["app_commands.Command[Any, ..., None]"]:
         from discord import app_commands
 
-        commands = []
+        commands: list[Any] = []
         for spec in self.engine.command_specs("en"):
             if spec.admin:
                 continue
@@ -314,6 +315,7 @@ class DiscordAdapter(Adapter):
         completers: dict[str, Any] = {}
         for option in sorted(spec.options, key=lambda o: not o.required):
             annotation: Any
+            default: Any
             if option.kind == "bool":
                 annotation, default = bool, False
             elif option.kind == "language":
@@ -403,7 +405,7 @@ class DiscordAdapter(Adapter):
     async def on_foreign_component(self, interaction: "discord.Interaction") -> None:
         """A button or menu whose custom_id is not ours (another bot's era, a forged one):
         logged, and answered as the stale button it is, so the person is not left waiting."""
-        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        custom_id = str(dict(interaction.data or {}).get("custom_id", ""))
         log.warning("a component with an unknown custom_id was used: %r", custom_id[:100])
         await self.on_press(interaction, custom_id)
 
@@ -618,7 +620,7 @@ def client_class() -> type[Any]:
     import discord
     from discord import app_commands
 
-    class HelpbotTree(app_commands.CommandTree):  # type: ignore[type-arg]  # generic only in stubs
+    class HelpbotTree(app_commands.CommandTree):
         def __init__(self, client: discord.Client, adapter: DiscordAdapter) -> None:
             super().__init__(
                 client,
@@ -655,7 +657,7 @@ def client_class() -> type[Any]:
         async def on_interaction(self, interaction: discord.Interaction) -> None:
             if interaction.type is not discord.InteractionType.component:
                 return
-            custom_id = str((interaction.data or {}).get("custom_id", ""))
+            custom_id = str(dict(interaction.data or {}).get("custom_id", ""))
             if not custom_id.startswith(CUSTOM_ID_PREFIX):
                 await self.adapter.on_foreign_component(interaction)
 
@@ -739,7 +741,7 @@ def budgeted_webhook_adapter() -> Any:
                     raise error
                 await asyncio.sleep(pause)
 
-    return BudgetedWebhookAdapter()
+    return BudgetedWebhookAdapter()  # type: ignore[no-untyped-call]  # discord.py leaves its __init__ unannotated
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -796,7 +798,7 @@ def layout(rows: Sequence[Sequence[Button]]) -> list[list[list[Button]]]:
     if not rows:
         return []
     if len(rows) <= MAX_ROWS and all(len(row) <= MAX_PER_ROW for row in rows):
-        return [rows]
+        return [[list(row) for row in rows]]
     flat = [button for row in rows for button in row]
     packed = [flat[i : i + MAX_PER_ROW] for i in range(0, len(flat), MAX_PER_ROW)]
     return [packed[i : i + MAX_ROWS] for i in range(0, len(packed), MAX_ROWS)]

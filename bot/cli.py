@@ -297,6 +297,9 @@ def cmd_ask(knowledge, args: argparse.Namespace) -> int:  # type: ignore[no-unty
     engine = Engine(knowledge)
     questions: list[str]
     if args.question == ["-"]:
+        # Undecodable bytes become U+FFFD: that line still gets an answer, and so do the rest.
+        if hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(errors="replace")
         questions = (line.rstrip("\r\n") for line in sys.stdin)  # type: ignore[assignment]
     else:
         questions = [" ".join(args.question)]
