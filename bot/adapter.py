@@ -53,10 +53,10 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bot.actions import MAX_PAYLOAD_BYTES
 from bot.language import from_locale
 from bot.logs import add_secret_pattern, quiet_loggers
 from bot.markup import split_message, to_plain
-from bot.actions import MAX_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
     from bot.engine import Engine

@@ -17,12 +17,13 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from bot import __version__
 
 if TYPE_CHECKING:
     from bot.knowledge import Knowledge
+    from bot.metrics import MetricsServer
     from bot.types import Answer, Reply
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -187,6 +188,25 @@ def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
             metavar="HOURS",
             help="close walkthroughs idle for this long (default: 24)",
         )
+        adapter_parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            metavar="PORT",
+            help="serve /healthz, /readyz and Prometheus /metrics on this port (needs helpbot[metrics])",
+        )
+        adapter_parser.add_argument(
+            "--metrics-host",
+            default="127.0.0.1",
+            metavar="ADDRESS",
+            help="address for --metrics-port (default: 127.0.0.1; 0.0.0.0 in a container)",
+        )
+        adapter_parser.add_argument(
+            "--log-format",
+            choices=["text", "json"],
+            default="text",
+            help="text lines (default) or one JSON object per line for log collectors",
+        )
         adapter.add_arguments(adapter_parser)
     return parser
 
@@ -224,7 +244,7 @@ def _main(argv: list[str] | None) -> int:
     )
     from bot.logs import setup_logging
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, getattr(args, "log_format", "text"))
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -264,6 +284,9 @@ def _main(argv: list[str] | None) -> int:
     from bot.engine import Engine
     from bot.sessions import open_store
 
+    metrics_server = _start_metrics(args)
+    if metrics_server is False:
+        return EXIT_USAGE
     try:
         store = open_store(args.db)
     except (OSError, sqlite3.Error) as error:
@@ -281,6 +304,37 @@ def _main(argv: list[str] | None) -> int:
         return int(adapter(engine, args).serve_until_signal())
     except KeyboardInterrupt:
         return 130
+    finally:
+        if metrics_server:
+            metrics_server.stop_thread()
+
+
+def _start_metrics(args: argparse.Namespace) -> MetricsServer | Literal[False] | None:
+    """With --metrics-port: a MetricsServer serving from its own thread (None without it,
+    False after a one-line error). Adapters find it as `args.metrics_server` (and its
+    `Metrics` as `args.metrics`), record into it and mark "platform" ready once connected."""
+    args.metrics = args.metrics_server = None
+    if args.metrics_port is None:
+        return None
+    from bot.metrics import Metrics, MetricsServer, MetricsUnavailable
+
+    try:
+        metrics = Metrics()
+        server = MetricsServer(metrics, args.metrics_host, args.metrics_port)
+        server.mark("platform", False, "the adapter has not reported a connection")
+        server.start_in_thread()
+    except MetricsUnavailable as error:
+        print(f"helpbot: {error}", file=sys.stderr)
+        return False
+    except OSError as error:
+        print(
+            f"helpbot: cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+            f"{error.strerror or error}",
+            file=sys.stderr,
+        )
+        return False
+    args.metrics, args.metrics_server = metrics, server
+    return server
 
 
 def _load_or_report(path: str | None, out: TextIO = sys.stderr) -> Knowledge | None:
