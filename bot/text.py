@@ -30,7 +30,13 @@ def normalize(text: str) -> str:
         text = text.lower()  # the common case, without the per-character Unicode work
     else:
         text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        # Accents go, and so do invisible format characters (zero-width space and joiners,
+        # soft hyphen, bidi marks): "del\u200bete" is "delete" (issue 9.21).
+        text = "".join(
+            ch
+            for ch in text
+            if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
+        )
         text = text.casefold()
     text = _ELISION.sub(r"\1 ", text)
     text = _APOSTROPHES.sub("", text)

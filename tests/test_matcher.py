@@ -170,3 +170,15 @@ def test_ask_survives_a_closed_pipe():
     proc.stdout.close()  # like `| head -1`
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_invisible_format_characters_do_not_split_words(knowledge):
+    """Issue 9.21: a zero-width space, joiner, soft hyphen or bidi mark inside a word."""
+    assert normalize("del\u200beti\u200bon") == "deletion"
+    assert normalize("de\u00adlete my acc\u200dount\u200e") == "delete my account"
+    assert normalize("\ufeffdelete\u2060 account") == "delete account"
+    matcher = Matcher(knowledge)
+    plain = matcher.match("how do i delete my account")
+    hidden = matcher.match("how do i del\u200bete my acc\u200bount")
+    assert plain.entry_id == "delete_account"
+    assert hidden.entry_id == plain.entry_id
