@@ -14,7 +14,7 @@ from bot.evaluate import evaluate
 from bot.matcher import Matcher
 from bot.text import MAX_INPUT_CHARS, normalize
 
-QUESTIONS = Path(__file__).parent / "questions.yaml"
+QUESTIONS = Path(__file__).parent / "questions" / "tuning" / "en.yaml"
 
 # Floors measured on the held-out set (see the README's "Answer quality" section); a change
 # that drops below them makes the bot worse for people and must not land unnoticed.
