@@ -138,12 +138,74 @@ def test_eval_command_reports_and_gates(tmp_path):
     )
     assert run.returncode == 0 and "accuracy" in run.stdout and "en " in run.stdout
     strict = subprocess.run(
-        [sys.executable, "-m", "bot", "eval", str(QUESTIONS), "--min-accuracy", "1.01"],
+        [sys.executable, "-m", "bot", "eval", str(QUESTIONS), "--min-accuracy", "99.9"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert strict.returncode == 1
+    # Issue 9.9: the missed floor is named, with the file's set and language.
+    assert "tuning/en: accuracy" in strict.stderr and "--min-accuracy 99.9%" in strict.stderr
+
+
+def _eval(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "eval", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_eval_floors_are_percentages_with_one_clear_unit():
+    """Issue 9.9: `99` means 99%, not a share that always fails; a fraction is refused."""
+    passing = _eval(str(QUESTIONS), "--min-accuracy", "90", "--min-rejection", "90%", "--limit", "0")
+    assert passing.returncode == 0, passing.stderr
+    fraction = _eval(str(QUESTIONS), "--min-accuracy", "0.9")
+    assert fraction.returncode == 2 and "percentage" in fraction.stderr
+    too_big = _eval(str(QUESTIONS), "--min-rejection", "120")
+    assert too_big.returncode == 2 and "between 0 and 100" in too_big.stderr
+
+
+def test_eval_malformed_question_file_names_file_and_line(tmp_path):
+    """Issue 9.9: a YAML error is one line with file and line, not PyYAML's '<unicode string>'."""
+    bad = tmp_path / "en.yaml"
+    bad.write_text("in_scope:\n  delete_account:\n    - how do i delete\n   - bad indent\n")
+    run = _eval(str(bad))
+    assert run.returncode == 2
+    assert f"{bad}:4" in run.stderr and "<unicode string>" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("in_scope:\n  delete_account: [delete my account]\nout_of_scop:\n  - hi\n")
+    run = _eval(str(typo))
+    assert run.returncode == 2 and f"{typo}:3" in run.stderr and "out_of_scop" in run.stderr
+
+
+def test_eval_sets_side_by_side_with_smalltalk_and_confident_wrong(tmp_path, knowledge):
+    from bot.evaluate import evaluate as evaluate_file
+
+    one, two = tmp_path / "tuning", tmp_path / "blind_x"
+    one.mkdir()
+    two.mkdir()
+    (one / "en.yaml").write_text(
+        "in_scope:\n  delete_account: [how do i delete my aliexpress account]\n"
+        "out_of_scope: [close my etsy account]\nsmalltalk: [thanks]\n"
+    )
+    (two / "en.yaml").write_text(
+        "in_scope:\n  delete_account: [how long does deletion take]\n"
+        "smalltalk: [how do i delete my aliexpress account]\n"
+    )
+    report = evaluate_file(knowledge, two / "en.yaml")
+    assert report.set_name == "blind_x" and report.smalltalk == 1
+    # A wrong entry for an in-scope question and an entry for small talk are both confident wrong.
+    assert report.wrong == 1 and report.smalltalk_kept == 0 and report.confident_wrong == 2
+    run = _eval(str(one), str(two), "--limit", "0")
+    assert run.returncode == 0, run.stderr
+    header = next(line for line in run.stdout.splitlines() if line.startswith("lang"))
+    assert "tuning" in header and "blind_x" in header
+    assert "c-wrong" in run.stdout
+    data = json.loads(_eval(str(one), str(two), "--json").stdout)
+    assert [(d["set_name"], d["confident_wrong"]) for d in data] == [("tuning", 0), ("blind_x", 2)]
 
 
 def test_search_completes_a_half_typed_last_word(knowledge):
