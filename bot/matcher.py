@@ -30,7 +30,7 @@ from rapidfuzz import fuzz, process
 
 from bot.knowledge import BASE_LANG, Knowledge
 from bot.stopwords import ALL_STOPWORDS
-from bot.text import normalize, stem
+from bot.text import clauses, is_question_like, normalize, stem
 from bot.types import Answer, Suggestion
 
 OUT_OF_SCOPE = -1
@@ -273,26 +273,50 @@ class Matcher:
         """Decide between answer, suggest and fallback for one question. Never raises.
 
         The question is compared with phrasings in `lang`, the base language and `also` (the
-        language the text itself was detected in, when that differs from the reply language)."""
-        ranking = self.rank(question, self._languages(lang, also))
+        language the text itself was detected in, when that differs from the reply language).
+
+        A message of several sentences or clauses that is not answered as a whole is read clause
+        by clause (issue 11.4): the best confident answer to a question-like clause ("..., so how
+        do i close it?") wins; a story with no question-like clause, or a message whose refusal
+        examples fit better than any entry, keeps the whole message's verdict."""
+        langs = self._languages(lang, also)
+        answer, refused = self._decide(self.rank(question, langs), lang)
+        if answer.matched or refused:
+            return answer
+        parts = clauses(question)
+        if len(parts) < 2:
+            return answer
+        best: Answer | None = None
+        for part in parts:
+            if not is_question_like(part):
+                continue
+            candidate, part_refused = self._decide(self.rank(part, langs), lang)
+            if part_refused:
+                return answer  # an off-topic question asked inside the story: not ours
+            if candidate.matched and (best is None or candidate.score > best.score):
+                best = candidate
+        return best or answer
+
+    def _decide(self, ranking: Ranking, lang: str) -> tuple[Answer, bool]:
+        """The band of one ranking, and whether a refusal example beat every entry."""
         best_id, best = ranking.best
         if best_id is None:
-            return Answer(None, 0.0, (), lang)
+            return Answer(None, 0.0, (), lang), False
         t = self.t
         if ranking.refusal + t.refusal_margin >= best:
-            return Answer(None, best, (), lang)
+            return Answer(None, best, (), lang), True
         runner_up = ranking.entries[1][1] if len(ranking.entries) > 1 else 0.0
         confident = ranking.exact_share >= t.min_exact_share  # typo matches alone only suggest
         if confident and best >= t.answer and (best - runner_up >= t.margin or best >= t.sure):
-            return Answer(best_id, best, (), lang)
+            return Answer(best_id, best, (), lang), False
         if best >= t.suggest:
             suggestions = tuple(
                 self._suggestion(entry_id, score, lang)
                 for entry_id, score in ranking.entries[:3]
                 if score >= t.suggest and score > ranking.refusal
             )
-            return Answer(None, best, suggestions, lang)
-        return Answer(None, best, (), lang)
+            return Answer(None, best, suggestions, lang), False
+        return Answer(None, best, (), lang), False
 
     def search(self, text: str, limit: int = 5, lang: str = "en") -> list[Suggestion]:
         """Entries worth offering for partly typed text (autocomplete, inline mode).

@@ -244,3 +244,22 @@ def test_invisible_format_characters_do_not_split_words(knowledge):
     hidden = matcher.match("how do i del\u200bete my acc\u200bount")
     assert plain.entry_id == "delete_account"
     assert hidden.entry_id == plain.entry_id
+
+
+def test_long_message_is_read_clause_by_clause(knowledge):
+    """Issue 11.4: the question inside a story is answered; a story with no question is not."""
+    from bot.text import clauses, is_question_like
+
+    story = (
+        "my last three orders came late and customer service never replied, honestly "
+        "I'm done, so how do I close the whole thing?"
+    )
+    assert clauses(story)[-1] == "so how do I close the whole thing?"
+    assert is_question_like("so how do I close the whole thing?")
+    assert not is_question_like("I sent them back.")
+    matcher = Matcher(knowledge)
+    assert matcher.match(story).entry_id == "delete_account"
+    no_question = "I ordered shoes last week. They were too small. I sent them back to the seller."
+    assert not matcher.match(no_question).matched
+    # An off-topic question inside a story keeps the refusal.
+    assert not matcher.match("I love this shop. Anyway, where is my parcel?").matched
