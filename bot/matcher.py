@@ -43,11 +43,12 @@ _CANDIDATES = 1000
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """The band edges, tuned on tests/questions.yaml (see bench/ and the README)."""
+    """Band edges and weights, chosen by `python bench/tune.py` (cross-validated on
+    tests/questions/tuning; ties go to the stricter value)."""
 
     answer: float = 0.40
     margin: float = 0.02
-    sure: float = 0.70
+    sure: float = 0.80
     suggest: float = 0.22
     refusal_margin: float = 0.0
     stopword_weight: float = 0.3
@@ -61,9 +62,9 @@ class Thresholds:
     # answered when fused >= sem_answer, it leads the next entry by sem_gap, and its cosine beats
     # the closest refusal example's by sem_refusal_margin. Chosen by bench/tune.py.
     sem_weight: float = 0.7
-    sem_answer: float = 0.55
-    sem_gap: float = 0.05
-    sem_refusal_margin: float = 0.05
+    sem_answer: float = 0.60
+    sem_gap: float = 0.10
+    sem_refusal_margin: float = 0.10
 
 
 @dataclass(frozen=True, slots=True)
