@@ -141,6 +141,7 @@ class Encoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one question is tiny; threads cost more than they save
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False  # the arena kept ~100 MB for one short sentence
         self._np = np
         self._session: Any = ort.InferenceSession(
             str(model), sess_options=options, providers=["CPUExecutionProvider"]
