@@ -131,25 +131,25 @@ def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
         "eval",
         parents=[common],
         help="measure answer quality on a question set",
-        description="Top-1 accuracy, out-of-scope rejection and a confusion list for a YAML question set (format: tests/questions.yaml).",
+        description="Top-1 accuracy, out-of-scope rejection, confident wrong answers and a confusion list for YAML question sets (format: tests/questions/tuning/en.yaml); a folder stands for its *.yaml files, and sets (folders) are shown side by side.",
     )
     evaluate.add_argument(
         "files",
         nargs="+",
-        metavar="FILE",
-        help="question set YAML: lang: xx, in_scope: {entry_id: [questions]}, out_of_scope: [questions]",
+        metavar="PATH",
+        help="question file or folder of them: lang: xx, in_scope: {entry_id: [questions]}, out_of_scope: [questions], smalltalk: [messages]",
     )
     evaluate.add_argument(
         "--min-accuracy",
-        type=float,
-        metavar="FRACTION",
-        help="exit 1 if any file's accuracy is below this (e.g. 0.9)",
+        type=_percentage,
+        metavar="PERCENT",
+        help="exit 1, naming the file, if any file's accuracy is below this percentage (e.g. 95)",
     )
     evaluate.add_argument(
         "--min-rejection",
-        type=float,
-        metavar="FRACTION",
-        help="exit 1 if any file's out-of-scope rejection is below this",
+        type=_percentage,
+        metavar="PERCENT",
+        help="exit 1, naming the file, if any file's out-of-scope rejection is below this percentage (e.g. 97)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.add_argument(
@@ -446,3 +446,9 @@ def ask_json(knowledge: Knowledge, answer: Answer, reply: Reply) -> dict[str, ob
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _percentage(text: str) -> float:
+    from bot.evaluate import percentage
+
+    return percentage(text)
