@@ -16,9 +16,12 @@ import sqlite3
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
+
+if TYPE_CHECKING:
+    from bot.sessions import SessionStore
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -135,6 +138,12 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
             help="SQLite file for conversation state, or :memory: (default: $HELPBOT_DB or the user data folder)",
         )
         adapter_parser.add_argument(
+            "--store",
+            default=None,
+            metavar="URL",
+            help="where conversation state lives: sqlite:///path, memory:// or redis://[:password@]host:port/db (rediss:// for TLS; password also from $REDIS_PASSWORD). Default: $HELPBOT_STORE, else as --db",
+        )
+        adapter_parser.add_argument(
             "--ttl",
             type=float,
             default=24.0,
@@ -191,23 +200,56 @@ def _main(argv: list[str] | None) -> int:
             min_rejection=args.min_rejection,
         )
     from bot.engine import Engine
-    from bot.sessions import open_store
 
-    try:
-        store = open_store(args.db)
-    except (OSError, sqlite3.Error) as error:
-        where = args.db or "the default location ($HELPBOT_DB or the user data folder)"
-        print(
-            f"helpbot: cannot open the session database at {where}: {error}. "
-            "Choose another file with --db PATH (or :memory: to keep nothing).",
-            file=sys.stderr,
-        )
+    store = _open_store_or_report(args)
+    if store is None:
         return EXIT_PROBLEM
     engine = Engine(knowledge, store, ttl=args.ttl * 3600)
     try:
         return int(adapters[args.command].run(args, engine) or 0)
     except KeyboardInterrupt:
         return 130
+
+
+def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
+    """The store chosen by --store, --db, $HELPBOT_STORE or $HELPBOT_DB (in that order),
+    proven usable (a SQLite file writable, Redis answering), else None after one clear line."""
+    import asyncio
+
+    from bot.sessions import RedisStore, StoreUnavailable, open_store, redact_url
+
+    if args.store and args.db:
+        print("helpbot: give --store URL or --db PATH, not both.", file=sys.stderr)
+        return None
+    where = args.store or args.db or os.environ.get("HELPBOT_STORE") or None
+    shown = (
+        redact_url(str(where))
+        if where
+        else "the default location ($HELPBOT_DB or the user data folder)"
+    )
+    try:
+        store = open_store(where, session_ttl=2 * args.ttl * 3600)
+        if isinstance(store, RedisStore):
+            # Check with a throw-away client: the real one must connect inside the adapter's
+            # own event loop.
+            probe = open_store(where)
+            assert isinstance(probe, RedisStore)
+
+            async def check() -> None:
+                try:
+                    await probe.check()
+                finally:
+                    await probe.close()
+
+            asyncio.run(check())
+    except (OSError, sqlite3.Error, StoreUnavailable, ValueError) as error:
+        print(
+            f"helpbot: cannot open the session database at {shown}: {redact_url(str(error))}. "
+            "Choose another with --store URL or --db PATH (memory:// keeps nothing).",
+            file=sys.stderr,
+        )
+        return None
+    return store
 
 
 def _load_or_report(path: str | None, out: TextIO = sys.stderr):  # type: ignore[no-untyped-def]

@@ -57,6 +57,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     "ask_usage": frozenset(),
     "not_text": frozenset(),
     "error": frozenset(),
+    "store_unavailable": frozenset(),
     "button_next": frozenset(),
     "button_back": frozenset(),
     "button_repeat": frozenset(),
