@@ -244,7 +244,7 @@ def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
             asyncio.run(check())
     except (OSError, sqlite3.Error, StoreUnavailable, ValueError) as error:
         print(
-            f"helpbot: cannot open the session database at {shown}: {redact_url(str(error))}. "
+            f"helpbot: cannot open the session database at {shown}: {redact_url(str(error)).rstrip('.')}. "
             "Choose another with --store URL or --db PATH (memory:// keeps nothing).",
             file=sys.stderr,
         )

@@ -78,8 +78,11 @@ def test_killed_process_resumes_at_the_same_step(tmp_path):
         if store.exists():
             import sqlite3
 
-            with sqlite3.connect(db) as conn:
-                row = conn.execute("SELECT data FROM sessions").fetchone()
+            try:  # the file appears before its tables are committed
+                with sqlite3.connect(db) as conn:
+                    row = conn.execute("SELECT data FROM sessions").fetchone()
+            except sqlite3.OperationalError:
+                row = None
             if row and '"position":"settings"' in row[0]:
                 break
         time.sleep(0.05)
