@@ -24,6 +24,7 @@ from bot import __version__
 if TYPE_CHECKING:
     from bot.knowledge import Knowledge
     from bot.metrics import MetricsServer
+    from bot.sessions import SessionStore
     from bot.types import Answer, Reply
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -182,6 +183,12 @@ def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
             help="SQLite file for conversation state, or :memory: (default: $HELPBOT_DB or the user data folder)",
         )
         adapter_parser.add_argument(
+            "--store",
+            default=None,
+            metavar="URL",
+            help="where conversation state lives: sqlite:///path, memory:// or redis://[:password@]host:port/db (rediss:// for TLS; password also from $REDIS_PASSWORD). Default: $HELPBOT_STORE, else as --db",
+        )
+        adapter_parser.add_argument(
             "--ttl",
             type=_positive_hours,
             default=24.0,
@@ -282,20 +289,12 @@ def _main(argv: list[str] | None) -> int:
         print(missing, file=sys.stderr)
         return EXIT_USAGE
     from bot.engine import Engine
-    from bot.sessions import open_store
 
     metrics_server = _start_metrics(args)
     if metrics_server is False:
         return EXIT_USAGE
-    try:
-        store = open_store(args.db)
-    except (OSError, sqlite3.Error) as error:
-        where = args.db or "the default location ($HELPBOT_DB or the user data folder)"
-        print(
-            f"helpbot: cannot open the session database at {where}: {error}. "
-            "Choose another file with --db PATH (or :memory: to keep nothing).",
-            file=sys.stderr,
-        )
+    store = _open_store_or_report(args)
+    if store is None:
         return EXIT_PROBLEM
     engine = Engine(knowledge, store, ttl=args.ttl * 3600)
     try:
@@ -335,6 +334,47 @@ def _start_metrics(args: argparse.Namespace) -> MetricsServer | Literal[False] |
         return False
     args.metrics, args.metrics_server = metrics, server
     return server
+
+
+def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
+    """The store chosen by --store, --db, $HELPBOT_STORE or $HELPBOT_DB (in that order),
+    proven usable (a SQLite file writable, Redis answering), else None after one clear line."""
+    import asyncio
+
+    from bot.sessions import RedisStore, StoreUnavailable, open_store, redact_url
+
+    if args.store and args.db:
+        print("helpbot: give --store URL or --db PATH, not both.", file=sys.stderr)
+        return None
+    where = args.store or args.db or os.environ.get("HELPBOT_STORE") or None
+    shown = (
+        redact_url(str(where))
+        if where
+        else "the default location ($HELPBOT_DB or the user data folder)"
+    )
+    try:
+        store = open_store(where, session_ttl=2 * args.ttl * 3600)
+        if isinstance(store, RedisStore):
+            # Check with a throw-away client: the real one must connect inside the adapter's
+            # own event loop.
+            probe = open_store(where)
+            assert isinstance(probe, RedisStore)
+
+            async def check() -> None:
+                try:
+                    await probe.check()
+                finally:
+                    await probe.close()
+
+            asyncio.run(check())
+    except (OSError, sqlite3.Error, StoreUnavailable, ValueError) as error:
+        print(
+            f"helpbot: cannot open the session database at {shown}: {redact_url(str(error)).rstrip('.')}. "
+            "Choose another with --store URL or --db PATH (memory:// keeps nothing).",
+            file=sys.stderr,
+        )
+        return None
+    return store
 
 
 def _load_or_report(path: str | None, out: TextIO = sys.stderr) -> Knowledge | None:

@@ -19,7 +19,7 @@ from bot.knowledge import Knowledge
 from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
 from bot.matcher import Matcher
-from bot.sessions import MemoryStore, Session, SessionStore
+from bot.sessions import MemoryStore, Session, SessionStore, StoreUnavailable
 from bot.text import normalize
 from bot.types import Answer, Button, IncomingMessage, Reply, Suggestion
 from bot.walkthrough import Walk, Words
@@ -60,6 +60,19 @@ class Engine:
             # too, when the store is shared).
             async with self.store.lock(message.session_key):
                 return await self._handle(message)
+        except StoreUnavailable as error:
+            # Questions need no state; anything that reads or moves a walkthrough does.
+            log.warning("answering without the session store: %s", error)
+            turn = Turn(self, message, Session(), *self._languages(message, None))
+            text = message.text.strip()
+            stateful = (
+                message.payload
+                or turn.parse_command()[0]
+                or any(self.words.kinds(text, turn.lang))
+            )
+            if not stateful and normalize(text):
+                return turn.question(text)
+            return [Reply(self.knowledge.ui("store_unavailable", turn.lang))]
         except Exception:
             log.exception("failed to handle a message on %s", message.platform)
             return [Reply(self.knowledge.ui("error", self.lang_for(message, None)))]

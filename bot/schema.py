@@ -188,7 +188,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         checklist_header checklist_stopped cancelled nothing_to_cancel stale_button
         not_your_button walkthrough_ended no_walkthrough already_first forget_confirm
         forgotten forget_kept ask_usage not_text error language_name language_prompt
-        language_set""".split()
+        language_set store_unavailable""".split()
     ),
     **_texts("checklist_item", "step_header", placeholders=("number", "total", "title")),
     **_texts("where_check", "where_step", placeholders=("number", "total")),

@@ -5,14 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import math
 import os
+import re
+import secrets
 import sqlite3
 import sys
 import threading
-from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_SESSION_TTL = 48 * 3600.0  # twice the engine's default walkthrough time-out
 
 
 @dataclass(slots=True)
@@ -34,14 +47,30 @@ class Session:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, data: str) -> Session:
+    def from_json(cls, data: str | bytes) -> Session:
+        """Raises ValueError for anything that is not a session this version can use."""
         raw = json.loads(data)
-        known = {
-            key: raw[key]
-            for key in ("mode", "position", "lang", "seen_lang", "updated_at")
-            if key in raw
-        }
+        if not isinstance(raw, dict):
+            raise ValueError("a session must be a JSON object")
+        known: dict[str, Any] = {}
+        for key in ("mode", "position", "lang", "seen_lang"):
+            value = raw.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{key} is {type(value).__name__}, not text")
+            known[key] = value
+        if "updated_at" in raw:
+            updated = raw["updated_at"]
+            if isinstance(updated, bool) or not isinstance(updated, int | float):
+                raise ValueError(f"updated_at is {type(updated).__name__}, not a number")
+            if not math.isfinite(updated):
+                raise ValueError("updated_at is not a finite number")
+            known["updated_at"] = float(updated)
         return cls(**known)
+
+
+class StoreUnavailable(Exception):
+    """The store's backend cannot be reached or written right now. The message says which
+    store (never its password) and why; the caller may answer without state and retry later."""
 
 
 class KeyedLocks:
@@ -66,11 +95,30 @@ class KeyedLocks:
 
 
 class SessionStore(Protocol):
-    """Async key-value storage of sessions; every `put` is durable before it returns.
+    """Async storage of sessions; every `put` is durable before it returns.
+
+    A person's state has two lifetimes, and every store keeps them apart:
+    - the walkthrough (mode, position, seen_lang) is short-lived: `purge` (SQLite, memory) or
+      a key TTL (Redis) drops it once it has been idle for twice the engine's time-out;
+    - the language choice (`Session.lang`) lasts until the person changes it or uses /forget
+      (`delete`), however long they stay away.
+    `get` joins the two (a language choice alone comes back as an inactive Session); `put`
+    with `lang=None` removes the choice.
 
     `lock(key)` serialises one person's updates: the engine holds it while it reads, changes
     and writes that person's session. In-process stores use `KeyedLocks`; a store shared by
-    several processes must lock across them.
+    several processes (Redis) locks across them, with a lease that expires within a few
+    seconds when its holder dies.
+
+    Any operation raises `StoreUnavailable` when the backend cannot be reached or written;
+    `ready()` answers the same question without raising (for /readyz).
+
+    Growing this Protocol (events, handoffs): add one async method per record kind beside
+    these (e.g. `add_event(event)`, `put_handoff(key, handoff)` / `get_handoff(key)`), keyed
+    like sessions where a record belongs to a person so `delete(key)` (/forget) erases it too;
+    events carry no person id at all. SQLite gets one table per kind (created in
+    `SqliteStore._setup`), Redis one key prefix per kind with its own TTL (no purge loop),
+    memory one dict. The store contract tests in tests/test_store.py run against all three.
     """
 
     def lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]: ...
@@ -79,7 +127,26 @@ class SessionStore(Protocol):
     async def put(self, key: str, session: Session) -> None: ...
     async def delete(self, key: str) -> None: ...
     async def purge(self, older_than: float) -> int: ...
+    async def ready(self) -> bool: ...
     async def close(self) -> None: ...
+
+
+def _split(session: Session) -> tuple[str, str | None]:
+    """(walkthrough JSON without the language choice, the language choice)."""
+    return replace(session, lang=None).to_json(), session.lang
+
+
+def _join(data: str | bytes | None, lang: str | bytes | None) -> Session | None:
+    """The stored halves back into one Session; raises ValueError for a corrupt half."""
+    if isinstance(lang, bytes):
+        lang = lang.decode()
+    if lang is not None and not isinstance(lang, str):
+        raise ValueError(f"the language choice is {type(lang).__name__}, not text")
+    if data is None:
+        return Session(lang=lang) if lang else None
+    session = Session.from_json(data)
+    session.lang = lang or None
+    return session
 
 
 class MemoryStore:
@@ -87,17 +154,22 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._data: dict[str, str] = {}
+        self._langs: dict[str, str] = {}
         self.lock = KeyedLocks()
 
     async def get(self, key: str) -> Session | None:
-        data = self._data.get(key)
-        return Session.from_json(data) if data is not None else None
+        return _join(self._data.get(key), self._langs.get(key))
 
     async def put(self, key: str, session: Session) -> None:
-        self._data[key] = session.to_json()
+        self._data[key], lang = _split(session)
+        if lang:
+            self._langs[key] = lang
+        else:
+            self._langs.pop(key, None)
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+        self._langs.pop(key, None)
 
     async def purge(self, older_than: float) -> int:
         stale = [k for k, v in self._data.items() if Session.from_json(v).updated_at < older_than]
@@ -105,11 +177,15 @@ class MemoryStore:
             del self._data[key]
         return len(stale)
 
+    async def ready(self) -> bool:
+        return True
+
     async def close(self) -> None:
         self._data.clear()
+        self._langs.clear()
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._data.keys() | self._langs.keys())
 
 
 class SqliteStore:
@@ -120,7 +196,14 @@ class SqliteStore:
     the same time. Writes run in a worker thread so the event loop never waits on the disk;
     reads use a second connection directly, since a WAL reader never waits for a writer and a
     point lookup takes microseconds (a thread hop per message cost more than the lookup).
+
+    Opening proves the file can be written (a committed write to the `meta` table), so a
+    read-only file or folder, or one owned by another user, fails at start-up, not on every
+    message.
     """
+
+    SCHEMA_VERSION = 1
+    BUSY_TIMEOUT = 10.0
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -128,54 +211,334 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=10
+            self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS sessions ("
-            " key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL)"
-        )
-        self._db.execute("CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at)")
-        self._reader = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=10
-        )
-        self._reader.execute("PRAGMA query_only=ON")
+        try:
+            self._setup()
+            self._reader = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
+            )
+            self._reader.execute("PRAGMA query_only=ON")
+        except sqlite3.Error:
+            self._db.close()
+            raise
+
+    def _setup(self) -> None:
+        db = self._db
+        # Changing the journal mode needs an exclusive lock, and SQLite returns "database is
+        # locked" at once instead of waiting the busy timeout while another process is
+        # creating the same new file: retry it for as long as the busy timeout allows.
+        deadline = time.monotonic() + self.BUSY_TIMEOUT
+        delay = 0.001
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sessions ("
+                " key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS languages (key TEXT PRIMARY KEY, lang TEXT NOT NULL)"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            if db.execute("PRAGMA user_version").fetchone()[0] < self.SCHEMA_VERSION:
+                self._move_language_choices()
+                db.execute(f"PRAGMA user_version={self.SCHEMA_VERSION}")
+            # The start-up write check: a real committed write, not just a successful open.
+            db.execute(
+                "INSERT INTO meta (name, value) VALUES ('opened_at', ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (repr(time.time()),),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _move_language_choices(self) -> None:
+        """Version 0 kept the language choice inside the session row, where the purge erased
+        it with the walkthrough: copy it to `languages`, where it lasts."""
+        rows = self._db.execute('SELECT key, data FROM sessions WHERE data LIKE \'%"lang":"%\'')
+        for key, data in rows.fetchall():
+            try:
+                lang = Session.from_json(data).lang
+            except ValueError:
+                continue
+            if lang:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO languages (key, lang) VALUES (?, ?)", (key, lang)
+                )
+
+    def _unavailable(self, error: sqlite3.Error) -> StoreUnavailable:
+        return StoreUnavailable(f"the session database {self.path} cannot be used: {error}")
 
     def _run(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db.execute(sql, args)
 
-    async def get(self, key: str) -> Session | None:
-        row = self._reader.execute("SELECT data FROM sessions WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
+    def _write(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    async def _write_async(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
         try:
-            return Session.from_json(row[0])
-        except (ValueError, TypeError):
-            return None  # a row written by a future or broken version: start afresh
+            await asyncio.to_thread(self._write, statements)
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
+
+    async def get(self, key: str) -> Session | None:
+        try:
+            rows = self._reader.execute(
+                "SELECT 's', data FROM sessions WHERE key = ?"
+                " UNION ALL SELECT 'l', lang FROM languages WHERE key = ?",
+                (key, key),
+            ).fetchall()
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
+        found = dict(rows)
+        try:
+            return _join(found.get("s"), found.get("l"))
+        except (ValueError, TypeError) as error:
+            # One unreadable row (a bug, a hand edit, a future version) must not make every
+            # message fail: drop that walkthrough, keep a valid language choice.
+            log.warning("dropped an unreadable session in %s: %s", self.path, error)
+            await self._write_async([("DELETE FROM sessions WHERE key = ?", (key,))])
+            lang = found.get("l")
+            if isinstance(lang, str) and lang:
+                return Session(lang=lang)
+            await self._write_async([("DELETE FROM languages WHERE key = ?", (key,))])
+            return None
 
     async def put(self, key: str, session: Session) -> None:
-        await asyncio.to_thread(
-            self._run,
-            "INSERT INTO sessions (key, data, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-            (key, session.to_json(), session.updated_at),
-        )
+        data, lang = _split(session)
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            (
+                "INSERT INTO sessions (key, data, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET data = excluded.data,"
+                " updated_at = excluded.updated_at",
+                (key, data, session.updated_at),
+            )
+        ]
+        if lang:
+            statements.append(
+                (
+                    "INSERT INTO languages (key, lang) VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET lang = excluded.lang",
+                    (key, lang),
+                )
+            )
+        else:
+            statements.append(("DELETE FROM languages WHERE key = ?", (key,)))
+        await self._write_async(statements)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._run, "DELETE FROM sessions WHERE key = ?", (key,))
+        await self._write_async(
+            [
+                ("DELETE FROM sessions WHERE key = ?", (key,)),
+                ("DELETE FROM languages WHERE key = ?", (key,)),
+            ]
+        )
 
     async def purge(self, older_than: float) -> int:
-        cursor = await asyncio.to_thread(
-            self._run, "DELETE FROM sessions WHERE updated_at < ?", (older_than,)
-        )
+        """Drops idle walkthroughs; language choices stay."""
+        try:
+            cursor = await asyncio.to_thread(
+                self._run, "DELETE FROM sessions WHERE updated_at < ?", (older_than,)
+            )
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
         return cursor.rowcount
+
+    async def ready(self) -> bool:
+        try:
+            self._reader.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        except sqlite3.Error:
+            return False
+        return True
 
     async def close(self) -> None:
         with self._lock:
             self._db.close()
         self._reader.close()
+
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and logs."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+class RedisStore:
+    """Sessions in Redis (redis-py's asyncio client), shared by any number of processes.
+
+    Keys (under `prefix`): `s:<key>` the walkthrough as JSON, expiring `session_ttl` seconds
+    after its last change (no purge loop); `l:<key>` the language choice, without expiry;
+    `lock:<key>` the per-person lock. The lock is a lease: SET NX with a `lock_timeout`
+    expiry, renewed every third of it while the holder works, released only by its holder
+    (compare-and-delete). A process that dies holding it blocks that person for at most
+    `lock_timeout` seconds. Waiting for a live holder gives up after `lock_wait` seconds.
+
+    Durability is Redis's: run it with `appendonly yes` so a restart loses no session.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        session_ttl: float = DEFAULT_SESSION_TTL,
+        lock_timeout: float = 5.0,
+        lock_wait: float = 15.0,
+        prefix: str = "helpbot:",
+        timeout: float = 2.0,
+    ) -> None:
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+
+        self.where = redact_url(url)
+        self.session_ttl = session_ttl
+        self.lock_timeout = lock_timeout
+        self.lock_wait = lock_wait
+        self.prefix = prefix
+        options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            # Two quick retries, then StoreUnavailable: a person waits seconds, not minutes.
+            "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        }
+        password = os.environ.get("REDIS_PASSWORD")
+        if password and "@" not in url.partition("://")[2].partition("/")[0]:
+            options["password"] = password
+        try:
+            self._redis: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
+        except ValueError as error:
+            raise ValueError(f"not a usable Redis URL {self.where}: {error}") from None
+        self._release = self._redis.register_script(_RELEASE)
+        self._renew = self._redis.register_script(_RENEW)
+        self._local = KeyedLocks()
+
+    def _unavailable(self, error: Exception) -> StoreUnavailable:
+        reason = redact_url(str(error)) or type(error).__name__
+        return StoreUnavailable(f"the session store {self.where} is unavailable: {reason}")
+
+    async def _call(self, operation: Awaitable[T]) -> T:
+        import redis.exceptions
+
+        try:
+            return await operation
+        except (redis.exceptions.RedisError, OSError) as error:
+            raise self._unavailable(error) from None
+
+    async def check(self) -> None:
+        """Raises StoreUnavailable unless Redis answers and accepts a write."""
+        probe = f"{self.prefix}probe:{secrets.token_hex(4)}"
+        await self._call(self._redis.set(probe, "1", px=10_000))
+        await self._call(self._redis.delete(probe))
+
+    async def ready(self) -> bool:
+        try:
+            return bool(await self._call(self._redis.ping()))
+        except StoreUnavailable:
+            return False
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        async with self._local(key):  # this process's own order first, without polling Redis
+            name = f"{self.prefix}lock:{key}"
+            token = secrets.token_hex(16)
+            lease = max(1, int(self.lock_timeout * 1000))
+            deadline = time.monotonic() + self.lock_wait
+            delay = 0.002
+            while not await self._call(self._redis.set(name, token, nx=True, px=lease)):
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable(
+                        f"the session store {self.where} is unavailable: this person's "
+                        f"lock stayed taken for {self.lock_wait:g} s"
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            renewer = asyncio.create_task(self._keep(name, token, lease))
+            try:
+                yield
+            finally:
+                renewer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewer
+                with contextlib.suppress(StoreUnavailable):  # else it expires by itself
+                    await self._call(self._release(keys=[name], args=[token]))
+
+    async def _keep(self, name: str, token: str, lease: int) -> None:
+        while True:
+            await asyncio.sleep(lease / 3000)
+            try:
+                kept = await self._call(self._renew(keys=[name], args=[token, lease]))
+            except StoreUnavailable as error:
+                log.warning("could not renew a person's lock: %s", error)
+                continue
+            if not kept:
+                log.warning("a person's lock expired while held; their updates may overlap")
+                return
+
+    async def get(self, key: str) -> Session | None:
+        data, lang = await self._call(
+            self._redis.mget(f"{self.prefix}s:{key}", f"{self.prefix}l:{key}")
+        )
+        try:
+            return _join(data, lang)
+        except (ValueError, TypeError, UnicodeDecodeError) as error:
+            log.warning("dropped an unreadable session in %s: %s", self.where, error)
+            await self._call(self._redis.delete(f"{self.prefix}s:{key}"))
+            return Session(lang=lang.decode()) if isinstance(lang, bytes) and lang else None
+
+    async def put(self, key: str, session: Session) -> None:
+        data, lang = _split(session)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(f"{self.prefix}s:{key}", data, px=max(1, int(self.session_ttl * 1000)))
+        if lang:
+            pipe.set(f"{self.prefix}l:{key}", lang)
+        else:
+            pipe.delete(f"{self.prefix}l:{key}")
+        await self._call(pipe.execute())
+
+    async def delete(self, key: str) -> None:
+        await self._call(self._redis.delete(f"{self.prefix}s:{key}", f"{self.prefix}l:{key}"))
+
+    async def purge(self, older_than: float) -> int:
+        """Nothing to do: walkthrough keys expire by themselves."""
+        return 0
+
+    async def close(self) -> None:
+        await self._redis.aclose()
 
 
 def default_db_path() -> Path:
@@ -191,8 +554,40 @@ def default_db_path() -> Path:
     return base / "helpbot" / "sessions.sqlite3"
 
 
-def open_store(db: str | Path | None) -> SessionStore:
-    """`:memory:` gives a throw-away store; anything else is a SQLite file path."""
-    if db == ":memory:":
+STORE_SCHEMES = ("sqlite://", "memory://", "redis://", "rediss://")
+
+
+def open_store(
+    where: str | Path | None,
+    *,
+    session_ttl: float = DEFAULT_SESSION_TTL,
+    lock_timeout: float = 5.0,
+) -> SessionStore:
+    """A store from a URL or a path.
+
+    `memory://` (or `:memory:`) keeps nothing; `sqlite:///abs/path` or `sqlite://rel/path`
+    (or a bare path, or None for `default_db_path()`) is a SQLite file; `redis://host:port/db`
+    and `rediss://` (TLS) are Redis, with the password from the URL or `$REDIS_PASSWORD`.
+    `session_ttl` is how long an idle walkthrough lives in Redis (the engine's ttl * 2).
+    Raises ValueError for an unknown scheme, OSError/sqlite3.Error for an unusable file.
+    """
+    if where is None:
+        return SqliteStore(default_db_path())
+    text = str(where)
+    if text in (":memory:", "memory://"):
         return MemoryStore()
-    return SqliteStore(db if db is not None else default_db_path())
+    if text.startswith(("redis://", "rediss://")):
+        return RedisStore(text, session_ttl=session_ttl, lock_timeout=lock_timeout)
+    if text.startswith("sqlite://"):
+        path = text.removeprefix("sqlite://")
+        if path.startswith("//"):
+            path = path[1:]
+        if not path:
+            return SqliteStore(default_db_path())
+        return SqliteStore(Path(path).expanduser())
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
+        scheme = text.partition("://")[0]
+        raise ValueError(
+            f"unknown store {scheme}://; use one of {', '.join(STORE_SCHEMES)} or a file path"
+        )
+    return SqliteStore(Path(text).expanduser())
