@@ -23,6 +23,7 @@ from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
 from bot.matcher import Matcher
 from bot.sessions import MemoryStore, Session, SessionStore
+from bot.stopwords import ALL_STOPWORDS
 from bot.text import normalize
 from bot.types import Answer, Button, IncomingMessage, Reply, Suggestion
 from bot.walkthrough import FollowUps, Walk, Words, sequence
@@ -406,8 +407,9 @@ class Turn:
         return self.show_entry(order[target])
 
     def about_something_else(self, rest: str, near: set[str]) -> bool:
-        """Whether the words beside a follow-up phrase confidently ask about another entry."""
-        if not normalize(rest):
+        """Whether the words beside a follow-up phrase confidently ask about another entry
+        (at least two content words: "right, I'm signed in, what's next" is no question)."""
+        if len([w for w in normalize(rest).split() if w not in ALL_STOPWORDS]) < 2:
             return False
         other = self.engine.read(rest, self.lang, self.text_lang)
         return other.entry_id is not None and other.entry_id not in near
