@@ -17,32 +17,59 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from bot import __version__
 
 if TYPE_CHECKING:
     from bot.knowledge import Knowledge
+    from bot.metrics import MetricsServer
     from bot.types import Answer, Reply
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
-def _adapters() -> dict[str, ModuleType]:
-    """Subcommand name -> adapter module, for every module in the `adapters` package."""
+def _adapters() -> dict[str, Any]:
+    """Subcommand name -> adapter, for every module in the `adapters` package: its `ADAPTER`
+    class (see `bot.adapter`). A module without one but with module-level `add_arguments` and
+    `run(args, engine)` is still accepted while the Telegram adapter is being ported."""
     import adapters
 
-    found: dict[str, ModuleType] = {}
+    found: dict[str, Any] = {}
     for info in pkgutil.iter_modules(adapters.__path__):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"adapters.{info.name}")
-        if hasattr(module, "add_arguments") and hasattr(module, "run"):
+        adapter = getattr(module, "ADAPTER", None)
+        if adapter is not None:
+            found[adapter.command] = adapter
+        elif hasattr(module, "add_arguments") and hasattr(module, "run"):  # legacy shape
             found[getattr(module, "COMMAND", info.name)] = module
     return found
 
 
-def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
+def _description(adapter: Any) -> str:
+    if isinstance(adapter, ModuleType):
+        return (adapter.__doc__ or adapter.__name__).strip()
+    return str(adapter.description())
+
+
+def _missing_extra(name: str, adapter: Any) -> str | None:
+    if not isinstance(adapter, ModuleType):
+        return adapter.missing_extra()  # type: ignore[no-any-return]
+    for module, extra in getattr(adapter, "REQUIRES", {}).items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return (
+                f"helpbot {name}: the {name} library ({module}) is not installed. "
+                f"From a clone of helpbot: pip install '.[{extra}]' "
+                f"(from an index: pip install 'helpbot[{extra}]')."
+            )
+    return None
+
+
+def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the subcommand must not be reset by the subcommand's
     # own copy of it; the real defaults are set once on the top-level parser below.
@@ -104,25 +131,25 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
         "eval",
         parents=[common],
         help="measure answer quality on a question set",
-        description="Top-1 accuracy, out-of-scope rejection and a confusion list for a YAML question set (format: tests/questions.yaml).",
+        description="Top-1 accuracy, out-of-scope rejection, confident wrong answers and a confusion list for YAML question sets (format: tests/questions/tuning/en.yaml); a folder stands for its *.yaml files, and sets (folders) are shown side by side.",
     )
     evaluate.add_argument(
         "files",
         nargs="+",
-        metavar="FILE",
-        help="question set YAML: lang: xx, in_scope: {entry_id: [questions]}, out_of_scope: [questions]",
+        metavar="PATH",
+        help="question file or folder of them: lang: xx, in_scope: {entry_id: [questions]}, out_of_scope: [questions], smalltalk: [messages]",
     )
     evaluate.add_argument(
         "--min-accuracy",
-        type=float,
-        metavar="FRACTION",
-        help="exit 1 if any file's accuracy is below this (e.g. 0.9)",
+        type=_percentage,
+        metavar="PERCENT",
+        help="exit 1, naming the file, if any file's accuracy is below this percentage (e.g. 95)",
     )
     evaluate.add_argument(
         "--min-rejection",
-        type=float,
-        metavar="FRACTION",
-        help="exit 1 if any file's out-of-scope rejection is below this",
+        type=_percentage,
+        metavar="PERCENT",
+        help="exit 1, naming the file, if any file's out-of-scope rejection is below this percentage (e.g. 97)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.add_argument(
@@ -139,13 +166,13 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
 
     add_report_arguments(report)
 
-    for name, module in sorted(adapters.items()):
-        doc = (module.__doc__ or name).strip().splitlines()[0]
+    for name, adapter in sorted(adapters.items()):
+        description = _description(adapter)
         adapter_parser = sub.add_parser(
             name,
             parents=[common],
-            help=doc,
-            description=(module.__doc__ or "").strip(),
+            help=description.splitlines()[0],
+            description=description,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         adapter_parser.add_argument(
@@ -161,7 +188,26 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
             metavar="HOURS",
             help="close walkthroughs idle for this long (default: 24)",
         )
-        module.add_arguments(adapter_parser)
+        adapter_parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            metavar="PORT",
+            help="serve /healthz, /readyz and Prometheus /metrics on this port (needs helpbot[metrics])",
+        )
+        adapter_parser.add_argument(
+            "--metrics-host",
+            default="127.0.0.1",
+            metavar="ADDRESS",
+            help="address for --metrics-port (default: 127.0.0.1; 0.0.0.0 in a container)",
+        )
+        adapter_parser.add_argument(
+            "--log-format",
+            choices=["text", "json"],
+            default="text",
+            help="text lines (default) or one JSON object per line for log collectors",
+        )
+        adapter.add_arguments(adapter_parser)
     return parser
 
 
@@ -198,7 +244,7 @@ def _main(argv: list[str] | None) -> int:
     )
     from bot.logs import setup_logging
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, getattr(args, "log_format", "text"))
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -230,9 +276,17 @@ def _main(argv: list[str] | None) -> int:
             min_accuracy=args.min_accuracy,
             min_rejection=args.min_rejection,
         )
+    adapter = adapters[args.command]
+    missing = _missing_extra(args.command, adapter)
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return EXIT_USAGE
     from bot.engine import Engine
     from bot.sessions import open_store
 
+    metrics_server = _start_metrics(args)
+    if metrics_server is False:
+        return EXIT_USAGE
     try:
         store = open_store(args.db)
     except (OSError, sqlite3.Error) as error:
@@ -245,9 +299,42 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_PROBLEM
     engine = Engine(knowledge, store, ttl=args.ttl * 3600)
     try:
-        return int(adapters[args.command].run(args, engine) or 0)
+        if isinstance(adapter, ModuleType):
+            return int(adapter.run(args, engine) or 0)
+        return int(adapter(engine, args).serve_until_signal())
     except KeyboardInterrupt:
         return 130
+    finally:
+        if metrics_server:
+            metrics_server.stop_thread()
+
+
+def _start_metrics(args: argparse.Namespace) -> MetricsServer | Literal[False] | None:
+    """With --metrics-port: a MetricsServer serving from its own thread (None without it,
+    False after a one-line error). Adapters find it as `args.metrics_server` (and its
+    `Metrics` as `args.metrics`), record into it and mark "platform" ready once connected."""
+    args.metrics = args.metrics_server = None
+    if args.metrics_port is None:
+        return None
+    from bot.metrics import Metrics, MetricsServer, MetricsUnavailable
+
+    try:
+        metrics = Metrics()
+        server = MetricsServer(metrics, args.metrics_host, args.metrics_port)
+        server.mark("platform", False, "the adapter has not reported a connection")
+        server.start_in_thread()
+    except MetricsUnavailable as error:
+        print(f"helpbot: {error}", file=sys.stderr)
+        return False
+    except OSError as error:
+        print(
+            f"helpbot: cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+            f"{error.strerror or error}",
+            file=sys.stderr,
+        )
+        return False
+    args.metrics, args.metrics_server = metrics, server
+    return server
 
 
 def _load_or_report(path: str | None, out: TextIO = sys.stderr) -> Knowledge | None:
@@ -303,6 +390,9 @@ def cmd_ask(knowledge: Knowledge, args: argparse.Namespace) -> int:
     engine = Engine(knowledge)
     questions: Iterable[str]
     if args.question == ["-"]:
+        # Undecodable bytes become U+FFFD: that line still gets an answer, and so do the rest.
+        if hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(errors="replace")
         questions = (line.rstrip("\r\n") for line in sys.stdin)
     else:
         questions = [" ".join(args.question)]
@@ -356,3 +446,9 @@ def ask_json(knowledge: Knowledge, answer: Answer, reply: Reply) -> dict[str, ob
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _percentage(text: str) -> float:
+    from bot.evaluate import percentage
+
+    return percentage(text)
