@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
+
+from rapidfuzz import fuzz, process
 
 from bot import actions
 from bot.actions import ChooseLanguage, RunCommand, ShowEntry
@@ -20,13 +23,18 @@ from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
 from bot.matcher import Matcher
 from bot.sessions import MemoryStore, Session, SessionStore, StoreUnavailable
+from bot.stopwords import ALL_STOPWORDS
 from bot.text import normalize
 from bot.types import Answer, Button, IncomingMessage, Reply, Suggestion
-from bot.walkthrough import Walk, Words
+from bot.walkthrough import FollowUps, Walk, Words, sequence
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600.0
+CONTEXT_TTL = 30 * 60.0
+"""How long the last answered entry is remembered for follow-ups ("and then?")."""
+CONTEXT_MAX = 100_000
+"""At most this many people's last answered entries are held (oldest dropped first)."""
 
 
 class Engine:
@@ -48,6 +56,15 @@ class Engine:
         self.clock = clock
         self.words = Words(knowledge)  # the walkthrough words, in every language
         self.detector = LanguageDetector(knowledge)
+        self.followups = FollowUps(knowledge)
+        self.manners = Manners(knowledge)
+        # session key -> (entry id, when): the last entry answered outside a walkthrough, in
+        # this process's memory only (never in the store), for CONTEXT_TTL; /forget drops it.
+        self.context: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def read(self, text: str, lang: str, text_lang: str | None) -> Answer:
+        """The matcher's verdict, with smalltalk and refusal kinds filled in (see Manners)."""
+        return self.manners.verdict(text, self.matcher.match(text, lang, also=(text_lang,)))
 
     # -- public API used by adapters -----------------------------------------------------
 
@@ -148,7 +165,7 @@ class Engine:
                 self.knowledge.ui("fallback_empty", lang)
             )
         turn = Turn(self, message, Session(), lang, text_lang)
-        answer = self.matcher.match(question, lang, also=(text_lang,))
+        answer = self.read(question, lang, text_lang)
         return answer, turn.answer_reply(answer, in_walkthrough=False)
 
     def lang_for(self, message: IncomingMessage, session: Session | None) -> str:
@@ -206,7 +223,9 @@ class Engine:
             hours = f"{self.ttl / 3600:.3g}"
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
         turn = Turn(self, message, session, lang, text_lang)
+        turn.last_entry = self.recall(key, now)
         replies += await turn.run()
+        self.remember(key, turn.last_entry, now)
         if turn.forgotten:
             await self.store.delete(key)
             return replies
@@ -218,6 +237,24 @@ class Engine:
         elif stored is not None:
             await self.store.delete(key)
         return replies
+
+    def recall(self, key: str, now: float) -> str | None:
+        """The entry last answered to this person, if within CONTEXT_TTL."""
+        kept = self.context.get(key)
+        if kept is None or now - kept[1] > CONTEXT_TTL:
+            self.context.pop(key, None)
+            return None
+        return kept[0]
+
+    def remember(self, key: str, entry_id: str | None, now: float) -> None:
+        self.context.pop(key, None)
+        if entry_id is None:
+            return
+        self.context[key] = (entry_id, now)
+        while len(self.context) > CONTEXT_MAX or (
+            self.context and now - next(iter(self.context.values()))[1] > CONTEXT_TTL
+        ):
+            self.context.popitem(last=False)
 
     def _conversation_lang(self, message: IncomingMessage, turn: Turn) -> str | None:
         """The conversation's language, remembered for button presses and words that do not
@@ -250,6 +287,7 @@ class Turn:
         self.text_lang = text_lang
         self.walk = Walk(self.k, lang, message.user_id, session)
         self.forgotten = False
+        self.last_entry: str | None = None  # the last answered entry (Engine.context)
 
     def ui(self, key: str, **values: object) -> str:
         return self.k.ui(key, self.lang, **values)
@@ -271,12 +309,12 @@ class Turn:
             return [Reply(self.ui("not_text"))]
         if self.walk.position() is not None:
             moved = self.walk.typed(self.engine.words, text)
-            return moved if moved is not None else self.question(text)
+            return moved if moved is not None else self.walk_followup(text)
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]
         if self.engine.words.is_navigation(text, self.lang):
             return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
-        return self.question(text)
+        return self.answer_followup(text)
 
     def parse_command(self) -> tuple[str | None, str]:
         message = self.message
@@ -340,17 +378,73 @@ class Turn:
     def forget(self) -> None:
         """Erase everything kept about this person once the message is handled."""
         self.forgotten = True
+        self.last_entry = None
         self.session = Session()
         self.walk = Walk(self.k, self.lang, self.message.user_id, self.session)
 
     # -- questions and answers -----------------------------------------------------------
 
-    def question(self, text: str) -> list[Reply]:
+    # -- follow-ups read against what was last shown (issue 11.3) ---------------------------
+
+    def walk_followup(self, text: str) -> list[Reply]:
+        """Mid-walkthrough: "I'm signed in, what's next" moves on like Next, "where is that
+        button" shows the step again, and a question about the next step moves there. A
+        follow-up phrase beside a question about something else is just that question."""
+        kind, rest = self.engine.followups.find(text)
+        if kind is not None and not self.about_something_else(rest, self.walk.here_entries()):
+            return self.walk.follow(kind) or []
+        answer = self.engine.read(text, self.lang, self.text_lang)
+        asks_next = answer.entry_id is not None and answer.entry_id == self.walk.next_entry()
+        if kind is None and asks_next:
+            return self.walk.follow("next") or []
+        return self.question(text, answer)
+
+    def answer_followup(self, text: str) -> list[Reply]:
+        """Outside a walkthrough, after an answered entry: "and then?" answers the entry that
+        follows it in the walkthrough's order, "what before that" the one before, "where is
+        that" the same one again."""
+        kind, rest = self.engine.followups.find(text)
+        if kind is None:
+            return self.question(text)
+        last = self.last_entry
+        if last is None:
+            if rest:
+                return self.question(text)
+            return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+        order = sequence(self.k.walkthrough(self.lang))
+        index = order.index(last) if last in order else None
+        step = {"done": 1, "next": 1, "back": -1, "where": 0}[kind]
+        target = None if index is None else index + step
+        inside = target is not None and 0 <= target < len(order)
+        near = {last, order[target]} if inside and target is not None else {last}
+        if self.about_something_else(rest, near):
+            return self.question(text)
+        if target is None or step == 0:
+            return self.show_entry(last)
+        if target < 0:
+            return [Reply(self.ui("already_first")), self.entry_answer(last, False)]
+        if target >= len(order):
+            self.last_entry = None
+            return [Reply(self.k.walkthrough(self.lang).done, self.walk.start_row())]
+        return self.show_entry(order[target])
+
+    def about_something_else(self, rest: str, near: set[str]) -> bool:
+        """Whether the words beside a follow-up phrase confidently ask about another entry
+        (at least two content words: "right, I'm signed in, what's next" is no question)."""
+        if len([w for w in normalize(rest).split() if w not in ALL_STOPWORDS]) < 2:
+            return False
+        other = self.engine.read(rest, self.lang, self.text_lang)
+        return other.entry_id is not None and other.entry_id not in near
+
+    # -- questions and answers -----------------------------------------------------------
+
+    def question(self, text: str, answer: Answer | None = None) -> list[Reply]:
         position = self.walk.position()
         if not normalize(text):
             replies = [Reply(self.ui("fallback_empty"))]
         else:
-            answer = self.engine.matcher.match(text, self.lang, also=(self.text_lang,))
+            if answer is None:
+                answer = self.engine.read(text, self.lang, self.text_lang)
             replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 
@@ -361,6 +455,8 @@ class Turn:
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 
     def answer_reply(self, answer: Answer, in_walkthrough: bool) -> Reply:
+        if answer.smalltalk is not None or answer.refusal is not None:
+            return self.manners_reply(answer)
         if answer.entry_id is not None:
             return self.entry_answer(answer.entry_id, in_walkthrough)
         if answer.suggestions:
@@ -371,12 +467,65 @@ class Turn:
             rows += self.walk.start_row()
         return Reply(self.ui("fallback"), rows)
 
+    def manners_reply(self, answer: Answer) -> Reply:
+        """A smalltalk or refusal kind's own short reply (issue 11.5, 11.6): no guide facts and
+        no entry buttons, so nothing pushes deletion on a hacked account."""
+        pack = self.k.pack(self.lang)
+        items = pack.smalltalk if answer.smalltalk is not None else pack.refusals
+        wanted = answer.smalltalk if answer.smalltalk is not None else answer.refusal
+        reply = next((item.reply for item in items if item.id == wanted), None)
+        return Reply(reply) if reply else Reply(self.ui("fallback"))
+
     def entry_answer(self, entry_id: str, in_walkthrough: bool) -> Reply:
         entry = self.k.entry(entry_id, self.lang)
         text = f"**{escape(entry.title)}**\n\n{entry.answer}"
         if in_walkthrough:
             return Reply(text)
+        self.last_entry = entry_id
         rows = self.topic_rows(entry.related[:3])
         if rows:
             text += f"\n\n{self.ui('see_also')}"
         return Reply(text, rows + self.walk.start_row())
+
+
+class Manners:
+    """Smalltalk and refusal kinds for the verdicts the matcher does not name yet.
+
+    `Matcher.match` may set `Answer.smalltalk` / `Answer.refusal` itself; when it does not, a
+    message that is (after normalisation) one of a smalltalk item's examples gets that item,
+    unless an entry was answered, and one that is nearly word for word a refusal kind's example
+    gets that kind, even over an entry ("someone broke into my account" must never get the
+    deletion steps). Examples come from every language.
+    """
+
+    REFUSAL_SIMILARITY = 88.0  # rapidfuzz ratio, 0-100: near-verbatim examples only
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.smalltalk: dict[str, str] = {}
+        refusals: dict[str, str] = {}
+        for pack in knowledge.packs.values():
+            for talk in pack.smalltalk:
+                for example in talk.examples:
+                    self.smalltalk.setdefault(normalize(example), talk.id)
+            for refusal in pack.refusals:
+                for example in refusal.examples:
+                    refusals.setdefault(normalize(example), refusal.id)
+        self.refusals = refusals
+
+    def verdict(self, text: str, answer: Answer) -> Answer:
+        if answer.smalltalk is not None or answer.refusal is not None:
+            return answer
+        said = normalize(text)
+        if not said:
+            return answer
+        if self.refusals:
+            found = process.extractOne(
+                said, list(self.refusals), scorer=fuzz.ratio, score_cutoff=self.REFUSAL_SIMILARITY
+            )
+            if found is not None:
+                return replace(
+                    answer, entry_id=None, suggestions=(), refusal=self.refusals[found[0]]
+                )
+        if not answer.matched and said in self.smalltalk:
+            return replace(answer, suggestions=(), smalltalk=self.smalltalk[said])
+        return answer

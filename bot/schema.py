@@ -203,7 +203,10 @@ UI_KEYS: dict[str, frozenset[str]] = {
         )
     ),
     **_texts(
-        *(f"words_{name}" for name in "next back repeat cancel done more stop continue".split())
+        *(f"words_{name}" for name in "next back repeat cancel done more stop continue".split()),
+        *(
+            f"words_followup_{name}" for name in "next done where back".split()
+        ),  # bot.engine follow-ups
     ),
     **_texts(*sorted(f"option_{name}" for name in REGISTRY.option_names())),
 }
