@@ -107,7 +107,9 @@ class ConsoleAdapter(Adapter):
             help="who you are, so a later run with the same --db resumes your walkthrough (default: your login name)",
         )
         parser.add_argument(
-            "--lang", default=None, help="answer in this language, like /language (default: English)"
+            "--lang",
+            default=None,
+            help="answer in this language, like /language (default: English)",
         )
 
     def __init__(
@@ -157,7 +159,9 @@ class ConsoleAdapter(Adapter):
         if self.interactive:
             _enable_history()
             await self.chat.send("/start")
-            print("(Type a question, a button number, or /help. Ctrl-D to quit.)\n", file=self.stdout)
+            print(
+                "(Type a question, a button number, or /help. Ctrl-D to quit.)\n", file=self.stdout
+            )
         threading.Thread(target=read, name="helpbot-stdin", daemon=True).start()
 
     async def run(self) -> None:

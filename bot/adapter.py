@@ -53,10 +53,10 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bot.actions import MAX_PAYLOAD_BYTES
 from bot.language import from_locale
 from bot.logs import add_secret_pattern, quiet_loggers
 from bot.markup import split_message, to_plain
-from bot.actions import MAX_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -191,6 +191,18 @@ class Adapter(abc.ABC):
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # Windows, or not the main thread: the caller stops us with `stopping`
         background: list[asyncio.Task[Any]] = []
+        reload = getattr(self.engine, "reload", None)
+        hup = getattr(signal, "SIGHUP", None)
+        if reload is not None and hup is not None:
+            # SIGHUP reloads the knowledge (Engine.reload validates and checks it first).
+            def reload_knowledge() -> None:
+                background.append(asyncio.create_task(reload(), name="helpbot-reload"))
+
+            try:
+                loop.add_signal_handler(hup, reload_knowledge)
+                handled.append(hup)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
         try:
             try:
                 await self.start()
