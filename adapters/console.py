@@ -107,9 +107,7 @@ class ConsoleAdapter(Adapter):
             help="who you are, so a later run with the same --db resumes your walkthrough (default: your login name)",
         )
         parser.add_argument(
-            "--lang",
-            default=None,
-            help="answer in this language, like /language (default: English)",
+            "--lang", default=None, help="answer in this language, like /language (default: English)"
         )
 
     def __init__(

@@ -52,7 +52,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def questions() -> list[str]:
-    data = yaml.safe_load((ROOT / "tests" / "questions.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8"))
     found = [q for group in data["in_scope"].values() for q in group]
     return found + list(data.get("out_of_scope", []))
 

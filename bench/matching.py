@@ -92,6 +92,54 @@ def startup_seconds(code: str, runs: int = 5) -> float:
     return statistics.median(times)
 
 
+def semantic_figures(knowledge: Knowledge, questions: list[str]) -> None:
+    """Issue 11.7 budgets: confident lexical answers stay < 0.5 ms p50 with the semantic signal
+    on; a question that reaches the model <= 5 ms p50; start-up <= 1 s with a cached index;
+    RSS <= 250 MB."""
+    matcher = Matcher(knowledge)
+    if matcher.semantic is None:
+        print("semantic: extra not installed (pip install '.[semantic]'), skipped")
+        return
+    confident = [q for q in questions if matcher.match(q).matched]
+    reaching: list[str] = []
+    original = matcher._semantic
+
+    def spy(question: str, ranking: object, lang: str) -> object:
+        reaching.append(question)
+        return original(question, ranking, lang)  # type: ignore[arg-type]
+
+    matcher._semantic = spy  # type: ignore[assignment,method-assign]
+    for q in questions:
+        matcher.match(q)
+    matcher._semantic = original  # type: ignore[method-assign]
+    p50, p99 = time_queries(matcher, confident[:1000])
+    print(f"semantic on, lexically confident questions: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    if reaching:
+        sp50, sp99 = time_queries(matcher, reaching * max(1, 200 // len(reaching)))
+        print(
+            f"semantic on, questions that reach the model ({len(reaching)} of {len(questions)}): p50 {sp50:.2f} ms, p99 {sp99:.2f} ms"
+        )
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "from bot.knowledge import load_knowledge\n"
+        "from bot.matcher import Matcher\n"
+        "m = Matcher(load_knowledge()); m.semantic.warm(); m.match('wipe my profile off there')\n"
+        "import resource; print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # fill the cache
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        ).stdout.split()
+        for _ in range(3)
+    ]
+    startup = statistics.median(float(r[0]) for r in runs)
+    rss = max(int(r[1]) for r in runs) / 1024
+    print(
+        f"semantic start-up with a cached index (knowledge + model + first question): {startup * 1000:.0f} ms, max RSS {rss:.0f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -114,9 +162,11 @@ def main() -> None:
         f"shipped base ({knowledge.entry_count()} entries): build {build_shipped * 1000:.0f} ms, p50 {p50:.3f} ms, p99 {p99:.3f} ms"
     )
 
+    semantic_figures(knowledge, questions)
+
     big, big_queries = generated_knowledge(knowledge, args.entries, rng)
     start = time.perf_counter()
-    big_matcher = Matcher(big)
+    big_matcher = Matcher(big, semantic=False)
     build_big = time.perf_counter() - start
     p50, p99 = time_queries(big_matcher, [rng.choice(big_queries) for _ in range(args.queries)])
     print(

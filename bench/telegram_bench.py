@@ -4,7 +4,7 @@ python-telegram-bot echo bot, in the same run and on the same fake server.
     python bench/telegram_bench.py [--messages 500] [--users 10] [--rounds 3]
                                    [--store sqlite|memory]
 
-Each of the users sends questions from tests/questions.yaml one after another, the next as soon
+Each of the users sends questions from tests/questions/tuning/en.yaml one after another, the next as soon
 as the reply to the previous one arrives (closed loop), and then all messages are pushed at
 once (burst). Latency is measured at the fake server, from getUpdates handing the update out to
 the reply's sendMessage arriving. The bots run in this process and event loop with the fake,
@@ -53,7 +53,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def questions(engine: Engine, wanted: int) -> list[str]:
     """Questions people ask that get exactly one reply (so each reply ends one exchange)."""
-    data = yaml.safe_load((ROOT / "tests" / "questions.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8"))
     pool = [q for qs in data["in_scope"].values() for q in qs] + list(data["out_of_scope"])
     chosen = []
     for text in pool:

@@ -17,12 +17,13 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from bot import __version__
 
 if TYPE_CHECKING:
     from bot.knowledge import Knowledge
+    from bot.metrics import MetricsServer
     from bot.types import Answer, Reply
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -130,25 +131,25 @@ def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
         "eval",
         parents=[common],
         help="measure answer quality on a question set",
-        description="Top-1 accuracy, out-of-scope rejection and a confusion list for a YAML question set (format: tests/questions.yaml).",
+        description="Top-1 accuracy, out-of-scope rejection, confident wrong answers and a confusion list for YAML question sets (format: tests/questions/tuning/en.yaml); a folder stands for its *.yaml files, and sets (folders) are shown side by side.",
     )
     evaluate.add_argument(
         "files",
         nargs="+",
-        metavar="FILE",
-        help="question set YAML: lang: xx, in_scope: {entry_id: [questions]}, out_of_scope: [questions]",
+        metavar="PATH",
+        help="question file or folder of them: lang: xx, in_scope: {entry_id: [questions]}, out_of_scope: [questions], smalltalk: [messages]",
     )
     evaluate.add_argument(
         "--min-accuracy",
-        type=float,
-        metavar="FRACTION",
-        help="exit 1 if any file's accuracy is below this (e.g. 0.9)",
+        type=_percentage,
+        metavar="PERCENT",
+        help="exit 1, naming the file, if any file's accuracy is below this percentage (e.g. 95)",
     )
     evaluate.add_argument(
         "--min-rejection",
-        type=float,
-        metavar="FRACTION",
-        help="exit 1 if any file's out-of-scope rejection is below this",
+        type=_percentage,
+        metavar="PERCENT",
+        help="exit 1, naming the file, if any file's out-of-scope rejection is below this percentage (e.g. 97)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.add_argument(
@@ -188,6 +189,25 @@ def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
             help="close walkthroughs idle for this long (default: 24)",
         )
         _add_loop_arguments(adapter_parser)
+        adapter_parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            metavar="PORT",
+            help="serve /healthz, /readyz and Prometheus /metrics on this port (needs helpbot[metrics])",
+        )
+        adapter_parser.add_argument(
+            "--metrics-host",
+            default="127.0.0.1",
+            metavar="ADDRESS",
+            help="address for --metrics-port (default: 127.0.0.1; 0.0.0.0 in a container)",
+        )
+        adapter_parser.add_argument(
+            "--log-format",
+            choices=["text", "json"],
+            default="text",
+            help="text lines (default) or one JSON object per line for log collectors",
+        )
         adapter.add_arguments(adapter_parser)
     return parser
 
@@ -221,7 +241,7 @@ def _add_loop_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="question sets a reload must not answer worse (default: $HELPBOT_RELOAD_SETS, "
-        "else tests/questions*.yaml of a checkout, else only the built-in check)",
+        "else tests/questions/tuning of a checkout, else only the built-in check)",
     )
 
 
@@ -284,7 +304,7 @@ def _main(argv: list[str] | None) -> int:
     )
     from bot.logs import setup_logging
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, getattr(args, "log_format", "text"))
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -331,6 +351,9 @@ def _main(argv: list[str] | None) -> int:
             admins = _admins(os.environ.get("HELPBOT_ADMINS", ""))
         except argparse.ArgumentTypeError as error:
             parser.error(f"$HELPBOT_ADMINS: {error}")
+    metrics_server = _start_metrics(args)
+    if metrics_server is False:
+        return EXIT_USAGE
     try:
         store = open_store(args.db)
         events = open_event_log(args.db, log_questions=not args.no_question_log)
@@ -358,6 +381,37 @@ def _main(argv: list[str] | None) -> int:
         return int(adapter(engine, args).serve_until_signal())
     except KeyboardInterrupt:
         return 130
+    finally:
+        if metrics_server:
+            metrics_server.stop_thread()
+
+
+def _start_metrics(args: argparse.Namespace) -> MetricsServer | Literal[False] | None:
+    """With --metrics-port: a MetricsServer serving from its own thread (None without it,
+    False after a one-line error). Adapters find it as `args.metrics_server` (and its
+    `Metrics` as `args.metrics`), record into it and mark "platform" ready once connected."""
+    args.metrics = args.metrics_server = None
+    if args.metrics_port is None:
+        return None
+    from bot.metrics import Metrics, MetricsServer, MetricsUnavailable
+
+    try:
+        metrics = Metrics()
+        server = MetricsServer(metrics, args.metrics_host, args.metrics_port)
+        server.mark("platform", False, "the adapter has not reported a connection")
+        server.start_in_thread()
+    except MetricsUnavailable as error:
+        print(f"helpbot: {error}", file=sys.stderr)
+        return False
+    except OSError as error:
+        print(
+            f"helpbot: cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+            f"{error.strerror or error}",
+            file=sys.stderr,
+        )
+        return False
+    args.metrics, args.metrics_server = metrics, server
+    return server
 
 
 def _load_or_report(path: str | None, out: TextIO = sys.stderr) -> Knowledge | None:
@@ -469,3 +523,9 @@ def ask_json(knowledge: Knowledge, answer: Answer, reply: Reply) -> dict[str, ob
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _percentage(text: str) -> float:
+    from bot.evaluate import percentage
+
+    return percentage(text)

@@ -70,12 +70,20 @@ def _install_masking() -> None:
     logging.setLogRecordFactory(factory)
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log to standard error as text lines, or with fmt="json" one JSON object per line."""
     global _configured
     _configured = True
     _install_masking()
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        from bot.jsonlog import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    elif fmt == "text":
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        raise ValueError(f"log format must be 'text' or 'json', not {fmt!r}")
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

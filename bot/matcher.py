@@ -29,22 +29,26 @@ from operator import itemgetter
 from rapidfuzz import fuzz, process
 
 from bot.knowledge import BASE_LANG, Knowledge
+from bot.semantic import SemanticIndex
+from bot.semantic import available as semantic_available
 from bot.stopwords import ALL_STOPWORDS
-from bot.text import normalize, stem
+from bot.text import clauses, is_question_like, normalize, stem
 from bot.types import Answer, Suggestion
 
 OUT_OF_SCOPE = -1
+SEMANTIC_LANG = "en"  # all-MiniLM-L6-v2 is an English model
 _SHORTLIST = 50
 _CANDIDATES = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """The band edges, tuned on tests/questions.yaml (see bench/ and the README)."""
+    """Band edges and weights, chosen by `python bench/tune.py` (cross-validated on
+    tests/questions/tuning; ties go to the stricter value)."""
 
     answer: float = 0.40
     margin: float = 0.02
-    sure: float = 0.70
+    sure: float = 0.80
     suggest: float = 0.22
     refusal_margin: float = 0.0
     stopword_weight: float = 0.3
@@ -53,6 +57,14 @@ class Thresholds:
     vote_weight: float = 0.2
     beta: float = 0.8
     min_exact_share: float = 0.4
+    # The semantic signal (bot/semantic.py), for English questions the words alone do not answer:
+    # fused = sem_weight * cosine + (1 - sem_weight) * lexical score, per entry. The best entry is
+    # answered when fused >= sem_answer, it leads the next entry by sem_gap, and its cosine beats
+    # the closest refusal example's by sem_refusal_margin. Chosen by bench/tune.py.
+    sem_weight: float = 0.7
+    sem_answer: float = 0.60
+    sem_gap: float = 0.10
+    sem_refusal_margin: float = 0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +92,14 @@ class _Doc:
 class Matcher:
     """Scores questions against one knowledge base (all its languages at once)."""
 
-    def __init__(self, knowledge: Knowledge, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        thresholds: Thresholds | None = None,
+        semantic: bool | None = None,
+    ) -> None:
+        """`semantic`: use the sentence-embedding signal (default: when the `semantic` extra is
+        installed and HELPBOT_SEMANTIC is not 0). The model itself loads on first use."""
         self.knowledge = knowledge
         self.t = thresholds or Thresholds()
         self.entry_ids: list[str] = list(knowledge.base.entries)
@@ -137,6 +156,23 @@ class Matcher:
         self._surface = sorted(self._surface_count)
         self._crowded = max(2000, total // 20)
         self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
+        self.semantic: SemanticIndex | None = None
+        if semantic if semantic is not None else semantic_available():
+            sem_texts: list[str] = []
+            sem_labels: list[int] = []
+            for pack in knowledge.packs.values():
+                if pack.lang != SEMANTIC_LANG:
+                    continue
+                for entry in pack.entries.values():
+                    for text in (*entry.questions, entry.title):
+                        sem_texts.append(text)
+                        sem_labels.append(self._index_of[entry.id])
+                    for text in entry.not_questions:
+                        sem_texts.append(text)
+                        sem_labels.append(OUT_OF_SCOPE)
+                sem_texts += pack.out_of_scope
+                sem_labels += [OUT_OF_SCOPE] * len(pack.out_of_scope)
+            self.semantic = SemanticIndex(sem_texts, sem_labels)
 
     # -- building ------------------------------------------------------------------------
 
@@ -272,26 +308,85 @@ class Matcher:
         """Decide between answer, suggest and fallback for one question. Never raises.
 
         The question is compared with phrasings in `lang`, the base language and `also` (the
-        language the text itself was detected in, when that differs from the reply language)."""
-        ranking = self.rank(question, self._languages(lang, also))
+        language the text itself was detected in, when that differs from the reply language).
+
+        A message of several sentences or clauses that is not answered as a whole is read clause
+        by clause (issue 11.4): the best confident answer to a question-like clause ("..., so how
+        do i close it?") wins; a story with no question-like clause, or a message whose refusal
+        examples fit better than any entry, keeps the whole message's verdict."""
+        also = tuple(also)
+        langs = self._languages(lang, also)
+        ranking = self.rank(question, langs)
+        answer, refused = self._decide(ranking, lang)
+        if answer.matched or refused:
+            return answer
+        answer, refused = self._clauses(question, langs, lang, answer)
+        if answer.matched or refused or self.semantic is None:
+            return answer
+        if lang != SEMANTIC_LANG or any(a not in (None, SEMANTIC_LANG) for a in also):
+            return answer
+        return self._semantic(question, ranking, lang) or answer
+
+    def semantic_scores(self, question: str) -> tuple[dict[int, float], float]:
+        """Best cosine per entry index and the best refusal example's cosine (for tuning)."""
+        if self.semantic is None:
+            return {}, 0.0
+        by_entry: dict[int, float] = {}
+        refusal = 0.0
+        for label, similarity in zip(
+            self.semantic.labels, self.semantic.similarities(question), strict=True
+        ):
+            if label == OUT_OF_SCOPE:
+                refusal = max(refusal, similarity)
+            elif similarity > by_entry.get(label, -1.0):
+                by_entry[label] = similarity
+        return by_entry, refusal
+
+    def _semantic(self, question: str, ranking: Ranking, lang: str) -> Answer | None:
+        by_entry, refusal = self.semantic_scores(question)
+        decided = fuse(self.t, by_entry, refusal, ranking, self._index_of)
+        if decided is None:
+            return None
+        entry_id, score = decided
+        return Answer(entry_id, score, (), lang)
+
+    def _clauses(
+        self, question: str, langs: frozenset[str], lang: str, answer: Answer
+    ) -> tuple[Answer, bool]:
+        parts = clauses(question)
+        if len(parts) < 2:
+            return answer, False
+        best: Answer | None = None
+        for part in parts:
+            if not is_question_like(part):
+                continue
+            candidate, part_refused = self._decide(self.rank(part, langs), lang)
+            if part_refused:
+                return answer, True  # an off-topic question asked inside the story: not ours
+            if candidate.matched and (best is None or candidate.score > best.score):
+                best = candidate
+        return best or answer, False
+
+    def _decide(self, ranking: Ranking, lang: str) -> tuple[Answer, bool]:
+        """The band of one ranking, and whether a refusal example beat every entry."""
         best_id, best = ranking.best
         if best_id is None:
-            return Answer(None, 0.0, (), lang)
+            return Answer(None, 0.0, (), lang), False
         t = self.t
         if ranking.refusal + t.refusal_margin >= best:
-            return Answer(None, best, (), lang)
+            return Answer(None, best, (), lang), True
         runner_up = ranking.entries[1][1] if len(ranking.entries) > 1 else 0.0
         confident = ranking.exact_share >= t.min_exact_share  # typo matches alone only suggest
         if confident and best >= t.answer and (best - runner_up >= t.margin or best >= t.sure):
-            return Answer(best_id, best, (), lang)
+            return Answer(best_id, best, (), lang), False
         if best >= t.suggest:
             suggestions = tuple(
                 self._suggestion(entry_id, score, lang)
                 for entry_id, score in ranking.entries[:3]
                 if score >= t.suggest and score > ranking.refusal
             )
-            return Answer(None, best, suggestions, lang)
-        return Answer(None, best, (), lang)
+            return Answer(None, best, suggestions, lang), False
+        return Answer(None, best, (), lang), False
 
     def search(self, text: str, limit: int = 5, lang: str = "en") -> list[Suggestion]:
         """Entries worth offering for partly typed text (autocomplete, inline mode).
@@ -328,6 +423,37 @@ class Matcher:
 
     def _suggestion(self, entry_id: str, score: float, lang: str) -> Suggestion:
         return Suggestion(entry_id, self.knowledge.entry(entry_id, lang).title, score)
+
+
+def fuse(
+    t: Thresholds,
+    by_entry: dict[int, float],
+    refusal: float,
+    ranking: Ranking,
+    index_of: dict[str, int],
+) -> tuple[str, float] | None:
+    """The entry the semantic and lexical evidence agree on, or None (see Thresholds.sem_*)."""
+    if not by_entry:
+        return None
+    lexical = {index_of[entry_id]: score for entry_id, score in ranking.entries}
+    w = t.sem_weight
+    fused = sorted(
+        (
+            (w * sim + (1 - w) * lexical.get(label, 0.0), sim, label)
+            for label, sim in by_entry.items()
+        ),
+        reverse=True,
+    )
+    score, similarity, label = fused[0]
+    runner_up = fused[1][0] if len(fused) > 1 else 0.0
+    if (
+        score >= t.sem_answer
+        and score - runner_up >= t.sem_gap
+        and similarity - refusal >= t.sem_refusal_margin
+    ):
+        entry_ids = list(index_of)
+        return entry_ids[label], round(score, 4)
+    return None
 
 
 def _label_class(label: int) -> int:

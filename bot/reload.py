@@ -4,7 +4,7 @@
 of the old and the new knowledge on the same questions and refuses the new one when either
 figure drops by more than `MAX_DROP` (one point) on any set. The questions are:
 
-- the team's tuning question sets (`default_sets()`: `tests/questions*.yaml` beside the package
+- the team's tuning question sets (`default_sets()`: `tests/questions/tuning/*.yaml` beside the package
   in a checkout, or the files named by `HELPBOT_RELOAD_SETS` / `--reload-sets`); a wheel install
   ships none, and the result says so;
 - always, a built-in check made from the *old* knowledge: every alternate question of every
@@ -31,12 +31,15 @@ SETS_ENV = "HELPBOT_RELOAD_SETS"
 
 def default_sets() -> list[Path]:
     """`$HELPBOT_RELOAD_SETS` (paths separated by the OS path separator), else the tuning sets
-    of a checkout (`tests/questions*.yaml` next to `bot/`), else none (a wheel install)."""
+    of a checkout (`tests/questions/tuning/*.yaml`, or the older `tests/questions*.yaml`, next
+    to `bot/`), else none (a wheel install)."""
     named = os.environ.get(SETS_ENV)
     if named:
         return [Path(p) for p in named.split(os.pathsep) if p]
     tests = Path(__file__).resolve().parent.parent / "tests"
-    return sorted(tests.glob("questions*.yaml"))
+    return sorted((tests / "questions" / "tuning").glob("*.yaml")) or sorted(
+        tests.glob("questions*.yaml")
+    )
 
 
 @dataclass(frozen=True, slots=True)

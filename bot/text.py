@@ -30,7 +30,11 @@ def normalize(text: str) -> str:
         text = text.lower()  # the common case, without the per-character Unicode work
     else:
         text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        # Accents go, and so do invisible format characters (zero-width space and joiners,
+        # soft hyphen, bidi marks): "del\u200bete" is "delete" (issue 9.21).
+        text = "".join(
+            ch for ch in text if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
+        )
         text = text.casefold()
     text = _ELISION.sub(r"\1 ", text)
     text = _APOSTROPHES.sub("", text)
@@ -94,3 +98,49 @@ def _stem_cyrillic(word: str) -> str:
         if word.endswith(ending) and len(word) - len(ending) >= 3:
             return word[: -len(ending)]
     return word
+
+
+# Long messages (issue 11.4): the question is often one clause in a story. Sentences end at
+# . ! ? ; or a line break; a sentence splits again at a comma or dash that is followed by a
+# word that starts a new clause ("..., so how do i close it").
+_SENTENCE_END = re.compile(r"(?<=[.!?;…。])\s+|\n+|(?<=[.!?])(?=[^\W\d_])")
+_CLAUSE_BREAK = re.compile(
+    r"\s*(?:,|\s-+|\s—|\s–)\s*(?=(?:so|but|and|then|anyway|now|how|what|where|when|can|do|"
+    r"pero|entonces|y|asi que|así que|cómo|como|qué|dónde|"
+    r"mais|alors|donc|et|comment|où|mas|então|entao|e|aí|o que|"
+    r"но|так что|и|а|поэтому|ну|как|что|где)\b)",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"^(?:(?:so|but|and|then|anyway|now|ok|okay|well|pero|entonces|y|mais|alors|donc|et|mas|"
+    r"então|entao|e|но|и|а|ну)\s+)*"
+    r"(?:how|what|whats|when|where|why|which|who|can|could|do|does|did|is|are|will|would|should|"
+    r"shall|may|i want|i need|i wanna|i would like|id like|help|please|pls|tell me|explain|"
+    r"cómo|como|qué|que|cuándo|cuando|dónde|donde|por qué|puedo|se puede|quiero|necesito|"
+    r"o que|quanto|posso|dá para|da pra|quero|preciso|"
+    r"comment|quoi|quand|où|pourquoi|est-ce|puis-je|je veux|je voudrais|combien|"
+    r"как|что|когда|где|почему|зачем|можно|могу|хочу|сколько|помогите|подскажите)\b",
+    re.IGNORECASE,
+)
+
+
+def clauses(text: str, min_words: int = 2) -> list[str]:
+    """The sentences and clauses of a message, in order (each at least `min_words` words)."""
+    parts: list[str] = []
+    for sentence in _SENTENCE_END.split(text[:MAX_INPUT_CHARS]):
+        for clause in _CLAUSE_BREAK.split(sentence):
+            clause = clause.strip(" ,-—–")
+            if len(clause.split()) >= min_words:
+                parts.append(clause)
+    return parts
+
+
+def is_question_like(clause: str) -> bool:
+    """Whether a clause asks something or asks for something (a question mark, a question
+    word, or a request such as "i want to..."), as opposed to telling a story."""
+    stripped = clause.strip()
+    return (
+        stripped.endswith(("?", "¿"))
+        or stripped.startswith("¿")
+        or bool(_QUESTION_START.match(stripped.lstrip("¿¡ ")))
+    )

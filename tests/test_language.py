@@ -21,7 +21,7 @@ def test_every_language_is_shipped(knowledge):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_per_language_quality(knowledge, lang):
-    report = evaluate(knowledge, Path(__file__).parent / f"questions.{lang}.yaml")
+    report = evaluate(knowledge, Path(__file__).parent / "questions" / "tuning" / f"{lang}.yaml")
     assert report.in_scope + report.out_of_scope >= 30
     assert report.accuracy >= 0.90, report.confusions
     assert report.wrong <= 2, report.confusions

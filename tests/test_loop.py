@@ -294,7 +294,7 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-QUICK_SETS = [ROOT / "tests" / "questions.yaml"]
+QUICK_SETS = [ROOT / "tests" / "questions" / "tuning" / "en.yaml"]
 
 
 async def test_a_valid_change_is_served_without_a_restart(folder: Path) -> None:

@@ -1,0 +1,187 @@
+"""Search the matcher's thresholds and weights on the TUNING question set, with cross-validation.
+
+    python bench/tune.py                      # tune on tests/questions/tuning
+    python bench/tune.py --report tests/questions/blind_a   # also print blind figures
+
+Two stages, each a grid search scored by
+    utility = right answers + refused out-of-scope - PENALTY * confident wrong answers
+(a confident wrong answer is worse than no answer, hence PENALTY > 1):
+
+1. the lexical band edges (answer, margin, sure), with the semantic signal off;
+2. with those fixed, the semantic fusion (sem_weight, sem_answer, sem_gap, sem_refusal_margin)
+   on the questions the lexical matcher leaves unanswered (only they reach the model).
+
+K-fold cross-validation (questions shuffled with a fixed seed) picks the best values on K-1
+folds and scores them on the held-out fold, so the printed CV figure estimates how the chosen
+values do on questions they were not chosen on. The final values are the best on the whole
+tuning set. `--report` sets are scored with the chosen values *after* choosing, only to print:
+nothing here ever reads them to choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.evaluate import load_question_set, question_files, run_eval  # noqa: E402
+from bot.knowledge import load_knowledge  # noqa: E402
+from bot.matcher import Matcher, Ranking, Thresholds, fuse  # noqa: E402
+from bot.types import Answer  # noqa: E402
+
+PENALTY = 3.0
+FOLDS = 5
+
+# Strictest values first: on a tie the first best wins, so an unmeasured difference never buys
+# a looser threshold (fewer answers, but no confident wrong answer the data cannot see).
+LEXICAL_GRID = {
+    "answer": [0.45, 0.40, 0.35],
+    "margin": [0.04, 0.02, 0.0],
+    "sure": [0.80, 0.70, 0.65],
+}
+SEMANTIC_GRID = {
+    "sem_weight": [0.7, 0.6, 0.8, 0.5, 1.0],
+    "sem_answer": [0.65, 0.60, 0.55, 0.50, 0.45],
+    "sem_gap": [0.10, 0.05, 0.03, 0.0],
+    "sem_refusal_margin": [0.10, 0.05, 0.0],
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    question: str
+    lang: str
+    expected: str | None  # None: must not get an entry (out of scope or small talk)
+
+
+def load_items(paths: Sequence[Path]) -> list[Item]:
+    items: list[Item] = []
+    for _, path in question_files(list(paths)):
+        qs = load_question_set(path)
+        for entry_id, questions in qs.in_scope.items():
+            items += [Item(q, qs.lang, entry_id) for q in questions]
+        items += [Item(q, qs.lang, None) for q in (*qs.out_of_scope, *qs.smalltalk)]
+    return items
+
+
+def utility(outcomes: Sequence[tuple[Item, str | None]]) -> float:
+    total = 0.0
+    for item, got in outcomes:
+        if got == item.expected:
+            total += 1
+        elif got is not None:
+            total -= PENALTY
+    return total
+
+
+def grid(space: dict[str, list[float]]) -> Iterator[dict[str, float]]:
+    names = list(space)
+    for values in itertools.product(*(space[n] for n in names)):
+        yield dict(zip(names, values, strict=True))
+
+
+def cross_validate(
+    items: list[Item],
+    candidates: list[dict[str, float]],
+    outcome: Callable[[dict[str, float], Item], str | None],
+) -> tuple[dict[str, float], float, float]:
+    """(best values on all items, CV utility per item, utility per item of the best)."""
+    table = [[outcome(c, item) for item in items] for c in candidates]
+    order = list(range(len(items)))
+    random.Random(0).shuffle(order)
+    folds = [order[k::FOLDS] for k in range(FOLDS)]
+
+    def score(row: list[str | None], idx: Sequence[int]) -> float:
+        return utility([(items[i], row[i]) for i in idx])
+
+    held_out = 0.0
+    for k, fold in enumerate(folds):
+        train = [i for j, f in enumerate(folds) if j != k for i in f]
+        best = max(range(len(candidates)), key=lambda c: score(table[c], train))
+        held_out += score(table[best], fold)
+    everything = range(len(items))
+    best = max(range(len(candidates)), key=lambda c: score(table[c], everything))
+    return candidates[best], held_out / len(items), score(table[best], everything) / len(items)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tuning", type=Path, nargs="+", default=[ROOT / "tests/questions/tuning"])
+    parser.add_argument(
+        "--report", type=Path, nargs="*", default=[], help="blind sets: scored after choosing"
+    )
+    args = parser.parse_args()
+    knowledge = load_knowledge()
+    items = load_items(args.tuning)
+    print(f"tuning set: {len(items)} questions; utility = right + refused - {PENALTY:g} x wrong")
+
+    lexical = Matcher(knowledge, semantic=False)
+    base = Thresholds()
+
+    def lexical_outcome(values: dict[str, float], item: Item) -> str | None:
+        lexical.t = replace(base, **values)
+        return lexical.match(item.question, item.lang).entry_id
+
+    chosen, cv, fit = cross_validate(items, list(grid(LEXICAL_GRID)), lexical_outcome)
+    print(f"stage 1 (lexical): {chosen}  CV utility/question {cv:.3f}, on all {fit:.3f}")
+    lexical.t = replace(base, **chosen)
+
+    semantic = Matcher(knowledge, thresholds=lexical.t)
+    if semantic.semantic is None:
+        print("stage 2 skipped: the semantic extra is not installed")
+        final = lexical.t
+    else:
+        reached: dict[int, tuple[Ranking, dict[int, float], float]] = {}
+        lexical_answer: dict[int, str | None] = {}
+        captured: list[Ranking] = []
+
+        def capture(question: str, ranking: Ranking, lang: str) -> Answer | None:
+            captured.append(ranking)  # the questions that reach the model, with their ranking
+            return None
+
+        semantic._semantic = capture  # type: ignore[method-assign]
+        for i, item in enumerate(items):
+            captured.clear()
+            lexical_answer[i] = semantic.match(item.question, item.lang).entry_id
+            if captured:
+                by_entry, refusal = semantic.semantic_scores(item.question)
+                reached[i] = (captured[0], by_entry, refusal)
+        index = {id(item): i for i, item in enumerate(items)}
+        print(f"  {len(reached)} tuning questions reach the semantic model")
+
+        def semantic_outcome(values: dict[str, float], item: Item) -> str | None:
+            i = index[id(item)]
+            if i not in reached:
+                return lexical_answer[i]
+            ranking, by_entry, refusal = reached[i]
+            decided = fuse(
+                replace(lexical.t, **values), by_entry, refusal, ranking, semantic._index_of
+            )
+            return decided[0] if decided else None
+
+        chosen_sem, cv, fit = cross_validate(items, list(grid(SEMANTIC_GRID)), semantic_outcome)
+        print(f"stage 2 (semantic): {chosen_sem}  CV utility/question {cv:.3f}, on all {fit:.3f}")
+        final = replace(lexical.t, **chosen_sem)
+
+    print("\nchosen Thresholds (paste into bot/matcher.py if they differ from the defaults):")
+    for f in fields(Thresholds):
+        value, default = getattr(final, f.name), getattr(Thresholds(), f.name)
+        print(f"  {f.name} = {value}" + ("" if value == default else f"   (default {default})"))
+    matcher = Matcher(knowledge, thresholds=final)
+    print("\nTuning set with the chosen values:")
+    run_eval(knowledge, list(args.tuning), as_json=False, limit=0, matcher=matcher)
+    if args.report:
+        print("\nReport-only sets with the chosen values (never used to choose):")
+        run_eval(knowledge, list(args.report), as_json=False, limit=0, matcher=matcher)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

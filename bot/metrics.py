@@ -1,0 +1,417 @@
+"""Prometheus metrics and the `/healthz`, `/readyz`, `/metrics` HTTP server (`--metrics-port`).
+
+`Metrics` owns its own `CollectorRegistry` (never the process-wide default one), so two bots in
+one process or one test never mix figures. Everything is anonymous: labels only take values
+from small known sets (platform, message kind, language, error kind, store operation), and
+anything else is counted as "other", so no person's id or text can become a label and the
+number of time series stays bounded.
+
+The engine and adapters call a small API::
+
+    metrics.message("telegram", "answered", "es", seconds=0.012)
+    metrics.api_error("discord", "rate_limited"); metrics.api_retry("discord")
+    metrics.store_call("get", seconds=0.002, ok=True)   # or: with metrics.store_timer("put"): ...
+    metrics.walkthroughs_from(callback); metrics.set_handoffs_open(3)
+
+`MetricsServer` is a deliberately tiny HTTP/1.1 server on `asyncio.start_server`: GET/HEAD
+only, one request per connection, requests over 8 KiB or slower than 5 s are dropped, at most
+64 connections at once. Run it in the bot's event loop (`await server.start()`) or in its own
+thread (`server.start_in_thread()`). prometheus-client is imported only when metrics are
+used (`pip install 'helpbot[metrics]'`), so `helpbot ask` never pays for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+log = logging.getLogger(__name__)
+
+OTHER = "other"
+PLATFORMS = frozenset({"telegram", "discord", "console"})
+LANGUAGES = frozenset({"en", "es", "pt", "ru", "fr"})
+# What a handled message turned out to be.
+KINDS = frozenset(
+    {"answered", "unanswered", "command", "button", "walkthrough", "inline", "autocomplete"}
+)
+# Why a platform API call failed.
+API_ERRORS = frozenset(
+    {"network", "timeout", "rate_limited", "unauthorized", "forbidden", "bad_request", "server"}
+)
+STORE_OPS = frozenset({"get", "put", "delete", "lock", "purge", "ready"})
+
+HANDLING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STORE_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+INSTALL_HINT = "pip install 'helpbot[metrics]'"
+
+
+class MetricsUnavailable(RuntimeError):
+    """prometheus-client is not installed; the message says how to install it."""
+
+
+def require_prometheus() -> None:
+    """Raise `MetricsUnavailable` with a one-line fix if prometheus-client is missing."""
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError as error:
+        raise MetricsUnavailable(
+            f"--metrics-port needs prometheus-client, which is not installed: {INSTALL_HINT}"
+        ) from error
+
+
+def _known(value: str | None, allowed: frozenset[str]) -> str:
+    value = (value or "").lower()
+    return value if value in allowed else OTHER
+
+
+class Metrics:
+    """Counters, histograms and gauges of one bot, in a registry of their own."""
+
+    def __init__(
+        self,
+        *,
+        platforms: frozenset[str] = PLATFORMS,
+        languages: frozenset[str] = LANGUAGES,
+    ) -> None:
+        require_prometheus()
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.platforms, self.languages = frozenset(platforms), frozenset(languages)
+        self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self._messages = Counter(
+            "helpbot_messages",
+            "Messages handled, by platform, what they were and the language answered in.",
+            ["platform", "kind", "lang"],
+            registry=r,
+        )
+        self._handling = Histogram(
+            "helpbot_handling_seconds",
+            "Time from receiving a message to having its replies, in seconds.",
+            ["platform"],
+            buckets=HANDLING_BUCKETS,
+            registry=r,
+        )
+        self._api_errors = Counter(
+            "helpbot_platform_api_errors",
+            "Failed calls to a platform's API, by platform and kind of failure.",
+            ["platform", "kind"],
+            registry=r,
+        )
+        self._api_retries = Counter(
+            "helpbot_platform_api_retries",
+            "Platform API calls retried (after flood control or a network error).",
+            ["platform"],
+            registry=r,
+        )
+        self._store_seconds = Histogram(
+            "helpbot_store_seconds",
+            "Latency of session store operations, in seconds.",
+            ["op"],
+            buckets=STORE_BUCKETS,
+            registry=r,
+        )
+        self._store_errors = Counter(
+            "helpbot_store_errors",
+            "Session store operations that failed, by operation.",
+            ["op"],
+            registry=r,
+        )
+        self._walkthroughs = Gauge(
+            "helpbot_walkthroughs_open",
+            "Walkthroughs in progress (read from the store when scraped).",
+            registry=r,
+        )
+        self._walkthroughs.set_function(lambda: math.nan)
+        self._handoffs = Gauge(
+            "helpbot_handoffs_open", "Hand-offs to a human not yet closed.", registry=r
+        )
+
+    # -- what the engine and adapters call -----------------------------------------------
+
+    def message(self, platform: str, kind: str, lang: str | None, seconds: float) -> None:
+        """One handled message: what it was, the language of the answer, how long it took."""
+        p = _known(platform, self.platforms)
+        self._messages.labels(p, _known(kind, KINDS), _known(lang, self.languages)).inc()
+        self._handling.labels(p).observe(max(0.0, seconds))
+
+    def api_error(self, platform: str, kind: str) -> None:
+        self._api_errors.labels(_known(platform, self.platforms), _known(kind, API_ERRORS)).inc()
+
+    def api_retry(self, platform: str) -> None:
+        self._api_retries.labels(_known(platform, self.platforms)).inc()
+
+    def store_call(self, op: str, seconds: float, ok: bool = True) -> None:
+        op = _known(op, STORE_OPS)
+        self._store_seconds.labels(op).observe(max(0.0, seconds))
+        if not ok:
+            self._store_errors.labels(op).inc()
+
+    @contextlib.contextmanager
+    def store_timer(self, op: str) -> Iterator[None]:
+        """Time a store operation; an exception counts as an error and is re-raised."""
+        start = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            self.store_call(op, time.perf_counter() - start, ok=False)
+            raise
+        self.store_call(op, time.perf_counter() - start, ok=True)
+
+    def walkthroughs_from(self, callback: Callable[[], float]) -> None:
+        """Read the open-walkthrough count from `callback` at each scrape. It must be quick
+        and thread-safe (a cached number); if it fails the gauge reads NaN and the scrape
+        still succeeds."""
+
+        def read() -> float:
+            try:
+                return float(callback())
+            except Exception:
+                log.warning("open-walkthrough count unavailable", exc_info=True)
+                return math.nan
+
+        self._walkthroughs.set_function(read)
+
+    def set_handoffs_open(self, count: int) -> None:
+        self._handoffs.set(count)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The Prometheus text format of every metric, and its content type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+# -- the HTTP server --------------------------------------------------------------------
+
+Check = Callable[[], "bool | Awaitable[bool]"]
+
+MAX_REQUEST_BYTES = 8192
+READ_TIMEOUT = 5.0
+WRITE_TIMEOUT = 5.0
+CHECK_TIMEOUT = 2.0
+MAX_CONNECTIONS = 64
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class MetricsServer:
+    """`/healthz` (200 while the process runs), `/readyz` (200 only when every readiness check
+    passes, else 503 with a JSON body naming what is not ready) and `/metrics`.
+
+    Checks are added with `add_check(name, fn)` (fn returns a bool, or an awaitable of one,
+    and is given 2 s) or set directly with `mark(name, ready, reason)`. A check that raises or
+    times out is not ready. Async checks run in the server's event loop: in thread mode use
+    `mark` from the bot's loop instead of a coroutine bound to that loop.
+    """
+
+    def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 9100) -> None:
+        self.metrics = metrics
+        self.host, self.port = host, port
+        self._checks: dict[str, Check] = {}
+        self._marks: dict[str, tuple[bool, str]] = {}
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- readiness ------------------------------------------------------------------------
+
+    def add_check(self, name: str, check: Check) -> None:
+        self._checks[name] = check
+
+    def mark(self, name: str, ready: bool, reason: str = "") -> None:
+        """Set a readiness flag (e.g. "platform" when connected or disconnected)."""
+        self._marks[name] = (ready, reason or ("ready" if ready else "not ready"))
+        if name not in self._checks:
+
+            def flag() -> bool:
+                return self._marks[name][0]
+
+            self._checks[name] = flag
+
+    async def readiness(self) -> dict[str, str]:
+        """Check name -> "ready" or why not."""
+        names = list(self._checks)
+        results = await asyncio.gather(*(self._run_check(n) for n in names))
+        return dict(zip(names, results, strict=True))
+
+    async def _run_check(self, name: str) -> str:
+        try:
+            result = self._checks[name]()
+            if inspect.isawaitable(result):
+                result = await asyncio.wait_for(result, CHECK_TIMEOUT)
+        except TimeoutError:
+            return f"no answer within {CHECK_TIMEOUT:g} s"
+        except Exception as error:
+            return f"failed: {type(error).__name__}: {error}"[:200]
+        if result:
+            return "ready"
+        return self._marks.get(name, (False, "not ready"))[1]
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen in the running event loop; `self.port` is the bound port (useful with 0)."""
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, limit=MAX_REQUEST_BYTES
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("metrics and health on http://%s:%d/", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop listening and drop the connections still open (their handlers then end)."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+            for writer in list(self._open):
+                writer.close()
+            for _ in range(100):  # the handlers see the closed connection within a few ticks
+                if not self._open:
+                    break
+                await asyncio.sleep(0.01)
+
+    async def __aenter__(self) -> MetricsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def start_in_thread(self) -> None:
+        """Serve from a daemon thread with its own event loop; returns once listening and
+        raises the bind error (e.g. port in use) if it could not."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._thread_loop = loop
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as error:
+                failure.append(error)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self.stop())
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name="helpbot-metrics", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+
+    def stop_thread(self) -> None:
+        if self._thread is not None and self._thread_loop is not None:
+            self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+            self._thread.join(5.0)
+            self._thread = None
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._open) >= MAX_CONNECTIONS or self._server is None:
+            writer.close()
+            return
+        self._open.add(writer)
+        try:
+            status, ctype, body, head, extra = await self._respond(reader)
+            await self._write(writer, status, ctype, body, head, extra)
+        except Exception:
+            log.debug("metrics request failed", exc_info=True)
+        finally:
+            self._open.discard(writer)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _respond(
+        self, reader: asyncio.StreamReader
+    ) -> tuple[int, str, bytes, bool, dict[str, str]]:
+        text = "text/plain; charset=utf-8"
+        try:
+            raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
+        except TimeoutError:
+            return 408, text, b"request too slow\n", False, {}
+        except asyncio.LimitOverrunError:
+            return 431, text, b"request too large\n", False, {}
+        except asyncio.IncompleteReadError:
+            return 400, text, b"incomplete request\n", False, {}
+        parts = raw.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            return 400, text, b"bad request line\n", False, {}
+        method, target = parts[0], parts[1]
+        head = method == "HEAD"
+        if method not in ("GET", "HEAD"):
+            return 405, text, b"only GET and HEAD\n", False, {"Allow": "GET, HEAD"}
+        path = target.split("?", 1)[0]
+        if path == "/healthz":
+            return 200, text, b"ok\n", head, {}
+        if path == "/readyz":
+            checks = await self.readiness()
+            failing = {name: why for name, why in checks.items() if why != "ready"}
+            body = {"ready": not failing, "checks": checks}
+            if failing:
+                body["not_ready"] = sorted(failing)
+            data = (json.dumps(body, sort_keys=True) + "\n").encode()
+            return (503 if failing else 200), "application/json", data, head, {}
+        if path == "/metrics":
+            try:
+                data, ctype = self.metrics.exposition()
+            except Exception:
+                log.exception("could not render /metrics")
+                return 500, text, b"could not render metrics\n", head, {}
+            return 200, ctype, data, head, {}
+        return 404, text, b"not found: try /healthz, /readyz or /metrics\n", head, {}
+
+    @staticmethod
+    async def _write(
+        writer: asyncio.StreamWriter,
+        status: int,
+        ctype: str,
+        body: bytes,
+        head: bool,
+        extra: dict[str, str],
+    ) -> None:
+        headers = {
+            "Content-Type": ctype,
+            "Content-Length": str(len(body)),
+            "Cache-Control": "no-store",
+            "Connection": "close",
+            **extra,
+        }
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if not head:
+            writer.write(body)
+        await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)

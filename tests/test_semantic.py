@@ -1,0 +1,135 @@
+"""The semantic signal: real model from the `semantic` extra, lazy, cached, and fused safely."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import semantic
+from bot.matcher import Matcher
+
+pytestmark = pytest.mark.skipif(
+    not semantic.available(),
+    reason="the semantic extra is not installed (pip install '.[semantic]')",
+)
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One embedding cache for the tests that embed the whole guide (it takes seconds)."""
+    return tmp_path_factory.mktemp("semantic-cache")
+
+
+def test_wordpiece_matches_bert_uncased_ids():
+    tokenizer = semantic.WordPiece()
+    # Ids of bert-base-uncased's vocabulary: [CLS] i ' m done , cafe ! [SEP]
+    assert tokenizer.encode("I'm done, café!") == [
+        101,
+        1045,
+        1005,
+        1049,
+        2589,
+        1010,
+        7668,
+        999,
+        102,
+    ]
+    # Unknown pieces split into word pieces; invisible characters vanish.
+    assert tokenizer.encode("aliexpress")[1:-1] == [
+        tokenizer.vocab[p] for p in ("ali", "##ex", "##press")
+    ]
+    assert tokenizer.encode("del\u200bete") == tokenizer.encode("delete")
+    assert len(tokenizer.encode("word " * 500)) == semantic.MAX_TOKENS
+
+
+def test_paraphrases_are_closer_than_unrelated_text():
+    encoder = semantic.Encoder()
+    vectors = encoder.embed(
+        ["how do i delete my account", "remove my profile for good", "what time is it"]
+    )
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.3
+    assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
+
+
+def test_index_is_cached_on_disk_by_knowledge_and_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("HELPBOT_CACHE", str(tmp_path))
+    index = semantic.SemanticIndex(["delete my account", "what time is it"], [0, -1])
+    first = index.similarities("close my account")
+    assert index.cache_file.exists() and semantic.MODEL_ID in index.cache_file.name
+    again = semantic.SemanticIndex(["delete my account", "what time is it"], [0, -1])
+    assert again.cache_file == index.cache_file
+    assert again.similarities("close my account") == pytest.approx(first, abs=1e-5)
+    other = semantic.SemanticIndex(["delete my account", "what day is it"], [0, -1])
+    assert other.cache_file != index.cache_file
+    index.cache_file.write_bytes(b"not numpy")  # a damaged cache is rebuilt, not trusted
+    assert semantic.SemanticIndex(["delete my account", "what time is it"], [0, -1]).similarities(
+        "close my account"
+    ) == pytest.approx(first, abs=1e-5)
+
+
+def test_adds_recall_for_paraphrases_without_letting_off_topic_through(
+    knowledge, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HELPBOT_CACHE", str(tmp_path))
+    lexical = Matcher(knowledge, semantic=False)
+    fused = Matcher(knowledge, semantic=True)
+    assert fused.semantic is not None and lexical.semantic is None
+    gained = [
+        q
+        for q in (
+            "do i need to finish all my disputes before cancelling the account",
+            "wipe my profile off there",
+            "i never want to see that shopping site again, erase me",
+            "make my aliexpress login stop existing",
+        )
+        if fused.match(q).entry_id in ("delete_account", "pending_orders")
+        and not lexical.match(q).matched
+    ]
+    assert gained, "the semantic signal answered none of the paraphrases"
+    for off_topic in (
+        "how do i cook rice",
+        "what is the weather tomorrow",
+        "my package from amazon is late",
+        "recommend me a good phone",
+    ):
+        assert not fused.match(off_topic).matched, off_topic
+    # Other languages are not sent to the English model.
+    assert (
+        fused.match("borrar mi perfil de ahí", "es").entry_id
+        == lexical.match("borrar mi perfil de ahí", "es").entry_id
+    )
+
+
+def test_model_loads_only_when_a_question_reaches_it(shared_cache):
+    code = (
+        "import sys\n"
+        "from bot.knowledge import load_knowledge\n"
+        "from bot.matcher import Matcher\n"
+        "m = Matcher(load_knowledge(), semantic=True)\n"
+        "assert m.match('how long does deletion take').matched\n"
+        "assert 'onnxruntime' not in sys.modules, 'confident lexical answer loaded the model'\n"
+        "m.match('wipe my profile off there')\n"
+        "assert 'onnxruntime' in sys.modules\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "HELPBOT_CACHE": str(shared_cache),
+            "PATH": "",
+            "PYTHONPATH": str(Path(__file__).parents[1]),
+            "HF_HUB_OFFLINE": "1",
+        },
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_switched_off_by_environment(monkeypatch):
+    monkeypatch.setenv("HELPBOT_SEMANTIC", "0")
+    assert not semantic.available()
