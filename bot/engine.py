@@ -7,21 +7,35 @@ markup. It knows nothing about any chat platform.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
 from bot import actions
-from bot.actions import ChooseLanguage, RunCommand, ShowEntry
+from bot.actions import ChooseLanguage, Rate, RunCommand, ShowEntry
 from bot.commands import REGISTRY, CommandSpec, OptionSpec
-from bot.knowledge import Knowledge
+from bot.events import (
+    DEFAULT_RETENTION_DAYS,
+    PENDING_MAX,
+    PENDING_SECONDS,
+    Event,
+    EventLog,
+    Kind,
+    MemoryEventLog,
+    new_token,
+    retention_cutoff,
+)
+from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
 from bot.matcher import Matcher
+from bot.reload import ReloadResult, check, default_sets
 from bot.sessions import MemoryStore, Session, SessionStore, StoreUnavailable
 from bot.stopwords import ALL_STOPWORDS
 from bot.text import normalize
@@ -48,6 +62,11 @@ class Engine:
         matcher: Matcher | None = None,
         ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
+        events: EventLog | None = None,
+        feedback: bool = True,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        admins: frozenset[str] = frozenset(),
+        reload_sets: Sequence[Path] | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store: SessionStore = store if store is not None else MemoryStore()
@@ -56,6 +75,16 @@ class Engine:
         self.clock = clock
         self.words = Words(knowledge)  # the walkthrough words, in every language
         self.detector = LanguageDetector(knowledge)
+        # Anonymous events (bot.events): a throw-away in-memory log unless one is given.
+        self.events: EventLog = events if events is not None else MemoryEventLog()
+        self.feedback = feedback  # 👍/👎 under answers to questions
+        self.retention_days = retention_days
+        self.admins = admins  # "platform:user_id" of the operators (/stats, /reload)
+        self.reload_sets = list(default_sets() if reload_sets is None else reload_sets)
+        self._reloading = asyncio.Lock()
+        # Rating token -> runner-up entry ids, in memory only, so a 👎 can offer "did you
+        # mean" without keeping the question. Entry ids only: nothing about the person.
+        self._alternatives: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
         self.followups = FollowUps(knowledge)
         self.manners = Manners(knowledge)
         # session key -> (entry id, when): the last entry answered outside a walkthrough, in
@@ -204,21 +233,74 @@ class Engine:
         """Delete what was kept for people idle for over twice the TTL (walkthroughs and
         remembered languages); returns how many. Adapters call this periodically, outside any
         person's lock; `handle` never does."""
-        return await self.store.purge(self.clock() - 2 * self.ttl)
+        removed = await self.store.purge(self.clock() - 2 * self.ttl)
+        removed += await self.events.purge(retention_cutoff(self.retention_days, self.clock()))
+        return removed
 
     async def close(self) -> None:
         await self.store.close()
+        await self.events.close()
+
+    def is_admin(self, message: IncomingMessage) -> bool:
+        return f"{message.platform}:{message.user_id}" in self.admins
+
+    async def reload(self, path: str | Path | None = None) -> ReloadResult:
+        """Load the knowledge at `path` (default: the folder served now), validate it, check
+        its answers on the tuning sets (`bot.reload`), and serve it only if nothing got worse
+        by more than one point; otherwise keep serving the old one. Walkthroughs keep their
+        place (positions are ids); a position that disappeared ends politely when next used.
+        SIGHUP (adapters) and /reload (admins) both come here."""
+        where = str(path or self.knowledge.path)
+        async with self._reloading:
+            try:
+                new = await asyncio.to_thread(load_knowledge, where)
+            except KnowledgeError as error:
+                problems = tuple(str(p) for p in error.problems)
+                reason = f"{len(problems)} problem(s) in {where}; first: {problems[0]}"
+                result = ReloadResult(False, where, reason, problems)
+            else:
+                matcher, result = await asyncio.to_thread(
+                    check, self.knowledge, self.matcher, new, self.reload_sets
+                )
+                if result.ok:
+                    self.knowledge, self.matcher = new, matcher
+                    self.words = Words(new)
+                    self.detector = LanguageDetector(new)
+                    self._alternatives.clear()  # entry ids of the old knowledge
+        if result.ok:
+            log.warning("knowledge %s", result.reason)
+        else:
+            log.warning("knowledge reload refused, still serving the old one: %s", result.reason)
+        return result
+
+    def remember_alternatives(self, token: str, entry_ids: tuple[str, ...]) -> None:
+        self._alternatives[token] = (time.monotonic(), entry_ids)
+        while len(self._alternatives) > PENDING_MAX:
+            self._alternatives.popitem(last=False)
+
+    def alternatives(self, token: str) -> tuple[str, ...] | None:
+        found = self._alternatives.get(token)
+        if found is None or time.monotonic() - found[0] > PENDING_SECONDS:
+            return None
+        return tuple(i for i in found[1] if i in self.knowledge.base.entries)
+
+    def handoff_rows(self, turn: Turn) -> tuple[tuple[Button, ...], ...]:
+        """Hook for handoff (a way to reach a person), offered after a 👎: none yet."""
+        return ()
 
     # -- one message ---------------------------------------------------------------------
 
     async def _handle(self, message: IncomingMessage) -> list[Reply]:
+        started = time.perf_counter()
         now = self.clock()
         key = message.session_key
         stored = await self.store.get(key)
         replies: list[Reply] = []
         lang, text_lang = self._languages(message, stored)
         session = replace(stored) if stored is not None else Session(updated_at=now)
+        idle: str | None = None
         if stored is not None and stored.active and now - stored.updated_at > self.ttl:
+            idle = stored.position
             session = replace(session, mode=None, position=None)
             hours = f"{self.ttl / 3600:.3g}"
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
@@ -226,6 +308,9 @@ class Engine:
         turn.last_entry = self.recall(key, now)
         replies += await turn.run()
         self.remember(key, turn.last_entry, now)
+        for later in turn.later:
+            replies += await later()
+        await self._record(turn, idle, now, (time.perf_counter() - started) * 1000)
         if turn.forgotten:
             await self.store.delete(key)
             return replies
@@ -237,6 +322,38 @@ class Engine:
         elif stored is not None:
             await self.store.delete(key)
         return replies
+
+    async def _record(self, turn: Turn, idle: str | None, now: float, ms: float) -> None:
+        """The anonymous events for one handled message (never who sent it)."""
+        platform, lang = turn.message.platform, turn.lang
+        found: list[Event] = []
+        if idle is not None:
+            found.append(Event("walkthrough", platform, lang, at=now, position=idle, move="idle"))
+        for move, position in turn.walk.moves:
+            found.append(
+                Event("walkthrough", platform, lang, at=now, ms=ms, position=position, move=move)  # type: ignore[arg-type]
+            )
+        if turn.kind == "feedback":
+            pass  # stored by EventLog.rate, once per answer
+        elif turn.kind is not None or not turn.walk.moves:
+            found.append(
+                Event(
+                    turn.kind or "command",
+                    platform,
+                    lang,
+                    at=now,
+                    entry=turn.entry,
+                    score=turn.score,
+                    ms=ms,
+                    token=turn.token,
+                    question=turn.question_text,
+                )
+            )
+        try:
+            for event in found:
+                await self.events.record(event)
+        except Exception:
+            log.exception("could not record an event; the reply is sent anyway")
 
     def recall(self, key: str, now: float) -> str | None:
         """The entry last answered to this person, if within CONTEXT_TTL."""
@@ -288,6 +405,16 @@ class Turn:
         self.walk = Walk(self.k, lang, message.user_id, session)
         self.forgotten = False
         self.last_entry: str | None = None  # the last answered entry (Engine.context)
+        self.admin = engine.is_admin(message)
+        self.feedback = engine.feedback
+        # What the anonymous event for this message says (see Engine._record).
+        self.kind: Kind | None = None
+        self.entry: str | None = None
+        self.score: float | None = None
+        self.token: str | None = None
+        self.question_text: str | None = None
+        # Work that needs the event loop (ratings, /stats, /reload); replies are appended.
+        self.later: list[Callable[[], Awaitable[list[Reply]]]] = []
 
     def ui(self, key: str, **values: object) -> str:
         return self.k.ui(key, self.lang, **values)
@@ -325,13 +452,14 @@ class Turn:
             head, _, rest = text[1:].partition(" ")
             return head.split("@", 1)[0].lower(), rest.strip()
         bare = normalize(text)
-        if REGISTRY.get(bare) is not None:
+        declared = REGISTRY.get(bare)
+        if declared is not None and (self.admin or not declared.admin):
             return bare, ""
         return None, ""
 
     def command(self, name: str, argument: str) -> list[Reply]:
         declared = REGISTRY.get(name)
-        if declared is None:
+        if declared is None or (declared.admin and not self.admin):  # others: no such command
             unknown = self.ui("unknown_command", command=escape(name[:40]))
             return [Reply(unknown, self.main_buttons())]
         return declared.handler(self, argument)
@@ -380,7 +508,30 @@ class Turn:
         self.forgotten = True
         self.last_entry = None
         self.session = Session()
+        moves = self.walk.moves
         self.walk = Walk(self.k, self.lang, self.message.user_id, self.session)
+        self.walk.moves = moves
+
+    def rate(self, token: str, helpful: bool) -> list[Reply]:
+        """👍 / 👎 pressed under an answer: store the rating (a second press replaces it);
+        👎 also offers the runners-up of that question, or the answer's related topics."""
+        self.kind = "feedback"
+        engine = self.engine
+
+        async def store() -> list[Reply]:
+            known = await engine.events.rate(token, 1 if helpful else -1)
+            if not known:
+                log.info("a rating for an unknown or purged answer")
+            if helpful:
+                return [Reply(self.ui("feedback_thanks"), private=True)]
+            offered = engine.alternatives(token) or ()
+            rows = self.topic_rows(offered) + engine.handoff_rows(self)
+            if not rows:
+                rows = self.topic_rows(self.k.pack(self.lang).fallback_topics)
+            return [Reply(self.ui("feedback_sorry"), rows)]
+
+        self.later.append(store)
+        return []
 
     # -- questions and answers -----------------------------------------------------------
 
@@ -445,11 +596,31 @@ class Turn:
         else:
             if answer is None:
                 answer = self.engine.read(text, self.lang, self.text_lang)
+            self.note_answer(answer, text)
+            rated = self.feedback and position is None and answer.entry_id is not None
+            if rated:
+                self.token = new_token()
+                others = self.engine.matcher.search(text, 4, self.lang)
+                runners_up = tuple(s.id for s in others if s.id != answer.entry_id)[:3]
+                self.engine.remember_alternatives(self.token, runners_up)
             replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 
+    def note_answer(self, answer: Answer, text: str) -> None:
+        """What the event says about a matched question (its text: see bot.events rules)."""
+        if answer.smalltalk is not None:
+            self.kind = "smalltalk"
+        elif answer.entry_id is not None:
+            self.kind = "answer"
+        else:
+            self.kind = "did_you_mean" if answer.suggestions else "fallback"
+        self.entry = answer.entry_id or (answer.suggestions[0].id if answer.suggestions else None)
+        self.score = round(answer.score, 4)
+        self.question_text = text
+
     def show_entry(self, entry_id: str) -> list[Reply]:
         """One entry's answer; mid-walkthrough, followed by where the person still is."""
+        self.entry = entry_id
         position = self.walk.position()
         replies = [self.entry_answer(entry_id, in_walkthrough=position is not None)]
         return replies + ([self.walk.still_here(position)] if position is not None else [])
@@ -485,7 +656,15 @@ class Turn:
         rows = self.topic_rows(entry.related[:3])
         if rows:
             text += f"\n\n{self.ui('see_also')}"
-        return Reply(text, rows + self.walk.start_row())
+        rating: tuple[tuple[Button, ...], ...] = ()
+        if self.token is not None:
+            rating = (
+                (
+                    self.button(self.ui("button_helpful"), Rate(self.token, True)),
+                    self.button(self.ui("button_unhelpful"), Rate(self.token, False)),
+                ),
+            )
+        return Reply(text, rating + rows + self.walk.start_row())
 
 
 class Manners:

@@ -244,6 +244,9 @@ class Walk:
         self.user_id = user_id
         self.session = session
         self.guide = knowledge.walkthrough(lang)
+        # (move, check/step id) for each walkthrough move made, for the anonymous events:
+        # start/next/back at the position arrived at, cancel/finish at the one left.
+        self.moves: list[tuple[str, str]] = []
 
     def ui(self, key: str) -> str:
         return self.k.ui(key, self.lang)
@@ -265,6 +268,7 @@ class Walk:
     def start(self) -> list[Reply]:
         position = first(self.guide)
         self.move_to(position)
+        self.moves.append(("start", position.id))
         return [Reply(self.guide.intro), self.render(position, edit=False)]
 
     def resume(self) -> list[Reply]:
@@ -273,8 +277,11 @@ class Walk:
         return [self.render(position, edit=False)] if position is not None else self.start()
 
     def cancel(self) -> list[Reply]:
-        if self.position() is None and not self.session.active:
+        position = self.position()
+        if position is None and not self.session.active:
             return [Reply(self.ui("nothing_to_cancel"))]
+        if position is not None:
+            self.moves.append(("cancel", position.id))
         self.move_to(None)
         return [Reply(self.ui("cancelled"), self.restart_row())]
 
@@ -361,6 +368,7 @@ class Walk:
 
     def navigate(self, position: Position, move: str, edit: bool) -> list[Reply]:
         if move == "cancel":
+            self.moves.append(("cancel", position.id))
             self.move_to(None)
             return [Reply(self.ui("cancelled"), self.restart_row(), edit=edit)]
         if move == "more" and position.mode == CHECKLIST:
@@ -368,6 +376,7 @@ class Walk:
             more = self.k.entry(item.entry, self.lang).answer
             return [self.render(position, edit=edit, more=more)]
         if move == "stop" and position.mode == CHECKLIST:
+            self.moves.append(("cancel", position.id))
             self.move_to(None)
             return [Reply(self.ui("checklist_stopped"), self.restart_row(), edit=edit)]
         if move == "back":
@@ -376,10 +385,15 @@ class Walk:
                 first_already = Reply(self.ui("already_first"), private=True)
                 return [first_already, self.render(position, edit=edit)]
             self.move_to(previous)
+            self.moves.append(("back", previous.id))
             return [self.render(previous, edit=edit)]
         if move in ("next", "done", "continue"):
             following = forward(self.guide, position)
             self.move_to(following)
+            if following is None:
+                self.moves.append(("finish", position.id))
+            elif following.id != position.id:  # past a warning gate is the same step
+                self.moves.append(("next", following.id))
             if following is None:
                 faq = button(self.ui("button_faq"), RunCommand("faq"), self.user_id)
                 return [Reply(self.guide.done, ((faq,),), edit=edit)]
