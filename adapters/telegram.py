@@ -8,14 +8,16 @@ mode.
 Long polling is the default and needs no open port. For a server, webhook mode receives
 updates over HTTPS through your reverse proxy:
 
-  TELEGRAM_BOT_TOKEN=123:abc helpbot telegram
-  helpbot telegram --token-file /etc/helpbot/token \\
+  helpbot telegram --token-file /etc/helpbot/telegram-token
+  helpbot telegram --token-file /etc/helpbot/telegram-token \\
+      --secret-token-file /etc/helpbot/webhook-secret \\
       --webhook-url https://bot.example.com/telegram --listen 127.0.0.1 --port 8443
 
-Webhook mode checks Telegram's secret-token header on every request (--secret-token,
-$TELEGRAM_WEBHOOK_SECRET, or a fresh random secret per start) and needs
-python-telegram-bot[webhooks]. --base-url (or $TELEGRAM_BASE_URL) points the bot at a
-self-hosted Bot API server. SIGINT or SIGTERM stops it after the updates in progress are done.
+Webhook mode checks Telegram's secret-token header before reading a request's body
+(--secret-token-file, $TELEGRAM_WEBHOOK_SECRET, or a fresh random secret per start).
+--base-url (or $TELEGRAM_BASE_URL) points the bot at a self-hosted Bot API server. An update is
+confirmed to Telegram only once it has been handled, so a crash can repeat a reply but never
+lose one. SIGINT or SIGTERM stops it after the updates in progress are done.
 """
 
 from __future__ import annotations
@@ -24,17 +26,21 @@ import argparse
 import asyncio
 import datetime as dt
 import functools
+import hmac
+import json
 import logging
 import os
 import random
+import re
 import secrets
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from bot.commands import REGISTRY
@@ -45,8 +51,9 @@ from bot.tokens import add_token_option, load_token
 from bot.types import IncomingMessage, Reply
 
 if TYPE_CHECKING:
+    from aiohttp import web
     from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, InlineQuery, Message, Update
-    from telegram.ext import Application, ContextTypes
+    from telegram.ext import ExtBot
 
 PLATFORM = "telegram"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -60,6 +67,14 @@ ALLOWED_UPDATES = ("message", "callback_query", "inline_query")
 # Callback and inline queries expire after a few seconds; waiting longer than this for flood
 # control to lift is pointless for them.
 QUERY_PATIENCE = 10.0
+# Telegram's rules for setWebhook: the secret and the ports it will call.
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# An update is a few kilobytes (a 4096-character message with its entities and the message it
+# replies to); anything much larger is not from Telegram and is refused unread.
+MAX_UPDATE_BYTES = 1024 * 1024
+UPDATES_PER_FETCH = 100  # getUpdates' own maximum
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--webhook-url",
         metavar="URL",
-        help="receive updates by webhook at this public HTTPS URL instead of long polling",
+        help="receive updates by webhook at this public HTTPS URL (ports 443, 80, 88 or 8443) instead of long polling",
     )
     parser.add_argument(
         "--listen",
@@ -90,14 +105,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=8443, help="webhook mode: port to listen on (default: 8443)"
     )
     parser.add_argument(
-        "--secret-token",
-        default=os.environ.get("TELEGRAM_WEBHOOK_SECRET"),
-        metavar="SECRET",
-        help="webhook mode: secret Telegram must send with every update, 1-256 of A-Z a-z 0-9 _ - (default: $TELEGRAM_WEBHOOK_SECRET, or a new random one each start)",
+        "--secret-token-file",
+        metavar="PATH",
+        help="webhook mode: read the secret Telegram must send with every update from this file, 1-256 of A-Z a-z 0-9 _ - (default: $TELEGRAM_WEBHOOK_SECRET, or a new random one each start)",
     )
+    # Refused with an explanation rather than unknown: argparse would otherwise take
+    # `--secret-token X` as an abbreviation of --secret-token-file and try to open a file
+    # named after the secret.
+    parser.add_argument("--secret-token", dest="secret_token_flag", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace, engine: Engine) -> int:
+    webhook = None
+    if args.webhook_url:
+        secret = _webhook_secret(args)
+        problems = [] if secret is None else webhook_problems(args.webhook_url, secret, args.port)
+        for problem in problems:
+            print(f"helpbot telegram: {problem}", file=sys.stderr)
+        if secret is None or problems:
+            asyncio.run(engine.close())
+            return 2
+        add_secret(secret)
+        webhook = Webhook(args.webhook_url, args.listen, args.port, secret)
+    elif args.secret_token_flag is not None or args.secret_token_file:
+        print(
+            "helpbot telegram: a webhook secret is only used with --webhook-url",
+            file=sys.stderr,
+        )
+        asyncio.run(engine.close())
+        return 2
     token = load_token(
         "telegram",
         "TELEGRAM_BOT_TOKEN",
@@ -107,22 +143,73 @@ def run(args: argparse.Namespace, engine: Engine) -> int:
     if token is None:
         asyncio.run(engine.close())
         return 2
-    webhook = None
-    if args.webhook_url:
-        url = urlsplit(args.webhook_url)
-        if url.scheme not in ("https", "http") or not url.netloc:
-            print(
-                "helpbot telegram: --webhook-url must be a full URL, e.g. https://bot.example.com/hook",
-                file=sys.stderr,
-            )
-            asyncio.run(engine.close())
-            return 2
-        secret = args.secret_token or secrets.token_urlsafe(32)
-        add_secret(secret)
-        webhook = Webhook(args.webhook_url, args.listen, args.port, secret)
     return asyncio.run(
         serve(engine, token, base_url=args.base_url, webhook=webhook, on_ready=_announce)
     )
+
+
+def _webhook_secret(args: argparse.Namespace) -> str | None:
+    """The webhook secret from --secret-token-file, $TELEGRAM_WEBHOOK_SECRET or a new random
+    one; None after telling the operator what is wrong."""
+    if args.secret_token_flag is not None:
+        print(
+            "helpbot telegram: --secret-token would show the secret to everyone who can list "
+            "processes; put it in $TELEGRAM_WEBHOOK_SECRET or in a file readable only by the "
+            "bot and pass --secret-token-file PATH",
+            file=sys.stderr,
+        )
+        return None
+    if args.secret_token_file:
+        try:
+            secret = Path(args.secret_token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not a text file"
+            print(
+                f"helpbot telegram: cannot read --secret-token-file {args.secret_token_file}: {reason}",
+                file=sys.stderr,
+            )
+            return None
+        if not secret:
+            print(f"helpbot telegram: {args.secret_token_file} is empty", file=sys.stderr)
+            return None
+        add_secret(secret)
+        return secret
+    secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    add_secret(secret)
+    return secret or secrets.token_urlsafe(32)
+
+
+def webhook_problems(url: str, secret: str | None, listen_port: int = 8443) -> list[str]:
+    """What Telegram (or the operating system) would refuse in these webhook settings, each
+    said plainly; empty when they are fine. Checked before connecting to anything."""
+    problems = []
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        problems.append(
+            f"--webhook-url must be a full https:// address (Telegram only calls HTTPS), e.g. https://bot.example.com/telegram, not {url!r}"
+        )
+    else:
+        try:
+            port = parts.port
+        except ValueError:
+            problems.append(f"--webhook-url has a port that is not a number: {url!r}")
+        else:
+            if port is not None and port not in WEBHOOK_PORTS:
+                problems.append(
+                    f"--webhook-url uses port {port}; Telegram only calls ports 443, 80, 88 and 8443 (let the reverse proxy forward to --port)"
+                )
+    if secret is not None and not SECRET_PATTERN.fullmatch(secret):
+        if not 1 <= len(secret) <= 256:
+            problems.append(
+                f"the webhook secret is {len(secret)} characters long; Telegram accepts 1 to 256"
+            )
+        else:
+            problems.append(
+                "the webhook secret contains characters Telegram refuses; use only A-Z a-z 0-9 _ -"
+            )
+    if not 0 < listen_port < 65536:
+        problems.append(f"--port {listen_port} is not a TCP port (1-65535)")
+    return problems
 
 
 def _announce(text: str) -> None:
@@ -144,7 +231,7 @@ class Webhook:
 
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path.strip("/")
+        return "/" + urlsplit(self.url).path.strip("/")
 
 
 async def serve(
@@ -169,25 +256,25 @@ async def serve(
             handled.append(signum)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread, or Windows: the caller stops us through `stop`
-    application = build_application(engine, token, base_url=base_url)
+    runner = TelegramBot(engine, token, base_url=base_url, webhook=webhook)
     try:
         try:
-            await start(application, webhook=webhook)
+            await runner.start()
         except InvalidToken:
             log.error("Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN or --token-file")
             return 1
-        except (TelegramError, OSError, RuntimeError) as error:
+        except (TelegramError, OSError, RuntimeError, ValueError) as error:
             log.error("could not start: %s", redact(str(error)) or type(error).__name__)
             return 1
         if on_ready is not None:
             mode = f"webhook {webhook.url}" if webhook else "long polling"
-            on_ready(f"@{application.bot.username} is running ({mode}); stop with Ctrl-C")
+            on_ready(f"@{runner.bot.username} is running ({mode}); stop with Ctrl-C")
         await stop.wait()
         return 0
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)
-        await shutdown(application)
+        await runner.stop()
         await engine.close()
 
 
@@ -198,78 +285,245 @@ async def _quietly(awaitable: Awaitable[Any]) -> None:
         log.debug("ignored an error while shutting down", exc_info=True)
 
 
-def build_application(
-    engine: Engine,
-    token: str,
-    *,
-    base_url: str = DEFAULT_BASE_URL,
-    max_retries: int = 5,
-    backoff: float = 0.5,
-    backoff_cap: float = 30.0,
-    concurrency: int = 64,
-) -> Application:  # type: ignore[type-arg]
-    """A python-telegram-bot Application wired to `engine` (not started: see `start`)."""
-    from telegram import Update
-    from telegram.ext import ApplicationBuilder, BaseRateLimiter, TypeHandler
+class TelegramBot:
+    """Receives updates (long polling or webhook), hands each to the `Translator`, and
+    confirms it to Telegram only once it has been handled.
 
-    add_secret(token)
-    # Opt in to python-telegram-bot 23's timedelta periods now (`_seconds` reads both); the
-    # old int form warns on every flood-control answer.
-    os.environ.setdefault("PTB_TIMEDELTA", "true")
-    BaseRateLimiter.register(Retrying)
-    application = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(base_url)
-        .concurrent_updates(concurrency)
-        .pool_timeout(10.0)
-        .rate_limiter(Retrying(max_retries, backoff, backoff_cap))  # type: ignore[arg-type]
-        .build()
-    )
-    translator = Translator(engine)
-    application.add_handler(TypeHandler(Update, translator.on_update))
-    application.add_error_handler(translator.on_error)
-    application.bot_data["helpbot"] = translator
-    return application
+    Long polling confirms by offset: getUpdates(offset=N) tells Telegram every update below N
+    is done. So the offset asked for is the oldest update still being handled (or one past the
+    newest seen when none is); updates that finish out of order wait, already handled, until
+    everything before them is done. A crash therefore loses nothing: what was not confirmed is
+    fetched again after a restart (at worst answered twice). In webhook mode the same holds
+    because Telegram's request is answered only after the update was handled.
+    An update that cannot be read at all is skipped (logged once, without its text) instead of
+    stopping the ones after it.
+    """
 
+    def __init__(
+        self,
+        engine: Engine,
+        token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        webhook: Webhook | None = None,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        backoff_cap: float = 30.0,
+        concurrency: int = 64,
+        poll_timeout: float = 10.0,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        from telegram.ext import BaseRateLimiter, ExtBot
+        from telegram.request import HTTPXRequest
 
-async def start(
-    application: Application,  # type: ignore[type-arg]
-    *,
-    webhook: Webhook | None = None,
-    poll_timeout: float = 10.0,
-) -> None:
-    """Connect (getMe), register the command menu, and start receiving updates."""
-    await application.initialize()
-    translator: Translator = application.bot_data["helpbot"]
-    await translator.register_commands(application.bot)
-    await application.start()
-    assert application.updater is not None
-    if webhook is None:
-        await application.updater.start_polling(
-            timeout=dt.timedelta(seconds=poll_timeout),
-            allowed_updates=list(ALLOWED_UPDATES),
-            bootstrap_retries=3,
+        add_secret(token)
+        if webhook is not None:
+            problems = webhook_problems(webhook.url, webhook.secret_token, webhook.port)
+            if problems:
+                raise ValueError("; ".join(problems))
+        # Opt in to python-telegram-bot 23's timedelta periods now (`_seconds` reads both); the
+        # old int form warns on every flood-control answer.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
+        BaseRateLimiter.register(Retrying)
+        self.engine = engine
+        self.webhook = webhook
+        self.concurrency = concurrency
+        self.poll_timeout = poll_timeout
+        self.drain_timeout = drain_timeout
+        self.backoff, self.backoff_cap = backoff, backoff_cap
+        self.bot: ExtBot[Any] = ExtBot(
+            token,
+            base_url=base_url,
+            request=HTTPXRequest(connection_pool_size=concurrency + 8, pool_timeout=10.0),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=2, read_timeout=poll_timeout + 10.0
+            ),
+            # Retrying is registered as a virtual subclass just above.
+            rate_limiter=cast("BaseRateLimiter[None]", Retrying(max_retries, backoff, backoff_cap)),
         )
-    else:
-        await application.updater.start_webhook(
-            listen=webhook.listen,
-            port=webhook.port,
-            url_path=webhook.path,
-            webhook_url=webhook.url,
-            secret_token=webhook.secret_token,
-            allowed_updates=list(ALLOWED_UPDATES),
-            bootstrap_retries=3,
+        self.translator = Translator(engine)
+        self._active: dict[int, asyncio.Task[None]] = {}
+        self._highest = -1  # the newest update_id taken on
+        self._confirmed = 0  # the offset Telegram last heard from us
+        self._progress = asyncio.Event()
+        self._stopping = False
+        self._poller: asyncio.Task[None] | None = None
+        self._site_runner: web.AppRunner | None = None
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (getMe), register the command menus, and start receiving updates."""
+        await self.bot.initialize()
+        self._started = True
+        await self.translator.register_commands(self.bot)
+        if self.webhook is None:
+            await self.bot.delete_webhook()
+            self._poller = asyncio.create_task(self._poll(), name="telegram getUpdates")
+        else:
+            await self._serve_webhook(self.webhook)
+            await self.bot.set_webhook(
+                self.webhook.url,
+                secret_token=self.webhook.secret_token,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+
+    async def stop(self) -> None:
+        """Stop receiving, let the updates in progress finish, confirm them, disconnect."""
+        self._stopping = True
+        if self._poller is not None:
+            self._poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._site_runner is not None:
+            await _quietly(self._site_runner.cleanup())
+            self._site_runner = None
+        if self._active:
+            _, late = await asyncio.wait(list(self._active.values()), timeout=self.drain_timeout)
+            if late:
+                log.warning(
+                    "stopped with %d updates unfinished; Telegram will resend them", len(late)
+                )
+        if self.webhook is None and self._started and self._offset > self._confirmed:
+            await _quietly(self._fetch(self._offset, limit=1, timeout=0))
+        if self._started:
+            await _quietly(self.bot.shutdown())
+            self._started = False
+
+    # -- receiving -----------------------------------------------------------------------
+
+    @property
+    def _offset(self) -> int:
+        return min(self._active) if self._active else self._highest + 1
+
+    async def _fetch(self, offset: int, *, limit: int, timeout: float) -> list[Any]:
+        """getUpdates as raw JSON: one malformed update must not make the whole batch
+        unreadable, so each is parsed on its own (python-telegram-bot's get_updates parses
+        the batch at once and raises on the first bad one)."""
+        result = await self.bot._post(  # a documented endpoint, minus the batch parsing
+            "getUpdates",
+            {
+                "offset": offset,
+                "limit": limit,
+                "timeout": int(timeout),
+                "allowed_updates": list(ALLOWED_UPDATES),
+            },
+            read_timeout=timeout + 10.0,
         )
+        self._confirmed = max(self._confirmed, offset)
+        return result if isinstance(result, list) else []
 
+    async def _poll(self) -> None:
+        from telegram.error import Conflict, InvalidToken, TelegramError
 
-async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
-    """Stop receiving, let the updates in progress finish, and release the connections."""
-    if application.updater is not None and application.updater.running:
-        await _quietly(application.updater.stop())
-    if application.running:
-        await _quietly(application.stop())
-    await _quietly(application.shutdown())
+        failures = 0
+        while not self._stopping:
+            if len(self._active) >= self.concurrency:
+                await self._wait_for_progress(None)
+                continue
+            try:
+                batch = await self._fetch(
+                    self._offset, limit=UPDATES_PER_FETCH, timeout=self.poll_timeout
+                )
+            except InvalidToken:
+                log.error("Telegram no longer accepts the bot token; stopped fetching updates")
+                return
+            except (TelegramError, OSError) as error:
+                failures += 1
+                wait = min(self.backoff_cap, self.backoff * 2 ** min(failures, 16))
+                if isinstance(error, Conflict):
+                    what = "another process is fetching updates with this token"
+                else:
+                    what = redact(str(error)) or type(error).__name__
+                log.warning("getUpdates failed (%s); retrying in %.1f s", what, wait)
+                await asyncio.sleep(wait * random.uniform(0.8, 1.2))
+                continue
+            failures = 0
+            fresh = 0
+            for raw in batch:
+                update_id = raw.get("update_id") if isinstance(raw, dict) else None
+                if not isinstance(update_id, int) or update_id <= self._highest:
+                    continue  # still being handled (or not an update at all)
+                self._highest = update_id
+                fresh += 1
+                self._take(update_id, raw)
+            if batch and not fresh:
+                # Everything Telegram has is already being handled: asking again would return
+                # the same batch at once, so wait until one of them is done.
+                await self._wait_for_progress(0.25)
+
+    async def _wait_for_progress(self, timeout: float | None) -> None:
+        self._progress.clear()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._progress.wait(), timeout)
+
+    def _take(self, update_id: int, raw: dict[str, Any]) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._process(raw), name=f"telegram update {update_id}")
+        self._active[update_id] = task
+
+        def finished(_: asyncio.Task[None]) -> None:
+            self._active.pop(update_id, None)
+            self._progress.set()
+
+        task.add_done_callback(finished)
+        return task
+
+    async def _process(self, raw: dict[str, Any]) -> None:
+        from telegram import Update
+
+        try:
+            update = Update.de_json(raw, self.bot)
+        except Exception as error:
+            kinds = ", ".join(k for k in raw if k != "update_id") or "empty"
+            detail = type(error).__name__
+            if isinstance(error, (KeyError, TypeError)):
+                detail += f": {_clip(str(error), 120)}"
+            log.warning(
+                "skipped update %s (%s): not in a shape this bot can read (%s)",
+                raw.get("update_id"),
+                kinds,
+                detail,
+            )
+            return
+        await self.translator.on_update(self.bot, update)
+
+    # -- webhook -------------------------------------------------------------------------
+
+    async def _serve_webhook(self, webhook: Webhook) -> None:
+        from aiohttp import web
+
+        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        app.router.add_post(webhook.path, self._on_webhook)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.drain_timeout)
+        await runner.setup()
+        await web.TCPSite(runner, webhook.listen, webhook.port).start()
+        self._site_runner = runner
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """Check the secret before the body is read, cap the body, and answer only after the
+        update was handled (so a crash makes Telegram send it again)."""
+        from aiohttp import web
+
+        expected = (self.webhook.secret_token if self.webhook else None) or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return web.Response(status=403)
+        if (request.content_length or 0) > MAX_UPDATE_BYTES:
+            return web.Response(status=413)
+        try:
+            raw = json.loads(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413)
+        except ValueError:
+            return web.Response(status=400)
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        if not isinstance(update_id, int):
+            return web.Response(status=400)
+        task = self._active.get(update_id) or self._take(update_id, raw)
+        await asyncio.shield(task)
+        return web.Response(status=200)
 
 
 # -- resilience --------------------------------------------------------------------------
@@ -281,7 +535,7 @@ class Retrying:
     Flood control (429 with retry_after) pauses every request until Telegram allows them
     again, then repeats the request; network errors, timeouts and 5xx answers are retried with
     capped exponential backoff. Bad requests are never retried. getUpdates has its own retry
-    loop in python-telegram-bot and does not pass through here.
+    loop (`TelegramBot._poll`) and does not pass through here.
     """
 
     def __init__(self, max_retries: int = 5, backoff: float = 0.5, cap: float = 30.0) -> None:
@@ -394,8 +648,7 @@ class Translator:
 
     # -- dispatch ------------------------------------------------------------------------
 
-    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        bot = context.bot
+    async def on_update(self, bot: Bot, update: Update) -> None:
         try:
             if update.callback_query is not None:
                 await self.on_button(bot, update.callback_query)
@@ -408,10 +661,6 @@ class Translator:
         except Exception:
             log.exception("update %s failed", update.update_id)
 
-    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        update_id = getattr(update, "update_id", None)
-        log.error("update %s failed", update_id, exc_info=context.error)
-
     # -- messages ------------------------------------------------------------------------
 
     def incoming(self, bot: Bot, message: Message) -> IncomingMessage | None:
@@ -423,10 +672,14 @@ class Translator:
             return None
         if message.via_bot is not None and message.via_bot.id == bot.id:
             return None  # one of our inline answers, shared into a chat
-        text = message.text if message.text is not None else (message.caption or "")
-        if not text and message.effective_attachment is None:
+        raw = message.text if message.text is not None else (message.caption or "")
+        if not raw and message.effective_attachment is None:
             return None  # a service message: someone joined, a pin, a title change...
-        entities = message.parse_entities() if message.text else message.parse_caption_entities()
+        entities = {
+            entity: _utf16_slice(raw, entity.offset, entity.length)
+            for entity in (message.entities if message.text else message.caption_entities)
+        }
+        text = _clean(raw)
         is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         me = (bot.username or "").lower()
         command: str | None = None
@@ -437,7 +690,7 @@ class Translator:
             if target and target.lower() != me:
                 return None  # /cmd@otherbot
             command = name.lower()
-            text = _utf16_slice(text, first.offset + first.length).strip()
+            text = _utf16_slice(raw, first.offset + first.length).strip()
             known = REGISTRY.get(command) is not None
             addressed = bool(target) or known or not is_group
         elif is_group:
@@ -585,13 +838,23 @@ class Translator:
     # -- inline mode ---------------------------------------------------------------------
 
     async def on_inline(self, query: InlineQuery) -> None:
-        """`@bot question` in any chat: the best matching answers, ready to share."""
+        """`@bot question` in any chat: the best matching answers, ready to share, in the
+        language this person chose with /language (in their private chat with the bot)."""
         from telegram import InlineQueryResultArticle, InputTextMessageContent
         from telegram.constants import ParseMode
 
-        lang = self.language(query.from_user.language_code)
+        person = query.from_user
+        asking = IncomingMessage(
+            platform=PLATFORM,
+            chat_id=str(person.id),  # a private chat's id is the person's id
+            user_id=str(person.id),
+            text=_clean(query.query)[:256],
+            locale=person.language_code,
+        )
+        suggestions = await self.engine.suggest(asking, INLINE_RESULTS)
+        lang = self.engine.lang_for(asking, await self.engine.store.get(asking.session_key))
         results = []
-        for suggestion in self.engine.search(query.query[:256], INLINE_RESULTS, lang):
+        for suggestion in suggestions:
             reply = self.engine.entry_reply(suggestion.id, lang)
             _, _, body = to_plain(reply.text).partition("\n\n")
             results.append(
@@ -606,21 +869,9 @@ class Translator:
                     ),
                 )
             )
-        # Telegram caches inline answers per query text for everyone; answers depend on the
-        # person's language once the guide has translations.
-        personal = len(self.engine.knowledge.languages) > 1
-        await query.answer(results, cache_time=300, is_personal=personal)
-
-    def language(self, code: str | None) -> str | None:
-        """The guide's language for a Telegram language code (`pt-br` -> `pt`), if it has one."""
-        if not code:
-            return None
-        code = code.lower().replace("_", "-")
-        languages = self.engine.knowledge.languages
-        for candidate in (code, code.split("-")[0]):
-            if candidate in languages:
-                return candidate
-        return None
+        # Telegram caches inline answers per query text for everyone unless told they are
+        # personal; they depend on each person's language.
+        await query.answer(results, cache_time=300, is_personal=True)
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -659,13 +910,25 @@ def _no_preview() -> Any:
     return LinkPreviewOptions(is_disabled=True)  # immutable, so one is shared
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """`text` with any lone surrogate (which JSON can carry but no UTF-8 can) replaced by
+    U+FFFD, so every later step (matching, encoding, sending) can handle it."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def _utf16_slice(text: str, start: int) -> str:
-    """`text` from a UTF-16 offset (Telegram's entity offsets count UTF-16 code units)."""
-    return text.encode("utf-16-le")[2 * start :].decode("utf-16-le", errors="ignore")
+def _utf16_slice(text: str, start: int, length: int | None = None) -> str:
+    """Part of `text` by UTF-16 offsets (Telegram's entity offsets count UTF-16 code units),
+    cleaned of surrogates; works on any text the Bot API can deliver."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    end = None if length is None else 2 * (start + length)
+    return _clean(units[2 * start : end].decode("utf-16-le", "surrogatepass"))
 
 
 def _clip(text: str, limit: int) -> str:

@@ -40,12 +40,14 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 async def running(
     fake: FakeTelegram, engine: Engine, webhook: tg.Webhook | None = None
 ) -> AsyncIterator[Engine]:
-    application = tg.build_application(engine, fake.token, base_url=fake.base_url, backoff=0.05)
-    await tg.start(application, webhook=webhook, poll_timeout=2)
+    runner = tg.TelegramBot(
+        engine, fake.token, base_url=fake.base_url, webhook=webhook, backoff=0.05, poll_timeout=2
+    )
+    await runner.start()
     try:
         yield engine
     finally:
-        await tg.shutdown(application)
+        await runner.stop()
         await engine.close()
 
 
