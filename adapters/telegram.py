@@ -421,7 +421,9 @@ class TelegramBot:
         failures = 0
         while not self._stopping:
             if len(self._active) >= self.concurrency:
-                await self._wait_for_progress(None)
+                # Refill in chunks: every fetch re-sends the finished updates that wait behind
+                # the oldest unfinished one, so fetching after each single completion is waste.
+                await self._wait_until(lambda: len(self._active) <= self.concurrency // 2)
                 continue
             try:
                 batch = await self._fetch(
@@ -450,14 +452,28 @@ class TelegramBot:
                 fresh += 1
                 self._take(update_id, raw)
             if batch and not fresh:
-                # Everything Telegram has is already being handled: asking again would return
-                # the same batch at once, so wait until one of them is done.
-                await self._wait_for_progress(0.25)
+                # Everything Telegram returned is already being handled, and asking again
+                # would return it at once. A full batch can only change once the oldest update
+                # is done; a shorter one when any is (that person may write again) or a new
+                # update arrives, which only asking shows: so look again soon.
+                if len(batch) >= UPDATES_PER_FETCH:
+                    await self._wait_until(functools.partial(self._offset_moved, self._offset))
+                else:
+                    await self._wait_until(functools.partial(self._fewer, len(self._active)), 0.1)
 
-    async def _wait_for_progress(self, timeout: float | None) -> None:
-        self._progress.clear()
+    def _offset_moved(self, offset: int) -> bool:
+        return self._offset != offset
+
+    def _fewer(self, active: int) -> bool:
+        return len(self._active) < active
+
+    async def _wait_until(self, ready: Callable[[], bool], timeout: float | None = None) -> None:
+        """Wait until `ready()` after some update finished, or `timeout` seconds."""
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._progress.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                while not ready() and not self._stopping:
+                    self._progress.clear()
+                    await self._progress.wait()
 
     def _take(self, update_id: int, raw: dict[str, Any]) -> asyncio.Task[None]:
         task = asyncio.create_task(self._process(raw), name=f"telegram update {update_id}")
