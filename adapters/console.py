@@ -1,4 +1,4 @@
-"""Chat with the bot in this terminal (no token needed).
+r"""Chat with the bot in this terminal (no token needed).
 
 Buttons are shown as a numbered list: type the number or the label to press one. Commands
 such as /steps, /faq and /walkthrough work as on every platform. With piped standard input,
@@ -15,31 +15,28 @@ import asyncio
 import getpass
 import os
 import sys
+import threading
 from typing import TextIO
 
+from bot.adapter import Adapter
 from bot.engine import Engine
 from bot.markup import parse, to_plain
 from bot.text import normalize
 from bot.types import Button, IncomingMessage, Reply
 
-COMMAND = "chat"
 PLATFORM = "console"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--user",
-        default=None,
-        help="who you are, so a later run with the same --db resumes your walkthrough (default: your login name)",
-    )
-    parser.add_argument("--lang", default=None, help="language to answer in (default: English)")
 
 
 def render(reply: Reply, color: bool) -> str:
     if not color:
         return to_plain(reply.text)
+    return to_ansi(reply.text)
+
+
+def to_ansi(markup: str) -> str:
+    """Bold as the terminal's bold, links as `text (url)`."""
     out = []
-    for span in parse(reply.text):
+    for span in parse(markup):
         if span.kind == "bold":
             out.append(f"\033[1m{span.text}\033[0m")
         elif span.kind == "link":
@@ -65,15 +62,11 @@ class ConsoleChat:
     def message_for(self, line: str) -> IncomingMessage:
         text = line.strip()
         pressed = self.find_button(text)
-        base = {
-            "platform": PLATFORM,
-            "chat_id": "terminal",
-            "user_id": self.user,
-            "locale": self.lang,
-        }
         if pressed is not None:
-            return IncomingMessage(payload=pressed.payload, **base)  # type: ignore[arg-type]
-        return IncomingMessage(text=text, **base)  # type: ignore[arg-type]
+            return IncomingMessage(
+                PLATFORM, "terminal", self.user, payload=pressed.payload, locale=self.lang
+            )
+        return IncomingMessage(PLATFORM, "terminal", self.user, text=text, locale=self.lang)
 
     def find_button(self, text: str) -> Button | None:
         if text.isdigit() and 1 <= int(text) <= len(self.buttons):
@@ -98,38 +91,85 @@ class ConsoleChat:
         self.out.flush()
 
 
-def run(args: argparse.Namespace, engine: Engine) -> int:
-    interactive = sys.stdin.isatty()
-    color = interactive and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    user = args.user or _login_name()
-    chat = ConsoleChat(engine, user, args.lang, sys.stdout, color)
-    loop = asyncio.new_event_loop()
-    try:
-        if interactive:
-            _enable_history()
-            loop.run_until_complete(chat.send("/start"))
-            print("(Type a question, a button number, or /help. Ctrl-D to quit.)\n")
-        while True:
-            try:
-                line = input("you> ") if interactive else sys.stdin.readline()
-            except EOFError:
-                break
-            except KeyboardInterrupt:
-                print()
-                break
-            if not interactive:
+class ConsoleAdapter(Adapter):
+    """The terminal as a platform: standard input in, standard output out."""
+
+    command = "chat"
+    platform = PLATFORM
+    text_limit = 1_000_000  # a terminal takes any length
+    payload_limit = 1_000_000
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--user",
+            default=None,
+            help="who you are, so a later run with the same --db resumes your walkthrough (default: your login name)",
+        )
+        parser.add_argument("--lang", default=None, help="language to answer in (default: English)")
+
+    def __init__(
+        self,
+        engine: Engine,
+        args: argparse.Namespace | None = None,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
+        super().__init__(engine, args)
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        # Bytes that are not valid in the terminal's encoding become U+FFFD: the line is still
+        # answered, and so is every line after it.
+        reconfigure = getattr(self.stdin, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+        self.interactive = self.stdin.isatty()
+        color = self.interactive and self.stdout.isatty() and not os.environ.get("NO_COLOR")
+        user = getattr(self.args, "user", None) or _login_name()
+        self.chat = ConsoleChat(engine, user, getattr(self.args, "lang", None), self.stdout, color)
+        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.stopped = False
+
+    def render(self, markup: str) -> str:
+        return to_ansi(markup) if self.chat.color else to_plain(markup)
+
+    async def start(self) -> None:
+        """Read standard input on a daemon thread, so a signal never waits for a line."""
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            while True:
+                try:
+                    line = input("you> ") + "\n" if self.interactive else self.stdin.readline()
+                except (EOFError, KeyboardInterrupt, OSError, ValueError):
+                    line = ""  # end of input (Ctrl-D), or standard input closed under us
                 if line == "":
-                    break
-                line = line.rstrip("\r\n")
-                if line.strip():
-                    print(f"you> {line}")
-            if not line.strip():
-                continue
-            loop.run_until_complete(chat.send(line))
-        return 0
-    finally:
-        loop.run_until_complete(engine.close())
-        loop.close()
+                    loop.call_soon_threadsafe(self.lines.put_nowait, None)
+                    return
+                loop.call_soon_threadsafe(self.lines.put_nowait, line)
+
+        if self.interactive:
+            _enable_history()
+            await self.chat.send("/start")
+            print("(Type a question, a button number, or /help. Ctrl-D to quit.)\n", file=self.stdout)
+        threading.Thread(target=read, name="helpbot-stdin", daemon=True).start()
+
+    async def run(self) -> None:
+        while True:
+            line = await self.lines.get()
+            if line is None or self.stopped:
+                return
+            line = line.rstrip("\r\n")
+            if not self.interactive and line.strip():
+                print(f"you> {line}", file=self.stdout)
+            if line.strip():
+                await self.chat.send(line)
+
+    async def stop(self) -> None:
+        self.stopped = True
+        self.lines.put_nowait(None)
+        print(file=self.stdout)
 
 
 def _login_name() -> str:
@@ -144,3 +184,6 @@ def _enable_history() -> None:
         import readline  # noqa: F401  (importing it gives input() line editing and history)
     except ImportError:
         return
+
+
+ADAPTER = ConsoleAdapter

@@ -12,27 +12,31 @@ See the README's Discord section for creating the application and inviting the b
 """
 
 # No `from __future__ import annotations` here: discord.py reads the slash command options from
-# the annotations of callbacks defined inside functions, so they must be real objects.
+# the annotations of the generated callbacks, so they must be real objects.
 
 import argparse
 import asyncio
-import contextlib
+import contextvars
 import functools
+import inspect
 import logging
 import os
-import signal
+import re
+import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
+from bot.adapter import Adapter, AdapterExit, clip
+from bot.commands import CommandSpec, OptionSpec
 from bot.engine import Engine
-from bot.language import from_locale
 from bot.logs import add_secret
-from bot.markup import split_message, to_markdown
+from bot.markup import parse, split_message
 from bot.tokens import add_token_option, load_token
 from bot.types import Button, IncomingMessage, Reply
 
 if TYPE_CHECKING:  # discord.py is imported only when the adapter runs: `helpbot ask` stays fast
     import discord
+    from discord import app_commands
 
 log = logging.getLogger(__name__)
 
@@ -49,36 +53,27 @@ MAX_CHOICE_NAME = 100
 MAX_DESCRIPTION = 100
 MAX_QUESTION = 1000
 DEFER_AFTER = 1.5  # seconds: Discord drops interactions not acknowledged within 3 s
-_OPTIONS = {"ask": ("question", "public"), "faq": ("topic", "public"), "language": ("language",)}
+# The first response must reach Discord within 3 s of the interaction; keep a margin for the
+# network between the gateway event and us. Retries of that response fit inside this budget.
+RESPONSE_BUDGET = 2.5
+CONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds between attempts to reach the gateway
+
+# When the current interaction's first response must have landed (monotonic clock); read by
+# the webhook adapter below, set per interaction in `respond` (a context variable, so each
+# interaction's task sees its own).
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "helpbot_discord_deadline", default=None
+)
+# How many times the first response may be tried (None: as often as the deadline allows). The
+# full reply gets two tries, so a second failure still leaves time to acknowledge with a small
+# deferral instead and deliver the reply by editing it.
+_attempts: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "helpbot_discord_attempts", default=None
+)
+FULL_REPLY_ATTEMPTS = 2
 
 
 # -- command line -----------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_token_option(parser, "DISCORD_BOT_TOKEN")
-    parser.add_argument(
-        "--sync",
-        type=parse_sync,
-        default=os.environ.get("DISCORD_SYNC", "global"),  # argparse applies `type` to it
-        metavar="global|guild:ID[,ID]|none",
-        help="register the slash commands at start-up: globally (default; takes effect in all "
-        "servers and DMs), in the given servers only (instant, for development), or not at all "
-        "(default: $DISCORD_SYNC or global)",
-    )
-    parser.add_argument(
-        "--api-base",
-        default=os.environ.get("DISCORD_API_BASE", DEFAULT_API_BASE),
-        metavar="URL",
-        help=f"REST API base, e.g. a proxy (default: $DISCORD_API_BASE or {DEFAULT_API_BASE})",
-    )
-    parser.add_argument(
-        "--gateway-url",
-        default=os.environ.get("DISCORD_GATEWAY_URL", DEFAULT_GATEWAY_URL),
-        metavar="URL",
-        help="gateway websocket address, e.g. a gateway proxy "
-        f"(default: $DISCORD_GATEWAY_URL or {DEFAULT_GATEWAY_URL})",
-    )
 
 
 def parse_sync(value: str) -> tuple[str, tuple[int, ...]]:
@@ -95,140 +90,158 @@ def parse_sync(value: str) -> tuple[str, tuple[int, ...]]:
     )
 
 
-def run(args: argparse.Namespace, engine: Engine) -> int:
-    token = load_token(
-        "discord",
-        "DISCORD_BOT_TOKEN",
-        args.token_file,
-        "the token is on the Bot page of your application in the Discord Developer Portal; "
-        "see the README's Discord section",
-    )
-    if token is None:
-        asyncio.run(engine.close())
-        return 2
-    bot = DiscordBot(
-        engine, token, sync=args.sync, api_base=args.api_base, gateway_url=args.gateway_url
-    )
-    return asyncio.run(serve_until_signalled(bot))
-
-
-async def serve_until_signalled(bot: "DiscordBot") -> int:
-    """Run until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1); always close the engine."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        with contextlib.suppress(NotImplementedError):  # Windows
-            loop.add_signal_handler(sig, stop.set)
-    serving = asyncio.create_task(bot.serve(), name="helpbot-discord")
-    stopping = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if serving.done():
-            error = serving.exception()
-            if error is None:
-                return 0
-            log.error("the Discord connection failed: %s", describe_failure(error))
-            return 1
-        log.info("stopping: closing the Discord connection")
-        await bot.close()
-        with contextlib.suppress(Exception):
-            await serving
-        return 0
-    finally:
-        stopping.cancel()
-        for sig in signals:
-            with contextlib.suppress(NotImplementedError):
-                loop.remove_signal_handler(sig)
-        await bot.engine.close()
-
-
-def describe_failure(error: BaseException) -> str:
-    import discord
-
-    if isinstance(error, discord.LoginFailure):
-        return "Discord rejected the bot token (check DISCORD_BOT_TOKEN or --token-file)"
-    return f"{type(error).__name__}: {error}"
-
-
 # -- the adapter ------------------------------------------------------------------------------
 
 
-class DiscordBot:
+class DiscordAdapter(Adapter):
     """Translates Discord interactions into engine messages and engine replies into responses.
 
-    It owns one `discord.Client` (built on `serve()`, when discord.py is first imported) with a
-    command tree whose commands and descriptions come from the engine.
+    It owns one `HelpbotClient` (a `discord.Client` subclass, built in `start()` when
+    discord.py is first imported) whose command tree is generated from `Engine.command_specs`.
     """
+
+    command = "discord"
+    platform = PLATFORM
+    text_limit = MAX_CONTENT
+    payload_limit = 100 - len(CUSTOM_ID_PREFIX)  # custom_id is 100 characters
+    requires = {"discord": "discord"}  # noqa: RUF012  (a ClassVar in the base)
+    quiet_loggers = ("discord.gateway",)
+    drain_timeout = 3.0
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        add_token_option(parser, "DISCORD_BOT_TOKEN")
+        parser.add_argument(
+            "--sync",
+            type=parse_sync,
+            default=os.environ.get("DISCORD_SYNC", "global"),  # argparse applies `type` to it
+            metavar="global|guild:ID[,ID]|none",
+            help="register the slash commands at start-up: globally (default; takes effect in all "
+            "servers and DMs), in the given servers only (instant, for development), or not at all "
+            "(default: $DISCORD_SYNC or global)",
+        )
+        parser.add_argument(
+            "--api-base",
+            default=os.environ.get("DISCORD_API_BASE", DEFAULT_API_BASE),
+            metavar="URL",
+            help=f"REST API base, e.g. a proxy (default: $DISCORD_API_BASE or {DEFAULT_API_BASE})",
+        )
+        parser.add_argument(
+            "--gateway-url",
+            default=os.environ.get("DISCORD_GATEWAY_URL", DEFAULT_GATEWAY_URL),
+            metavar="URL",
+            help="gateway websocket address, e.g. a gateway proxy "
+            f"(default: $DISCORD_GATEWAY_URL or {DEFAULT_GATEWAY_URL})",
+        )
 
     def __init__(
         self,
         engine: Engine,
-        token: str,
+        args: argparse.Namespace | None = None,
         *,
-        sync: tuple[str, Sequence[int]] = ("global", ()),
-        api_base: str = DEFAULT_API_BASE,
-        gateway_url: str = DEFAULT_GATEWAY_URL,
+        token: str | None = None,
+        sync: tuple[str, Sequence[int]] | None = None,
+        api_base: str | None = None,
+        gateway_url: str | None = None,
         defer_after: float = DEFER_AFTER,
+        response_budget: float = RESPONSE_BUDGET,
+        connect_backoff: Sequence[float] = CONNECT_BACKOFF,
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, args)
+        a = self.args
         self.token = token
+        sync = sync or getattr(a, "sync", None) or ("global", ())
         self.sync_mode, self.sync_guilds = sync[0], tuple(sync[1])
-        self.api_base = api_base.rstrip("/")
-        self.gateway_url = gateway_url
+        self.api_base = (api_base or getattr(a, "api_base", None) or DEFAULT_API_BASE).rstrip("/")
+        self.gateway_url = gateway_url or getattr(a, "gateway_url", None) or DEFAULT_GATEWAY_URL
         self.defer_after = defer_after
-        self.client: discord.Client | None = None
+        self.response_budget = response_budget
+        self.connect_backoff = tuple(connect_backoff)
+        self.client: Any = None  # a HelpbotClient once started
         self.in_flight: set[asyncio.Task[Any]] = set()
-        add_secret(token)
+        self.closing = False
+        self._specs: dict[str, dict[str, CommandSpec]] = {}
+        if token:
+            add_secret(token)
+
+    def render(self, markup: str) -> str:
+        return to_markdown(markup)
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    async def serve(self) -> None:
-        """Log in, register the commands, and handle interactions until `close()`."""
-        point_at(self.api_base, self.gateway_url)
-        self.client = client = self.build_client()
-        async with client:
-            await client.start(self.token, reconnect=True)
+    async def start(self) -> None:
+        """Log in (which registers the commands in the client's setup hook)."""
+        import discord
 
-    async def close(self, drain: float = 3.0) -> None:
-        """Let interactions being answered finish (at most `drain` seconds), then disconnect."""
+        if self.token is None:
+            self.token = load_token(
+                "discord",
+                "DISCORD_BOT_TOKEN",
+                getattr(self.args, "token_file", None),
+                "the token is on the Bot page of your application in the Discord Developer "
+                "Portal; see the README's Discord section",
+            )
+            if self.token is None:
+                raise AdapterExit(2)
+        point_at(self.api_base, self.gateway_url)
+        self.closing = False
+        self.client = client = client_class()(self)
+        try:
+            await client.login(self.token)
+        except discord.LoginFailure as error:
+            await client.close()
+            raise AdapterExit(
+                1, "Discord rejected the bot token (check DISCORD_BOT_TOKEN or --token-file)"
+            ) from error
+        except BaseException:
+            await client.close()
+            raise
+
+    async def run(self) -> None:
+        """Hold the gateway connection until `stop()`. A gateway that cannot be reached is
+        retried with backoff (one log line per attempt) rather than ending the process."""
+        import aiohttp
+        import discord
+
+        client = self.client
+        attempt = 0
+        while not self.closing:
+            try:
+                await client.connect(reconnect=True)
+                return
+            except (TimeoutError, OSError, aiohttp.ClientError, discord.GatewayNotFound, AttributeError, discord.ConnectionClosed) as error:  # fmt: skip
+                # discord.py fails with AttributeError when its first connection attempt
+                # never produced a websocket (2.7: `self.ws` is still None).
+                if self.closing:
+                    return
+                delay = self.connect_backoff[min(attempt, len(self.connect_backoff) - 1)]
+                attempt += 1
+                cause = error.__context__ if isinstance(error, AttributeError) else None
+                log.error(
+                    "cannot reach the Discord gateway at %s (%s); retrying in %g s",
+                    self.gateway_url,
+                    describe_error(cause or error),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def stop(self) -> None:
+        """Let interactions being answered finish (at most `drain_timeout`), then disconnect."""
+        self.closing = True
         if self.in_flight:
-            await asyncio.wait(set(self.in_flight), timeout=drain)
+            await asyncio.wait(set(self.in_flight), timeout=self.drain_timeout)
         if self.client is not None and not self.client.is_closed():
             await self.client.close()
 
-    def build_client(self) -> "discord.Client":
-        import discord
-        from discord import app_commands
+    def describe_failure(self, error: BaseException) -> str:
+        return describe_error(error)
 
-        quiet_expected_warnings()
-        client = discord.Client(
-            intents=discord.Intents.none(),  # interactions arrive without any intent
-            allowed_mentions=discord.AllowedMentions.none(),
-            # With no GUILDS intent no GUILD_CREATE follows READY: nothing to wait for.
-            guild_ready_timeout=0.0,
-        )
-        tree = app_commands.CommandTree(
-            client,
-            # Servers, DMs with the bot, and group DMs (the latter only for a user install).
-            # Install types are left to the application's Installation settings in the portal.
-            allowed_contexts=app_commands.AppCommandContext(
-                guild=True, dm_channel=True, private_channel=True
-            ),
-        )
-        tree.on_error = self.on_tree_error  # type: ignore[method-assign]
-        for command in self.build_commands():
-            tree.add_command(command)
-        client.helpbot = self  # type: ignore[attr-defined]  # read by the persistent button
-        client.setup_hook = functools.partial(self.setup_hook, client, tree)  # type: ignore[method-assign]
-        return client
-
-    async def setup_hook(self, client: "discord.Client", tree: Any) -> None:
+    async def setup(self, client: "discord.Client", tree: "app_commands.CommandTree[Any]") -> None:
         """After login, before the gateway: persistent buttons, translations, command sync."""
         import discord
 
         client.add_dynamic_items(persistent_button_class())
-        await tree.set_translator(make_translator(self.engine))
+        await tree.set_translator(make_translator(self))
         try:
             if self.sync_mode == "global":
                 synced = await tree.sync()
@@ -247,92 +260,131 @@ class DiscordBot:
         except discord.HTTPException as error:
             log.error("registering the slash commands failed (%s); continuing", error)
 
-    # -- slash commands -----------------------------------------------------------------------
+    # -- slash commands, generated from the command registry --------------------------------
 
-    def build_commands(self) -> list[Any]:
+    def spec(self, command: str, lang: str | None) -> CommandSpec | None:
+        """The command as `Engine.command_specs(lang)` describes it (cached per language)."""
+        key = lang or "en"
+        if key not in self._specs:
+            self._specs[key] = {s.name: s for s in self.engine.command_specs(key)}
+        return self._specs[key].get(command)
+
+    def build_commands(self) -> list["app_commands.Command[Any, ..., None]"]:
         from discord import app_commands
 
-        commands = []
-        for name, description in self.engine.commands("en").items():
-            callback = self.command_callback(name)
-            options = {
-                option: app_commands.locale_str(
-                    option_text(self.engine, option, "en"), kind="option", option=option
+        commands: list[Any] = []
+        for spec in self.engine.command_specs("en"):
+            if spec.admin:
+                continue
+            commands.append(
+                app_commands.Command(
+                    name=spec.name,
+                    description=app_commands.locale_str(
+                        clip(spec.description, MAX_DESCRIPTION), kind="command", command=spec.name
+                    ),
+                    callback=self.slash_callback(spec),
                 )
-                for option in _OPTIONS.get(name, ())
-            }
-            if options:
-                callback = app_commands.describe(**options)(callback)
-            command = app_commands.Command(
-                name=name,
-                description=app_commands.locale_str(
-                    clip(description, MAX_DESCRIPTION), kind="command", command=name
-                ),
-                callback=callback,
             )
-            commands.append(command)
         return commands
 
-    def command_callback(self, name: str) -> Any:
+    def slash_callback(self, spec: CommandSpec) -> Any:
+        """One generic callback whose signature carries `spec`'s options for discord.py: a
+        `text` option is the command's argument, a `language` option offers the languages as
+        choices, the `public` bool makes the reply visible to everyone in a server."""
         import discord
         from discord import app_commands
 
-        if name == "ask":
+        name = spec.name
 
-            async def ask(
-                interaction: discord.Interaction,
-                question: app_commands.Range[str, 1, MAX_QUESTION],
-                public: bool = False,
-            ) -> None:
-                await self.on_command(interaction, "ask", question, public)
+        async def callback(interaction: discord.Interaction, **values: Any) -> None:
+            argument = ""
+            for option in spec.options:
+                if option.kind in ("text", "language") and values.get(option.name):
+                    argument = str(values[option.name])
+            await self.on_command(interaction, name, argument, bool(values.get("public")))
 
-            return ask
-        if name == "faq":
-
-            async def topic_choices(
-                interaction: discord.Interaction, current: str
-            ) -> list[app_commands.Choice[str]]:
-                return self.autocomplete(interaction, current)
-
-            @app_commands.autocomplete(topic=topic_choices)
-            async def faq(
-                interaction: discord.Interaction,
-                topic: app_commands.Range[str, 1, MAX_QUESTION] | None = None,
-                public: bool = False,
-            ) -> None:
-                await self.on_command(interaction, "faq", topic or "", public)
-
-            return faq
-        if name == "language":
-            knowledge = self.engine.knowledge
-
-            @app_commands.choices(
-                language=[
-                    app_commands.Choice(
-                        name=clip(knowledge.ui("language_name", lang), MAX_CHOICE_NAME), value=lang
-                    )
-                    for lang in knowledge.languages[:MAX_CHOICES]
-                ]
+        parameters = [
+            inspect.Parameter(
+                "interaction",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=discord.Interaction,
             )
-            async def language(
-                interaction: discord.Interaction, language: str | None = None
-            ) -> None:
-                await self.on_command(interaction, "language", language or "", False)
+        ]
+        descriptions: dict[str, Any] = {}
+        choices: dict[str, list[app_commands.Choice[str]]] = {}
+        completers: dict[str, Any] = {}
+        for option in sorted(spec.options, key=lambda o: not o.required):
+            annotation: Any
+            default: Any
+            if option.kind == "bool":
+                annotation, default = bool, False
+            elif option.kind == "language":
+                annotation, default = Optional[str], None  # noqa: UP045  (discord.py reads it)
+                choices[option.name] = [
+                    app_commands.Choice(
+                        name=app_commands.locale_str(
+                            clip(label, MAX_CHOICE_NAME),
+                            kind="choice",
+                            command=name,
+                            option=option.name,
+                            value=value,
+                        ),
+                        value=value,
+                    )
+                    for value, label in option.choices[:MAX_CHOICES]
+                ]
+            else:
+                text = app_commands.Range[str, 1, MAX_QUESTION]
+                annotation = text if option.required else Optional[text]  # noqa: UP045
+                default = inspect.Parameter.empty if option.required else None
+                if option.autocomplete:
+                    completers[option.name] = self.completer(name)
+            parameters.append(
+                inspect.Parameter(
+                    option.name,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    annotation=annotation,
+                    default=default,
+                )
+            )
+            descriptions[option.name] = app_commands.locale_str(
+                clip(option.description, MAX_DESCRIPTION),
+                kind="option",
+                command=name,
+                option=option.name,
+            )
+        callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # discord.py reads the options from it
+        callback.__name__ = callback.__qualname__ = name
+        decorated: Any = callback
+        if descriptions:
+            decorated = app_commands.describe(**descriptions)(decorated)
+        if choices:
+            decorated = app_commands.choices(**choices)(decorated)
+        if completers:
+            decorated = app_commands.autocomplete(**completers)(decorated)
+        return decorated
 
-            return language
+    def completer(self, command: str) -> Any:
+        import discord
+        from discord import app_commands
 
-        async def plain(interaction: discord.Interaction) -> None:
-            await self.on_command(interaction, name, "", False)
+        async def complete(
+            interaction: discord.Interaction, current: str
+        ) -> list[app_commands.Choice[str]]:
+            return await self.autocomplete(interaction, current, command)
 
-        return plain
+        return complete
 
-    def autocomplete(self, interaction: "discord.Interaction", current: str) -> list[Any]:
-        """Entries matching what the person has typed so far; value = the entry id."""
+    async def autocomplete(
+        self, interaction: "discord.Interaction", current: str, command: str = "faq"
+    ) -> list["app_commands.Choice[str]"]:
+        """Entries matching what the person has typed so far, in the language they chose with
+        /language (else their text's or locale's); value = the entry id."""
         from discord import app_commands
 
         try:
-            typed = self.message(interaction, command="faq", text=current)
-            found = self.engine.search(current, MAX_CHOICES, self.engine.lang_for(typed, None))
+            typed = self.message(interaction, command=command, text=current)
+            found = await self.engine.suggest(typed, MAX_CHOICES)
         except Exception:
             log.exception("autocomplete failed")
             return []
@@ -350,9 +402,25 @@ class DiscordBot:
     async def on_press(self, interaction: "discord.Interaction", payload: str) -> None:
         await self.respond(interaction, self.message(interaction, payload=payload), public=False)
 
+    async def on_foreign_component(self, interaction: "discord.Interaction") -> None:
+        """A button or menu whose custom_id is not ours (another bot's era, a forged one):
+        logged, and answered as the stale button it is, so the person is not left waiting."""
+        custom_id = str(dict(interaction.data or {}).get("custom_id", ""))
+        log.warning("a component with an unknown custom_id was used: %r", custom_id[:100])
+        await self.on_press(interaction, custom_id)
+
     async def on_tree_error(self, interaction: "discord.Interaction", error: Exception) -> None:
         """A command discord.py could not run (e.g. one left over from an older sync)."""
+        import discord
+
         log.error("slash command failed: %s", error)
+        if interaction.type is discord.InteractionType.autocomplete:
+            # An autocomplete can only be answered with choices: none, rather than an error.
+            try:
+                await interaction.response.autocomplete([])
+            except discord.HTTPException as failure:
+                log.warning("could not answer the autocomplete: %s", failure)
+            return
         await self.apologise(interaction)
 
     def message(
@@ -386,10 +454,14 @@ class DiscordBot:
         """Answer one interaction; any failure is logged and answered with an apology.
 
         The engine answers in about a millisecond, so the reply is normally the interaction's
-        first and only response. Should it ever wait longer (a slow disk under the session
-        store), a timer acknowledges the interaction first ("thinking…" or a silent update),
-        well within Discord's 3-second limit, and the replies follow as edits and follow-ups.
-        A timer rather than a watchdog task keeps the normal path as cheap as possible."""
+        first and only response. Should it wait longer (a slow disk under the session store), a
+        timer acknowledges the interaction first ("thinking…" or a silent update), well within
+        Discord's 3-second limit, and the replies follow as edits and follow-ups. Should the
+        first response fail (429, 5xx), the retry is that small acknowledgement, retried only
+        while Discord's deadline allows, and the reply follows as an edit."""
+        _deadline.set(time.monotonic() + self.response_budget)
+        async_context = webhook_context()
+        async_context.set(budgeted_webhook_adapter())
         hidden = message.is_group and not public
         loop = asyncio.get_running_loop()
         deferring: list[asyncio.Task[None]] = []
@@ -424,6 +496,30 @@ class DiscordBot:
         else:
             await interaction.response.defer(ephemeral=hidden, thinking=True)
 
+    async def first_response(
+        self, interaction: "discord.Interaction", hidden: bool, send: Any
+    ) -> bool:
+        """Send the interaction's first response with `send()` (two tries at most). If Discord
+        keeps answering 429 or 5xx (or does not answer), acknowledge with a deferral instead,
+        retried within the deadline, and return True: the reply then goes out as an edit."""
+        import discord
+
+        token = _attempts.set(FULL_REPLY_ATTEMPTS)
+        try:
+            await send()
+            return False
+        except (TimeoutError, discord.DiscordServerError, OSError) as error:
+            reason = describe_error(error)
+        except discord.HTTPException as error:
+            if error.status != 429:
+                raise
+            reason = describe_error(error)
+        finally:
+            _attempts.reset(token)
+        log.warning("Discord did not take the reply (%s): deferring, then editing", reason)
+        await self.defer(interaction, hidden)
+        return True
+
     async def deliver(
         self,
         interaction: "discord.Interaction",
@@ -448,23 +544,27 @@ class DiscordBot:
             ephemeral = reply.private or hidden
             for content, rows in render(reply):
                 view = button_view(rows) if rows else None
-                if first and editing:
-                    if deferred:
-                        await interaction.edit_original_response(
-                            content=content, view=view, allowed_mentions=none
+                if first and not deferred:
+                    if editing:
+                        send = functools.partial(
+                            interaction.response.edit_message,
+                            content=content,
+                            view=view,
+                            allowed_mentions=none,
                         )
                     else:
-                        await interaction.response.edit_message(
-                            content=content, view=view, allowed_mentions=none
+                        send = functools.partial(
+                            interaction.response.send_message,
+                            content,
+                            view=view or discord.utils.MISSING,
+                            ephemeral=ephemeral,
+                            allowed_mentions=none,
                         )
-                elif first and not deferred:
-                    await interaction.response.send_message(
-                        content,
-                        view=view or discord.utils.MISSING,
-                        ephemeral=ephemeral,
-                        allowed_mentions=none,
-                    )
-                elif first and not is_press:  # the deferred "thinking…" message
+                    deferred = await self.first_response(interaction, ephemeral, send)
+                    if not deferred:
+                        first = False
+                        continue
+                if first and (editing or not is_press):  # the deferred message, or the pressed one
                     await interaction.edit_original_response(
                         content=content, view=view, allowed_mentions=none
                     )
@@ -480,18 +580,201 @@ class DiscordBot:
             await interaction.response.defer()  # nothing to say: acknowledge silently
 
     async def apologise(self, interaction: "discord.Interaction") -> None:
+        import discord
+
+        deadline = _deadline.get()
+        if (
+            not interaction.response.is_done()
+            and deadline is not None
+            and time.monotonic() > deadline + (3.0 - self.response_budget)
+        ):
+            log.warning("too late to apologise: Discord's 3-second deadline has passed")
+            return
         try:
             lang = self.engine.lang_for(self.message(interaction), None)
-            text = to_markdown(self.engine.knowledge.ui("error", lang))
+            text = to_markdown(self.engine.ui("error", lang))
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)
             else:
                 await interaction.response.send_message(text, ephemeral=True)
-        except Exception as error:  # the interaction may have expired: nothing more to do
+        except (TimeoutError, discord.HTTPException, OSError) as error:
+            # the interaction may have expired: nothing more to do
             log.warning("could not send the apology either: %s", error)
 
 
+def describe_error(error: BaseException) -> str:
+    import discord
+
+    if isinstance(error, discord.LoginFailure):
+        return "Discord rejected the bot token (check DISCORD_BOT_TOKEN or --token-file)"
+    return f"{type(error).__name__}: {error}"
+
+
+# -- discord.py wiring: subclasses, not attributes assigned onto library objects ---------------
+
+
+@functools.cache
+def client_class() -> type[Any]:
+    """`HelpbotClient`: a `discord.Client` that holds its adapter and a generated command tree,
+    registers it in `setup_hook`, and answers components that are not ours."""
+    import discord
+    from discord import app_commands
+
+    class HelpbotTree(app_commands.CommandTree):
+        def __init__(self, client: discord.Client, adapter: DiscordAdapter) -> None:
+            super().__init__(
+                client,
+                # Servers, DMs with the bot, and group DMs (the latter only for a user install).
+                # Install types are left to the application's Installation settings.
+                allowed_contexts=app_commands.AppCommandContext(
+                    guild=True, dm_channel=True, private_channel=True
+                ),
+            )
+            self.adapter = adapter
+
+        async def on_error(
+            self, interaction: discord.Interaction, error: app_commands.AppCommandError
+        ) -> None:
+            await self.adapter.on_tree_error(interaction, error)
+
+    class HelpbotClient(discord.Client):
+        def __init__(self, adapter: DiscordAdapter) -> None:
+            quiet_expected_warnings()
+            super().__init__(
+                intents=discord.Intents.none(),  # interactions arrive without any intent
+                allowed_mentions=discord.AllowedMentions.none(),
+                # With no GUILDS intent no GUILD_CREATE follows READY: nothing to wait for.
+                guild_ready_timeout=0.0,
+            )
+            self.adapter = adapter
+            self.tree = HelpbotTree(self, adapter)
+            for command in adapter.build_commands():
+                self.tree.add_command(command)
+
+        async def setup_hook(self) -> None:
+            await self.adapter.setup(self, self.tree)
+
+        async def on_interaction(self, interaction: discord.Interaction) -> None:
+            if interaction.type is not discord.InteractionType.component:
+                return
+            custom_id = str(dict(interaction.data or {}).get("custom_id", ""))
+            if not custom_id.startswith(CUSTOM_ID_PREFIX):
+                await self.adapter.on_foreign_component(interaction)
+
+    return HelpbotClient
+
+
+def webhook_context() -> "contextvars.ContextVar[Any]":
+    from discord.webhook.async_ import async_context
+
+    return async_context
+
+
+@functools.cache
+def budgeted_webhook_adapter() -> Any:
+    """discord.py's webhook adapter, except for interaction callbacks (the first response):
+    those are retried only while `_deadline` allows (429 after its retry_after, 5xx after a
+    short pause) and at most `_attempts` times, instead of discord.py's 1 s and 3 s pauses
+    that outlast Discord's 3-second deadline."""
+    import aiohttp
+    import discord
+    from discord import utils
+    from discord.http import json_or_text
+    from discord.webhook.async_ import AsyncWebhookAdapter
+
+    class BudgetedWebhookAdapter(AsyncWebhookAdapter):
+        async def request(self, route: Any, session: Any, **kwargs: Any) -> Any:
+            deadline = _deadline.get()
+            if (
+                deadline is None
+                or kwargs.get("files")
+                or kwargs.get("multipart")
+                or not route.path.endswith("/callback")
+            ):
+                return await super().request(route, session, **kwargs)
+            payload = kwargs.get("payload")
+            headers = {"Content-Type": "application/json"} if payload is not None else {}
+            body = utils._to_json(payload) if payload is not None else None
+            limit = _attempts.get()
+            attempt = 0
+            while True:
+                attempt += 1
+                pause = min(0.1 * 2**attempt, 0.5)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("Discord's 3-second response deadline passed")
+                try:
+                    async with (
+                        asyncio.timeout(remaining),
+                        session.request(
+                            route.method,
+                            route.url,
+                            data=body,
+                            headers=headers,
+                            params=kwargs.get("params"),
+                            proxy=kwargs.get("proxy"),
+                            proxy_auth=kwargs.get("proxy_auth"),
+                        ) as response,
+                    ):
+                        data = await json_or_text(response)
+                        if 200 <= response.status < 300:
+                            return data
+                        error: Exception
+                        if response.status == 429:
+                            error = discord.HTTPException(response, data)
+                            if isinstance(data, dict):
+                                pause = float(data.get("retry_after", 1.0))
+                        elif response.status >= 500:
+                            error = discord.DiscordServerError(response, data)
+                        elif response.status == 404:
+                            raise discord.NotFound(response, data)
+                        elif response.status == 403:
+                            raise discord.Forbidden(response, data)
+                        else:
+                            raise discord.HTTPException(response, data)
+                except (OSError, aiohttp.ClientError) as failure:
+                    error = failure
+                log.debug("interaction callback attempt %d failed: %s", attempt, error)
+                if (limit is not None and attempt >= limit) or (
+                    time.monotonic() + pause >= deadline
+                ):
+                    raise error
+                await asyncio.sleep(pause)
+
+    return BudgetedWebhookAdapter()  # type: ignore[no-untyped-call]  # discord.py leaves its __init__ unannotated
+
+
 # -- rendering --------------------------------------------------------------------------------
+
+
+_MD_SPECIAL = re.compile(r"([\\*_~`|>\[\]()#:<@])")
+
+
+def escape_markdown(text: str) -> str:
+    """Escape Discord-flavoured markdown, including mention and link syntax."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def to_markdown(markup: str) -> str:
+    """Markdown as Discord renders it; list lines keep their `1. ` / `- ` markers."""
+    out = []
+    for span in parse(markup):
+        if span.kind == "bold":
+            out.append(f"**{escape_markdown(span.text)}**")
+        elif span.kind == "link":
+            out.append(f"[{escape_markdown(span.text)}](<{span.url}>)")
+        else:
+            out.append(_escape_keeping_lists(span.text))
+    return "".join(out)
+
+
+_LIST_MARKER = re.compile(r"^(\s*(?:\d+\.|-)\s)", re.M)
+
+
+def _escape_keeping_lists(text: str) -> str:
+    parts = _LIST_MARKER.split(text)
+    # split() with one group alternates [text, marker, text, marker, ...]
+    return "".join(part if index % 2 else escape_markdown(part) for index, part in enumerate(parts))
 
 
 def render(reply: Reply) -> list[tuple[str, list[list[Button]]]]:
@@ -515,7 +798,7 @@ def layout(rows: Sequence[Sequence[Button]]) -> list[list[list[Button]]]:
     if not rows:
         return []
     if len(rows) <= MAX_ROWS and all(len(row) <= MAX_PER_ROW for row in rows):
-        return [rows]
+        return [[list(row) for row in rows]]
     flat = [button for row in rows for button in row]
     packed = [flat[i : i + MAX_PER_ROW] for i in range(0, len(flat), MAX_PER_ROW)]
     return [packed[i : i + MAX_ROWS] for i in range(0, len(packed), MAX_ROWS)]
@@ -536,13 +819,13 @@ def button_view(rows: list[list[Button]]) -> "discord.ui.View":
 
 
 @functools.cache
-def persistent_button_class() -> type:
+def persistent_button_class() -> type[Any]:
     """The DynamicItem whose custom_id template captures the engine's payload, so a button on
     an old message still works after a restart (the engine's state is in its session store)."""
     import discord
 
     class PersistentButton(
-        discord.ui.DynamicItem[discord.ui.Button],  # type: ignore[type-arg]
+        discord.ui.DynamicItem[discord.ui.Button],  # type: ignore[type-arg]  # View generic
         template=CUSTOM_ID_PREFIX + r"(?P<payload>.+)",
     ):
         def __init__(self, label: str, payload: str, row: int | None = None) -> None:
@@ -558,54 +841,68 @@ def persistent_button_class() -> type:
 
         @classmethod
         async def from_custom_id(
-            cls, interaction: discord.Interaction, item: discord.ui.Item, match: Any, /
+            cls,
+            interaction: discord.Interaction,
+            item: discord.ui.Item,  # type: ignore[type-arg]  # View generic
+            match: "re.Match[str]",
+            /,
         ) -> "PersistentButton":
             label = getattr(item, "label", None) or "?"
             return cls(label, match["payload"])
 
         async def callback(self, interaction: discord.Interaction) -> None:
-            await interaction.client.helpbot.on_press(interaction, self.payload)  # type: ignore[attr-defined]
+            client = interaction.client
+            if isinstance(client, client_class()):
+                await client.adapter.on_press(interaction, self.payload)
 
     return PersistentButton
 
 
-def make_translator(engine: Engine) -> Any:
-    """Command and option descriptions in every language of the knowledge base, offered to
+def make_translator(adapter: DiscordAdapter) -> Any:
+    """Command, option and choice texts in every language of the knowledge base, offered to
     Discord for each of its locales with the same language (es -> es-ES and es-419)."""
     from discord import app_commands
 
-    class KnowledgeTranslator(app_commands.Translator):
+    class SpecTranslator(app_commands.Translator):
         async def translate(
             self,
             string: app_commands.locale_str,
             locale: Any,
             context: app_commands.TranslationContext,  # type: ignore[type-arg]
         ) -> str | None:
-            lang = from_locale(str(locale), engine.knowledge.languages)
+            lang = adapter.language(str(locale))
             if lang is None or lang == "en":
                 return None
-            pack = engine.knowledge.pack(lang)
             extras = string.extras
-            if extras.get("kind") == "command":
-                text = pack.commands.get(extras.get("command", ""))
-            elif extras.get("kind") == "option":
-                text = pack.ui.get(f"option_{extras.get('option', '')}")
-            else:
-                text = None
-            return clip(text, MAX_DESCRIPTION) if text else None
+            command = extras.get("command", "")
+            text, english = (
+                _spec_text(adapter.spec(command, lang), extras),
+                _spec_text(adapter.spec(command, "en"), extras),
+            )
+            if not text or text == english:  # untranslated: Discord shows the English one
+                return None
+            limit = MAX_CHOICE_NAME if extras.get("kind") == "choice" else MAX_DESCRIPTION
+            return clip(text, limit)
 
-    return KnowledgeTranslator()
-
-
-def option_text(engine: Engine, option: str, lang: str) -> str:
-    key = f"option_{option}"
-    knowledge = engine.knowledge
-    return clip(knowledge.ui(key, lang), MAX_DESCRIPTION)
+    return SpecTranslator()
 
 
-def clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _spec_text(spec: CommandSpec | None, extras: dict[str, Any]) -> str | None:
+    if spec is None:
+        return None
+    kind = extras.get("kind")
+    if kind == "command":
+        return spec.description
+    option: OptionSpec | None = next(
+        (o for o in spec.options if o.name == extras.get("option")), None
+    )
+    if option is None:
+        return None
+    if kind == "option":
+        return option.description
+    if kind == "choice":
+        return dict(option.choices).get(extras.get("value", ""))
+    return None
 
 
 class _ExpectedWarnings(logging.Filter):
@@ -638,3 +935,6 @@ def point_at(api_base: str, gateway_url: str) -> None:
 
     Route.BASE = api_base.rstrip("/")
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+ADAPTER = DiscordAdapter

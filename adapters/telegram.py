@@ -27,6 +27,7 @@ import asyncio
 import datetime as dt
 import functools
 import hmac
+import html
 import json
 import logging
 import os
@@ -45,8 +46,8 @@ from urllib.parse import urlsplit
 
 from bot.commands import REGISTRY
 from bot.engine import Engine
-from bot.logs import add_secret, redact
-from bot.markup import split_message, to_html, to_plain
+from bot.logs import add_secret, add_secret_pattern, quiet_loggers, redact
+from bot.markup import parse, split_message, to_plain
 from bot.tokens import add_token_option, load_token
 from bot.types import IncomingMessage, Reply
 
@@ -56,6 +57,12 @@ if TYPE_CHECKING:
     from telegram.ext import ExtBot
 
 PLATFORM = "telegram"
+REQUIRES = {"telegram": "telegram"}  # module -> pip extra; read by bot/cli.py until the port to bot.adapter
+# Telegram tokens look like 123456:ABC-def..., and also appear inside Bot API URLs: masked in
+# every log line from the moment this module is imported (moved here from bot/logs.py).
+TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+add_secret_pattern(TOKEN_PATTERN)
+quiet_loggers("telegram.ext.Updater")  # (moved here from bot/logs.py)
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 MESSAGE_LIMIT = 4096  # characters of text in one message, after entity parsing
 CALLBACK_DATA_LIMIT = 64  # bytes
@@ -891,6 +898,20 @@ class Translator:
 
 
 # -- rendering ---------------------------------------------------------------------------
+
+
+def to_html(markup: str) -> str:
+    """HTML as Telegram's `parse_mode=HTML` accepts it, with every piece of text escaped."""
+    out = []
+    for span in parse(markup):
+        text = html.escape(span.text, quote=False)
+        if span.kind == "bold":
+            out.append(f"<b>{text}</b>")
+        elif span.kind == "link":
+            out.append(f'<a href="{html.escape(span.url, quote=True)}">{text}</a>')
+        else:
+            out.append(text)
+    return "".join(out)
 
 
 def render(markup: str) -> list[str]:

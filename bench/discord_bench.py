@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from adapters.discord import DiscordBot, point_at  # noqa: E402
+from adapters.discord import DiscordAdapter, point_at  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.knowledge import Knowledge, load_knowledge  # noqa: E402
 from bot.sessions import MemoryStore, SqliteStore  # noqa: E402
@@ -104,7 +104,11 @@ async def measure(
     """Start `bot`, warm it up, send `count` /ask interactions with at most `concurrency` in
     flight; returns interactions per second and the latencies in milliseconds."""
     before = sum(1 for c in fake.connections if c.identify)
-    task = asyncio.create_task(bot.serve())
+    if isinstance(bot, DiscordAdapter):  # the adapter contract: start, run until stop()
+        await bot.start()
+        task = asyncio.create_task(bot.run())
+    else:
+        task = asyncio.create_task(bot.serve())
     await fake.wait_identified(before + 1)
     members = [Member(300000000000000000 + n, f"member{n}") for n in range(50)]
     window = asyncio.Semaphore(concurrency)
@@ -123,7 +127,7 @@ async def measure(
         latencies = await asyncio.gather(*(one(n) for n in range(count)))
         elapsed = time.perf_counter() - started
     finally:
-        await bot.close()
+        await (bot.stop() if isinstance(bot, DiscordAdapter) else bot.close())
         await asyncio.wait_for(task, 10)
     return count / elapsed, list(latencies)
 
@@ -148,8 +152,8 @@ async def run_setting(
                 )
                 engine = Engine(knowledge, store)
             engines.append(engine)
-            return DiscordBot(
-                engine, fake.token, sync=("guild", (fake.guild_id,)),
+            return DiscordAdapter(
+                engine, token=fake.token, sync=("guild", (fake.guild_id,)),
                 api_base=fake.api_base, gateway_url=fake.gateway_url,
             )  # fmt: skip
 

@@ -16,28 +16,54 @@ import sqlite3
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot import __version__
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
-def _adapters() -> dict[str, ModuleType]:
-    """Subcommand name -> adapter module, for every module in the `adapters` package."""
+def _adapters() -> dict[str, Any]:
+    """Subcommand name -> adapter, for every module in the `adapters` package: its `ADAPTER`
+    class (see `bot.adapter`). A module without one but with module-level `add_arguments` and
+    `run(args, engine)` is still accepted while the Telegram adapter is being ported."""
     import adapters
 
-    found: dict[str, ModuleType] = {}
+    found: dict[str, Any] = {}
     for info in pkgutil.iter_modules(adapters.__path__):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"adapters.{info.name}")
-        if hasattr(module, "add_arguments") and hasattr(module, "run"):
+        adapter = getattr(module, "ADAPTER", None)
+        if adapter is not None:
+            found[adapter.command] = adapter
+        elif hasattr(module, "add_arguments") and hasattr(module, "run"):  # legacy shape
             found[getattr(module, "COMMAND", info.name)] = module
     return found
 
 
-def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
+def _description(adapter: Any) -> str:
+    if isinstance(adapter, ModuleType):
+        return (adapter.__doc__ or adapter.__name__).strip()
+    return str(adapter.description())
+
+
+def _missing_extra(name: str, adapter: Any) -> str | None:
+    if not isinstance(adapter, ModuleType):
+        return adapter.missing_extra()  # type: ignore[no-any-return]
+    for module, extra in getattr(adapter, "REQUIRES", {}).items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return (
+                f"helpbot {name}: the {name} library ({module}) is not installed. "
+                f"From a clone of helpbot: pip install '.[{extra}]' "
+                f"(from an index: pip install 'helpbot[{extra}]')."
+            )
+    return None
+
+
+def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the subcommand must not be reset by the subcommand's
     # own copy of it; the real defaults are set once on the top-level parser below.
@@ -119,13 +145,13 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
         "--limit", type=int, default=50, help="at most this many confusions listed (default: 50)"
     )
 
-    for name, module in sorted(adapters.items()):
-        doc = (module.__doc__ or name).strip().splitlines()[0]
+    for name, adapter in sorted(adapters.items()):
+        description = _description(adapter)
         adapter_parser = sub.add_parser(
             name,
             parents=[common],
-            help=doc,
-            description=(module.__doc__ or "").strip(),
+            help=description.splitlines()[0],
+            description=description,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         adapter_parser.add_argument(
@@ -141,7 +167,7 @@ def build_parser(adapters: dict[str, ModuleType]) -> argparse.ArgumentParser:
             metavar="HOURS",
             help="close walkthroughs idle for this long (default: 24)",
         )
-        module.add_arguments(adapter_parser)
+        adapter.add_arguments(adapter_parser)
     return parser
 
 
@@ -190,6 +216,11 @@ def _main(argv: list[str] | None) -> int:
             min_accuracy=args.min_accuracy,
             min_rejection=args.min_rejection,
         )
+    adapter = adapters[args.command]
+    missing = _missing_extra(args.command, adapter)
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return EXIT_USAGE
     from bot.engine import Engine
     from bot.sessions import open_store
 
@@ -205,7 +236,9 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_PROBLEM
     engine = Engine(knowledge, store, ttl=args.ttl * 3600)
     try:
-        return int(adapters[args.command].run(args, engine) or 0)
+        if isinstance(adapter, ModuleType):
+            return int(adapter.run(args, engine) or 0)
+        return int(adapter(engine, args).serve_until_signal())
     except KeyboardInterrupt:
         return 130
 
@@ -264,6 +297,9 @@ def cmd_ask(knowledge, args: argparse.Namespace) -> int:  # type: ignore[no-unty
     engine = Engine(knowledge)
     questions: list[str]
     if args.question == ["-"]:
+        # Undecodable bytes become U+FFFD: that line still gets an answer, and so do the rest.
+        if hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(errors="replace")
         questions = (line.rstrip("\r\n") for line in sys.stdin)  # type: ignore[assignment]
     else:
         questions = [" ".join(args.question)]

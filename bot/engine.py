@@ -105,6 +105,15 @@ class Engine:
             log.exception("failed to handle a message on %s", message.platform)
             return [Reply(self.knowledge.ui("error", self.lang_for(message, None)))]
 
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The knowledge base's language codes, English first (for adapters)."""
+        return tuple(self.knowledge.languages)
+
+    def ui(self, key: str, lang: str | None = None) -> str:
+        """One interface text from ui.yaml in `lang` (adapters: apologies, notices)."""
+        return self.knowledge.ui(key, lang)
+
     def commands(self, lang: str | None = None) -> dict[str, str]:
         """Command names and descriptions, for menus (setMyCommands, slash commands)."""
         return {spec.name: spec.description for spec in self.command_specs(lang)}

@@ -7,9 +7,12 @@ import re
 from typing import Any
 
 _secrets: set[str] = set()
-# Telegram tokens look like 123456:ABC-def..., and also appear inside Bot API URLs.
-_TELEGRAM_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+# Token shapes each adapter registers (`Adapter.secret_patterns`): masked even when unregistered.
+_patterns: list[re.Pattern[str]] = []
+# Library loggers held at WARNING or above (`Adapter.quiet_loggers`), e.g. ones that log URLs.
+_quiet: set[str] = {"httpx", "httpcore"}
 _installed = False
+_configured = False
 
 
 def add_secret(secret: str | None) -> None:
@@ -19,10 +22,29 @@ def add_secret(secret: str | None) -> None:
     _install_masking()
 
 
+def add_secret_pattern(pattern: re.Pattern[str]) -> None:
+    """Mask everything matching `pattern` (a platform's token shape) in every log record."""
+    if pattern not in _patterns:
+        _patterns.append(pattern)
+    _install_masking()
+
+
+def quiet_loggers(*names: str) -> None:
+    """Hold these loggers at WARNING or above once `setup_logging` configures logging (at once
+    when it already has); an embedding application or a test keeps its own levels."""
+    _quiet.update(names)
+    if _configured:
+        root = logging.getLogger().level
+        for name in names:
+            logging.getLogger(name).setLevel(max(logging.WARNING, root))
+
+
 def redact(text: str) -> str:
     for secret in _secrets:
         text = text.replace(secret, "[REDACTED]")
-    return _TELEGRAM_TOKEN.sub("[REDACTED]", text)
+    for pattern in _patterns:
+        text = pattern.sub("[REDACTED]", text)
+    return text
 
 
 def _install_masking() -> None:
@@ -49,12 +71,14 @@ def _install_masking() -> None:
 
 
 def setup_logging(level: str = "INFO") -> None:
+    global _configured
+    _configured = True
     _install_masking()
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "discord.gateway"):
+    # httpx logs every request URL at INFO, and some platforms put the token in the URL.
+    for noisy in _quiet:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

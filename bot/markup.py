@@ -3,13 +3,14 @@
 Replies are written in a deliberately tiny markup: `**bold**`, `[text](url)`, list lines and
 blank lines between paragraphs, with a backslash escaping any character. Anything a person
 typed is passed through `escape()` before it goes into a reply, so no user text can inject
-formatting. Each renderer escapes what its target treats as markup, so a question full of
+formatting. This module holds the neutral parser, plain text and splitting; each platform's
+renderer lives in its adapter (Telegram HTML in adapters/telegram.py, Discord markdown in
+adapters/discord.py) and escapes what its target treats as markup, so a question full of
 `<`, `&`, `*_[]` or `@everyone` is shown literally everywhere.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -62,50 +63,6 @@ def to_plain(markup: str) -> str:
     for span in parse(markup):
         out.append(f"{span.text} ({span.url})" if span.kind == "link" else span.text)
     return "".join(out)
-
-
-def to_html(markup: str) -> str:
-    """HTML as Telegram's `parse_mode=HTML` accepts it, with every piece of text escaped."""
-    out = []
-    for span in parse(markup):
-        text = html.escape(span.text, quote=False)
-        if span.kind == "bold":
-            out.append(f"<b>{text}</b>")
-        elif span.kind == "link":
-            out.append(f'<a href="{html.escape(span.url, quote=True)}">{text}</a>')
-        else:
-            out.append(text)
-    return "".join(out)
-
-
-_MD_SPECIAL = re.compile(r"([\\*_~`|>\[\]()#:<@])")
-
-
-def escape_markdown(text: str) -> str:
-    """Escape Discord-flavoured markdown, including mention and link syntax."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def to_markdown(markup: str) -> str:
-    """Markdown as Discord renders it; list lines keep their `1. ` / `- ` markers."""
-    out = []
-    for span in parse(markup):
-        if span.kind == "bold":
-            out.append(f"**{escape_markdown(span.text)}**")
-        elif span.kind == "link":
-            out.append(f"[{escape_markdown(span.text)}](<{span.url}>)")
-        else:
-            out.append(_escape_keeping_lists(span.text))
-    return "".join(out)
-
-
-_LIST_MARKER = re.compile(r"^(\s*(?:\d+\.|-)\s)", re.M)
-
-
-def _escape_keeping_lists(text: str) -> str:
-    parts = _LIST_MARKER.split(text)
-    # split() with one group alternates [text, marker, text, marker, ...]
-    return "".join(part if index % 2 else escape_markdown(part) for index, part in enumerate(parts))
 
 
 def split_message(markup: str, limit: int, render: Callable[[str], str]) -> list[str]:

@@ -202,6 +202,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.on_dispatch: Callable[[Exchange], None] | None = None
+        self.gateway_refusals = 0  # the next N websocket connections are refused with 503
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -756,7 +757,10 @@ class FakeDiscord:
 
     # -- gateway ------------------------------------------------------------------------------
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_refusals > 0:  # the gateway is down (an outage, a proxy restarting)
+            self.gateway_refusals -= 1
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         query = dict(request.query)

@@ -78,8 +78,11 @@ def test_killed_process_resumes_at_the_same_step(tmp_path):
         if store.exists():
             import sqlite3
 
-            with sqlite3.connect(db) as conn:
-                row = conn.execute("SELECT data FROM sessions").fetchone()
+            try:
+                with sqlite3.connect(db) as conn:
+                    row = conn.execute("SELECT data FROM sessions").fetchone()
+            except sqlite3.OperationalError:  # the file exists, its table not yet: poll again
+                row = None
             if row and '"position":"settings"' in row[0]:
                 break
         time.sleep(0.05)
@@ -110,3 +113,63 @@ def test_unusable_database_is_a_clear_error(tmp_path):
     garbage.write_text("this is not sqlite, " * 100)
     run = chat("hi\n", "--db", str(garbage))
     assert run.returncode == 1 and "not a database" in run.stderr
+
+
+def test_chat_help_shows_the_example_as_typed():
+    """Issue 9.7: the `printf` example keeps its `\\n`s instead of breaking the line."""
+    helped = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert "printf 'walkthrough\\ndone\\n' | helpbot chat" in helped.stdout
+
+
+def test_undecodable_input_is_replaced_and_every_line_answered():
+    """Issue 9.20: a Latin-1 byte on UTF-8 standard input loses nothing."""
+    data = b"how long does deletion take\n" + b"caf\xe9 ?\n" + b"/steps\n"
+    env = {**ENV, "PYTHONIOENCODING": "utf-8"}
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--db", ":memory:"],
+        input=data, capture_output=True, timeout=60, env=env,
+    )  # fmt: skip
+    out = run.stdout.decode("utf-8")
+    assert run.returncode == 0, run.stderr.decode()
+    assert "Traceback" not in run.stderr.decode()
+    assert out.count("you> ") == 3 and "caf\ufffd ?" in out
+    assert "24 hours" in out and "Step 1" in out.split("you> /steps")[1]
+    asked = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "-"],
+        input=data, capture_output=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert asked.returncode == 0, asked.stderr.decode()
+    assert "Traceback" not in asked.stderr.decode()
+    assert "24 hours" in asked.stdout.decode() and "Step 1" in asked.stdout.decode()
+
+
+BLOCK_PLATFORMS = '''
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("telegram", "discord"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Block())
+'''
+
+
+def test_a_missing_platform_library_names_the_extra_to_install(tmp_path):
+    """Issue 9.1: one line saying which extra to install, exit 2, no traceback."""
+    (tmp_path / "sitecustomize.py").write_text(BLOCK_PLATFORMS)
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**ENV, "PYTHONPATH": os.pathsep.join([str(tmp_path), root])}
+    for command, variable, extra in (
+        ("telegram", "TELEGRAM_BOT_TOKEN", "telegram"),
+        ("discord", "DISCORD_BOT_TOKEN", "discord"),
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", "bot", command, "--db", ":memory:"],
+            capture_output=True, text=True, timeout=60, env={**env, variable: "1:x"},
+        )  # fmt: skip
+        assert run.returncode == 2, run.stderr
+        assert "Traceback" not in run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"pip install '.[{extra}]'" in lines[0], run.stderr

@@ -23,14 +23,15 @@ import pytest
 
 from adapters.discord import (
     CUSTOM_ID_PREFIX,
-    DiscordBot,
+    DiscordAdapter,
     layout,
     parse_sync,
     render,
+    to_markdown,
 )
 from bot.engine import Engine
 from bot.knowledge import Knowledge, load_knowledge
-from bot.markup import escape, to_markdown
+from bot.markup import escape
 from bot.sessions import MemoryStore, SqliteStore
 from bot.tokens import load_token
 from bot.types import Button, IncomingMessage, Reply
@@ -69,21 +70,22 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 class Running:
     """One adapter connected to the fake; `stop()` closes it like a shutdown would."""
 
-    def __init__(self, bot: DiscordBot, task: asyncio.Task[None]) -> None:
+    def __init__(self, bot: DiscordAdapter, task: asyncio.Task[None]) -> None:
         self.bot, self.task = bot, task
 
     async def stop(self) -> None:
-        await self.bot.close()
+        await self.bot.stop()
         await asyncio.wait_for(self.task, 5)
 
 
 async def start(fake: FakeDiscord, engine: Engine, **options: Any) -> Running:
     before = sum(1 for c in fake.connections if c.identify)
     options.setdefault("sync", ("guild", (fake.guild_id,)))
-    bot = DiscordBot(
-        engine, fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **options
+    bot = DiscordAdapter(
+        engine, token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **options
     )
-    task = asyncio.create_task(bot.serve())
+    await bot.start()  # logs in and registers the commands, as `serve_until_signal` does
+    task = asyncio.create_task(bot.run())
     waiting = asyncio.create_task(fake.wait_identified(before + 1))
     await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
@@ -748,3 +750,75 @@ async def test_helpbot_discord_with_a_rejected_token_exits_1(
     assert process.returncode == 1
     assert b"rejected the bot token" in stderr
     assert b"not-the-right-token-at-all" not in stderr
+
+
+# -- issue 9.15 and 9.16: answers survive failures, every interaction gets a response ------------
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_two_server_errors_on_the_callback_still_deliver_the_answer(
+    fake: FakeDiscord, running: Running, kb: Knowledge, status: int
+) -> None:
+    fake.fail_next(status, 2)
+    exchange = await fake.slash("ask", ALICE, question="how long does deletion take")
+    await exchange.wait(timeout=6)
+    assert [c.status for c in fake.calls_to("/callback")] == [status, status, 200]
+    # The retry is a deferral (well inside the 3 s the fake enforces), then the answer as an edit.
+    assert exchange.callback_type == DEFERRED_MESSAGE
+    assert exchange.callback_at is not None
+    assert exchange.callback_at - exchange.dispatched_at < 3.0
+    if not exchange.edits:
+        await exchange.wait(timeout=6)
+    assert "24 hours" in exchange.edits[0]["content"]
+    assert md(kb.ui("error")) not in str(exchange.sent + exchange.edits)
+
+
+async def test_six_rate_limits_in_a_row_still_deliver_the_answer(
+    fake: FakeDiscord, running: Running, kb: Knowledge
+) -> None:
+    fake.fail_next(429, 6)
+    exchange = await fake.slash("ask", ALICE, question="how long does deletion take")
+    await exchange.wait(timeout=6)
+    assert [c.status for c in fake.calls_to("/callback")] == [429] * 6 + [200]
+    assert exchange.callback_type == DEFERRED_MESSAGE
+    assert "24 hours" in exchange.edits[0]["content"]
+    assert md(kb.ui("error")) not in str(exchange.sent + exchange.edits)
+
+
+async def test_a_button_that_is_not_ours_is_answered_and_logged(
+    fake: FakeDiscord, running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    steps = await fake.slash("steps", ALICE)
+    await steps.wait()
+    caplog.set_level(logging.WARNING, logger="adapters.discord")
+    press = await fake.press_custom_id(steps.sent[0], "other-bot:vote:42", ALICE)
+    await press.wait()
+    assert press.callback is not None  # answered (as a stale button), not left spinning
+    assert "unknown custom_id" in caplog.text and "other-bot:vote:42" in caplog.text
+
+
+async def test_autocomplete_for_an_unknown_command_gets_no_choices_not_an_error(
+    fake: FakeDiscord, running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange = await fake.autocomplete("removed_long_ago", ALICE, "topic", "how")
+    await exchange.wait_callback()
+    assert exchange.callback == {"type": AUTOCOMPLETE, "data": {"choices": []}}
+    assert [c.status for c in fake.calls_to("/callback")] == [200]  # no rejected apology
+    assert "removed_long_ago" in caplog.text
+
+
+async def test_a_gateway_down_at_start_up_is_retried_with_backoff(
+    fake: FakeDiscord, kb: Knowledge, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.gateway_refusals = 2
+    caplog.set_level(logging.ERROR, logger="adapters.discord")
+    bot = await start(fake, Engine(kb), connect_backoff=(0.05, 0.1))
+    try:
+        exchange = await fake.slash("ask", ALICE, question="how long does deletion take")
+        await exchange.wait()
+        assert "24 hours" in exchange.data["content"]
+    finally:
+        await bot.stop()
+    assert fake.gateway_refusals == 0
+    assert "cannot reach the Discord gateway" in caplog.text
+    assert "AttributeError" not in caplog.text

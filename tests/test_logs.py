@@ -23,5 +23,7 @@ def test_registered_secret_is_masked_in_messages_args_and_tracebacks(caplog):
 
 
 def test_telegram_shaped_tokens_are_masked_even_unregistered():
+    import adapters.telegram  # noqa: F401  (the adapter registers its token shape on import)
+
     token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
     assert token not in redact(f"https://api.telegram.org/bot{token}/getUpdates")
