@@ -34,19 +34,19 @@ import os
 import random
 import re
 import secrets
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
+from bot.adapter import Adapter, AdapterExit
 from bot.commands import REGISTRY
 from bot.engine import Engine
-from bot.logs import add_secret, add_secret_pattern, quiet_loggers, redact
+from bot.logs import add_secret, redact
 from bot.markup import parse, split_message, to_plain
 from bot.tokens import add_token_option, load_token
 from bot.types import IncomingMessage, Reply
@@ -57,12 +57,9 @@ if TYPE_CHECKING:
     from telegram.ext import ExtBot
 
 PLATFORM = "telegram"
-REQUIRES = {"telegram": "telegram"}  # module -> pip extra; read by bot/cli.py until the port to bot.adapter
 # Telegram tokens look like 123456:ABC-def..., and also appear inside Bot API URLs: masked in
-# every log line from the moment this module is imported (moved here from bot/logs.py).
+# every log line from the moment this module is imported (`TelegramAdapter.secret_patterns`).
 TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
-add_secret_pattern(TOKEN_PATTERN)
-quiet_loggers("telegram.ext.Updater")  # (moved here from bot/logs.py)
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 MESSAGE_LIMIT = 4096  # characters of text in one message, after entity parsing
 CALLBACK_DATA_LIMIT = 64  # bytes
@@ -86,104 +83,7 @@ UPDATES_PER_FETCH = 100  # getUpdates' own maximum
 log = logging.getLogger(__name__)
 
 
-# -- command line ------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_token_option(parser, "TELEGRAM_BOT_TOKEN")
-    parser.add_argument(
-        "--base-url",
-        default=os.environ.get("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,
-        metavar="URL",
-        help=f"Bot API base URL the token is appended to, for a self-hosted Bot API server (default: $TELEGRAM_BASE_URL or {DEFAULT_BASE_URL})",
-    )
-    parser.add_argument(
-        "--webhook-url",
-        metavar="URL",
-        help="receive updates by webhook at this public HTTPS URL (ports 443, 80, 88 or 8443) instead of long polling",
-    )
-    parser.add_argument(
-        "--listen",
-        default="127.0.0.1",
-        metavar="ADDRESS",
-        help="webhook mode: address to listen on (default: 127.0.0.1, behind a reverse proxy)",
-    )
-    parser.add_argument(
-        "--port", type=int, default=8443, help="webhook mode: port to listen on (default: 8443)"
-    )
-    parser.add_argument(
-        "--secret-token-file",
-        metavar="PATH",
-        help="webhook mode: read the secret Telegram must send with every update from this file, 1-256 of A-Z a-z 0-9 _ - (default: $TELEGRAM_WEBHOOK_SECRET, or a new random one each start)",
-    )
-    # Refused with an explanation rather than unknown: argparse would otherwise take
-    # `--secret-token X` as an abbreviation of --secret-token-file and try to open a file
-    # named after the secret.
-    parser.add_argument("--secret-token", dest="secret_token_flag", help=argparse.SUPPRESS)
-
-
-def run(args: argparse.Namespace, engine: Engine) -> int:
-    webhook = None
-    if args.webhook_url:
-        secret = _webhook_secret(args)
-        problems = [] if secret is None else webhook_problems(args.webhook_url, secret, args.port)
-        for problem in problems:
-            print(f"helpbot telegram: {problem}", file=sys.stderr)
-        if secret is None or problems:
-            asyncio.run(engine.close())
-            return 2
-        add_secret(secret)
-        webhook = Webhook(args.webhook_url, args.listen, args.port, secret)
-    elif args.secret_token_flag is not None or args.secret_token_file:
-        print(
-            "helpbot telegram: a webhook secret is only used with --webhook-url",
-            file=sys.stderr,
-        )
-        asyncio.run(engine.close())
-        return 2
-    token = load_token(
-        "telegram",
-        "TELEGRAM_BOT_TOKEN",
-        args.token_file,
-        "message @BotFather on Telegram to create a bot and get its token; see the README's Telegram section",
-    )
-    if token is None:
-        asyncio.run(engine.close())
-        return 2
-    return asyncio.run(
-        serve(engine, token, base_url=args.base_url, webhook=webhook, on_ready=_announce)
-    )
-
-
-def _webhook_secret(args: argparse.Namespace) -> str | None:
-    """The webhook secret from --secret-token-file, $TELEGRAM_WEBHOOK_SECRET or a new random
-    one; None after telling the operator what is wrong."""
-    if args.secret_token_flag is not None:
-        print(
-            "helpbot telegram: --secret-token would show the secret to everyone who can list "
-            "processes; put it in $TELEGRAM_WEBHOOK_SECRET or in a file readable only by the "
-            "bot and pass --secret-token-file PATH",
-            file=sys.stderr,
-        )
-        return None
-    if args.secret_token_file:
-        try:
-            secret = Path(args.secret_token_file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or "not a text file"
-            print(
-                f"helpbot telegram: cannot read --secret-token-file {args.secret_token_file}: {reason}",
-                file=sys.stderr,
-            )
-            return None
-        if not secret:
-            print(f"helpbot telegram: {args.secret_token_file} is empty", file=sys.stderr)
-            return None
-        add_secret(secret)
-        return secret
-    secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
-    add_secret(secret)
-    return secret or secrets.token_urlsafe(32)
+# -- settings --------------------------------------------------------------------------
 
 
 def webhook_problems(url: str, secret: str | None, listen_port: int = 8443) -> list[str]:
@@ -219,11 +119,30 @@ def webhook_problems(url: str, secret: str | None, listen_port: int = 8443) -> l
     return problems
 
 
-def _announce(text: str) -> None:
-    print(f"helpbot telegram: {text}", file=sys.stderr, flush=True)
-
-
-# -- running -----------------------------------------------------------------------------
+def _webhook_secret(args: argparse.Namespace) -> str:
+    """The webhook secret from --secret-token-file, $TELEGRAM_WEBHOOK_SECRET or a new random
+    one; AdapterExit(2) saying what is wrong otherwise."""
+    if getattr(args, "secret_token_flag", None) is not None:
+        raise AdapterExit(
+            2,
+            "--secret-token would show the secret to everyone who can list processes; put it "
+            "in $TELEGRAM_WEBHOOK_SECRET or in a file readable only by the bot and pass "
+            "--secret-token-file PATH",
+        )
+    path = getattr(args, "secret_token_file", None)
+    if path:
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not a text file"
+            raise AdapterExit(2, f"cannot read --secret-token-file {path}: {reason}") from None
+        if not secret:
+            raise AdapterExit(2, f"{path} is empty")
+        add_secret(secret)
+        return secret
+    secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    add_secret(secret)
+    return secret or secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,312 +160,11 @@ class Webhook:
         return "/" + urlsplit(self.url).path.strip("/")
 
 
-async def serve(
-    engine: Engine,
-    token: str,
-    *,
-    base_url: str = DEFAULT_BASE_URL,
-    webhook: Webhook | None = None,
-    stop: asyncio.Event | None = None,
-    on_ready: Callable[[str], None] | None = None,
-) -> int:
-    """Run until SIGINT/SIGTERM (or `stop` is set), finish the updates in progress, close the
-    engine. Returns the process exit status."""
-    from telegram.error import InvalidToken, TelegramError
-
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or Windows: the caller stops us through `stop`
-    runner = TelegramBot(engine, token, base_url=base_url, webhook=webhook)
-    try:
-        try:
-            await runner.start()
-        except InvalidToken:
-            log.error("Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN or --token-file")
-            return 1
-        except (TelegramError, OSError, RuntimeError, ValueError) as error:
-            log.error("could not start: %s", redact(str(error)) or type(error).__name__)
-            return 1
-        if on_ready is not None:
-            mode = f"webhook {webhook.url}" if webhook else "long polling"
-            on_ready(f"@{runner.bot.username} is running ({mode}); stop with Ctrl-C")
-        await stop.wait()
-        return 0
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
-        await runner.stop()
-        await engine.close()
-
-
 async def _quietly(awaitable: Awaitable[Any]) -> None:
     try:
         await awaitable
     except Exception:
         log.debug("ignored an error while shutting down", exc_info=True)
-
-
-class TelegramBot:
-    """Receives updates (long polling or webhook), hands each to the `Translator`, and
-    confirms it to Telegram only once it has been handled.
-
-    Long polling confirms by offset: getUpdates(offset=N) tells Telegram every update below N
-    is done. So the offset asked for is the oldest update still being handled (or one past the
-    newest seen when none is); updates that finish out of order wait, already handled, until
-    everything before them is done. A crash therefore loses nothing: what was not confirmed is
-    fetched again after a restart (at worst answered twice). In webhook mode the same holds
-    because Telegram's request is answered only after the update was handled.
-    An update that cannot be read at all is skipped (logged once, without its text) instead of
-    stopping the ones after it.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        token: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        webhook: Webhook | None = None,
-        max_retries: int = 5,
-        backoff: float = 0.5,
-        backoff_cap: float = 30.0,
-        concurrency: int = 64,
-        poll_timeout: float = 10.0,
-        drain_timeout: float = 30.0,
-    ) -> None:
-        from telegram.ext import BaseRateLimiter, ExtBot
-        from telegram.request import HTTPXRequest
-
-        add_secret(token)
-        if webhook is not None:
-            problems = webhook_problems(webhook.url, webhook.secret_token, webhook.port)
-            if problems:
-                raise ValueError("; ".join(problems))
-        # Opt in to python-telegram-bot 23's timedelta periods now (`_seconds` reads both); the
-        # old int form warns on every flood-control answer.
-        os.environ.setdefault("PTB_TIMEDELTA", "true")
-        BaseRateLimiter.register(Retrying)
-        self.engine = engine
-        self.webhook = webhook
-        self.concurrency = concurrency
-        self.poll_timeout = poll_timeout
-        self.drain_timeout = drain_timeout
-        self.backoff, self.backoff_cap = backoff, backoff_cap
-        self.bot: ExtBot[Any] = ExtBot(
-            token,
-            base_url=base_url,
-            request=HTTPXRequest(connection_pool_size=concurrency + 8, pool_timeout=10.0),
-            get_updates_request=HTTPXRequest(
-                connection_pool_size=2, read_timeout=poll_timeout + 10.0
-            ),
-            # Retrying is registered as a virtual subclass just above.
-            rate_limiter=cast("BaseRateLimiter[None]", Retrying(max_retries, backoff, backoff_cap)),
-        )
-        self.translator = Translator(engine)
-        self._active: dict[int, asyncio.Task[None]] = {}
-        self._highest = -1  # the newest update_id taken on
-        self._confirmed = 0  # the offset Telegram last heard from us
-        self._progress = asyncio.Event()
-        self._stopping = False
-        self._poller: asyncio.Task[None] | None = None
-        self._site_runner: web.AppRunner | None = None
-        self._started = False
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Connect (getMe), register the command menus, and start receiving updates."""
-        await self.bot.initialize()
-        self._started = True
-        await self.translator.register_commands(self.bot)
-        if self.webhook is None:
-            await self.bot.delete_webhook()
-            self._poller = asyncio.create_task(self._poll(), name="telegram getUpdates")
-        else:
-            await self._serve_webhook(self.webhook)
-            await self.bot.set_webhook(
-                self.webhook.url,
-                secret_token=self.webhook.secret_token,
-                allowed_updates=list(ALLOWED_UPDATES),
-            )
-
-    async def stop(self) -> None:
-        """Stop receiving, let the updates in progress finish, confirm them, disconnect."""
-        self._stopping = True
-        if self._poller is not None:
-            self._poller.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
-        if self._site_runner is not None:
-            await _quietly(self._site_runner.cleanup())
-            self._site_runner = None
-        if self._active:
-            _, late = await asyncio.wait(list(self._active.values()), timeout=self.drain_timeout)
-            if late:
-                log.warning(
-                    "stopped with %d updates unfinished; Telegram will resend them", len(late)
-                )
-        if self.webhook is None and self._started and self._offset > self._confirmed:
-            await _quietly(self._fetch(self._offset, limit=1, timeout=0))
-        if self._started:
-            await _quietly(self.bot.shutdown())
-            self._started = False
-
-    # -- receiving -----------------------------------------------------------------------
-
-    @property
-    def _offset(self) -> int:
-        return min(self._active) if self._active else self._highest + 1
-
-    async def _fetch(self, offset: int, *, limit: int, timeout: float) -> list[Any]:
-        """getUpdates as raw JSON: one malformed update must not make the whole batch
-        unreadable, so each is parsed on its own (python-telegram-bot's get_updates parses
-        the batch at once and raises on the first bad one)."""
-        result = await self.bot._post(  # a documented endpoint, minus the batch parsing
-            "getUpdates",
-            {
-                "offset": offset,
-                "limit": limit,
-                "timeout": int(timeout),
-                "allowed_updates": list(ALLOWED_UPDATES),
-            },
-            read_timeout=timeout + 10.0,
-        )
-        self._confirmed = max(self._confirmed, offset)
-        return result if isinstance(result, list) else []
-
-    async def _poll(self) -> None:
-        from telegram.error import Conflict, InvalidToken, TelegramError
-
-        failures = 0
-        while not self._stopping:
-            if len(self._active) >= self.concurrency:
-                # Refill in chunks: every fetch re-sends the finished updates that wait behind
-                # the oldest unfinished one, so fetching after each single completion is waste.
-                await self._wait_until(lambda: len(self._active) <= self.concurrency // 2)
-                continue
-            try:
-                batch = await self._fetch(
-                    self._offset, limit=UPDATES_PER_FETCH, timeout=self.poll_timeout
-                )
-            except InvalidToken:
-                log.error("Telegram no longer accepts the bot token; stopped fetching updates")
-                return
-            except (TelegramError, OSError) as error:
-                failures += 1
-                wait = min(self.backoff_cap, self.backoff * 2 ** min(failures, 16))
-                if isinstance(error, Conflict):
-                    what = "another process is fetching updates with this token"
-                else:
-                    what = redact(str(error)) or type(error).__name__
-                log.warning("getUpdates failed (%s); retrying in %.1f s", what, wait)
-                await asyncio.sleep(wait * random.uniform(0.8, 1.2))
-                continue
-            failures = 0
-            fresh = 0
-            for raw in batch:
-                update_id = raw.get("update_id") if isinstance(raw, dict) else None
-                if not isinstance(update_id, int) or update_id <= self._highest:
-                    continue  # still being handled (or not an update at all)
-                self._highest = update_id
-                fresh += 1
-                self._take(update_id, raw)
-            if batch and not fresh:
-                # Everything Telegram returned is already being handled, and asking again
-                # would return it at once. A full batch can only change once the oldest update
-                # is done; a shorter one when any is (that person may write again) or a new
-                # update arrives, which only asking shows: so look again soon.
-                if len(batch) >= UPDATES_PER_FETCH:
-                    await self._wait_until(functools.partial(self._offset_moved, self._offset))
-                else:
-                    await self._wait_until(functools.partial(self._fewer, len(self._active)), 0.1)
-
-    def _offset_moved(self, offset: int) -> bool:
-        return self._offset != offset
-
-    def _fewer(self, active: int) -> bool:
-        return len(self._active) < active
-
-    async def _wait_until(self, ready: Callable[[], bool], timeout: float | None = None) -> None:
-        """Wait until `ready()` after some update finished, or `timeout` seconds."""
-        with suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                while not ready() and not self._stopping:
-                    self._progress.clear()
-                    await self._progress.wait()
-
-    def _take(self, update_id: int, raw: dict[str, Any]) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._process(raw), name=f"telegram update {update_id}")
-        self._active[update_id] = task
-
-        def finished(_: asyncio.Task[None]) -> None:
-            self._active.pop(update_id, None)
-            self._progress.set()
-
-        task.add_done_callback(finished)
-        return task
-
-    async def _process(self, raw: dict[str, Any]) -> None:
-        from telegram import Update
-
-        try:
-            update = Update.de_json(raw, self.bot)
-        except Exception as error:
-            kinds = ", ".join(k for k in raw if k != "update_id") or "empty"
-            detail = type(error).__name__
-            if isinstance(error, (KeyError, TypeError)):
-                detail += f": {_clip(str(error), 120)}"
-            log.warning(
-                "skipped update %s (%s): not in a shape this bot can read (%s)",
-                raw.get("update_id"),
-                kinds,
-                detail,
-            )
-            return
-        await self.translator.on_update(self.bot, update)
-
-    # -- webhook -------------------------------------------------------------------------
-
-    async def _serve_webhook(self, webhook: Webhook) -> None:
-        from aiohttp import web
-
-        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
-        app.router.add_post(webhook.path, self._on_webhook)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.drain_timeout)
-        await runner.setup()
-        await web.TCPSite(runner, webhook.listen, webhook.port).start()
-        self._site_runner = runner
-
-    async def _on_webhook(self, request: web.Request) -> web.Response:
-        """Check the secret before the body is read, cap the body, and answer only after the
-        update was handled (so a crash makes Telegram send it again)."""
-        from aiohttp import web
-
-        expected = (self.webhook.secret_token if self.webhook else None) or ""
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            return web.Response(status=403)
-        if (request.content_length or 0) > MAX_UPDATE_BYTES:
-            return web.Response(status=413)
-        try:
-            raw = json.loads(await request.read())
-        except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413)
-        except ValueError:
-            return web.Response(status=400)
-        update_id = raw.get("update_id") if isinstance(raw, dict) else None
-        if not isinstance(update_id, int):
-            return web.Response(status=400)
-        task = self._active.get(update_id) or self._take(update_id, raw)
-        await asyncio.shield(task)
-        return web.Response(status=200)
 
 
 # -- resilience --------------------------------------------------------------------------
@@ -624,36 +242,389 @@ def _seconds(error: Any) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-# -- translating updates -----------------------------------------------------------------
+# -- the adapter -----------------------------------------------------------------------
 
 
-class _KeyedLocks:
-    """One lock per conversation so each person's replies leave in the order they wrote."""
+class TelegramAdapter(Adapter):
+    """Telegram on the adapter contract: receives updates (long polling or webhook),
+    translates each into engine messages and the replies into Bot API calls, and confirms an
+    update to Telegram only once it has been handled.
 
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+    Long polling confirms by offset: getUpdates(offset=N) tells Telegram every update below N
+    is done. So the offset asked for is the oldest update still being handled (or one past the
+    newest seen when none is); updates that finish out of order wait, already handled, until
+    everything before them is done. A crash therefore loses nothing: what was not confirmed is
+    fetched again after a restart (at worst answered twice). In webhook mode the same holds
+    because Telegram's request is answered only after the update was handled.
+    An update that cannot be read at all is skipped (logged once, without its text) instead of
+    stopping the ones after it.
+    """
 
-    @asynccontextmanager
-    async def hold(self, key: str):  # type: ignore[no-untyped-def]
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
+    command = "telegram"
+    platform = PLATFORM
+    text_limit = MESSAGE_LIMIT
+    payload_limit = CALLBACK_DATA_LIMIT
+    requires = {"telegram": "telegram"}  # noqa: RUF012  (a ClassVar in the base)
+    secret_patterns = (TOKEN_PATTERN,)
+    # Bounds `stop()` as a whole; the updates in progress get all of it but a margin for
+    # confirming them and closing the connections.
+    drain_timeout = 15.0
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        add_token_option(parser, "TELEGRAM_BOT_TOKEN")
+        parser.add_argument(
+            "--base-url",
+            default=os.environ.get("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,
+            metavar="URL",
+            help=f"Bot API base URL the token is appended to, for a self-hosted Bot API server (default: $TELEGRAM_BASE_URL or {DEFAULT_BASE_URL})",
+        )
+        parser.add_argument(
+            "--webhook-url",
+            metavar="URL",
+            help="receive updates by webhook at this public HTTPS URL (ports 443, 80, 88 or 8443) instead of long polling",
+        )
+        parser.add_argument(
+            "--listen",
+            default="127.0.0.1",
+            metavar="ADDRESS",
+            help="webhook mode: address to listen on (default: 127.0.0.1, behind a reverse proxy)",
+        )
+        parser.add_argument(
+            "--port", type=int, default=8443, help="webhook mode: port to listen on (default: 8443)"
+        )
+        parser.add_argument(
+            "--secret-token-file",
+            metavar="PATH",
+            help="webhook mode: read the secret Telegram must send with every update from this file, 1-256 of A-Z a-z 0-9 _ - (default: $TELEGRAM_WEBHOOK_SECRET, or a new random one each start)",
+        )
+        # Refused with an explanation rather than unknown: argparse would otherwise take
+        # `--secret-token X` as an abbreviation of --secret-token-file and try to open a file
+        # named after the secret.
+        parser.add_argument("--secret-token", dest="secret_token_flag", help=argparse.SUPPRESS)
+
+    def __init__(
+        self,
+        engine: Engine,
+        args: argparse.Namespace | None = None,
+        *,
+        token: str | None = None,
+        base_url: str | None = None,
+        webhook: Webhook | None = None,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        backoff_cap: float = 30.0,
+        concurrency: int = 64,
+        poll_timeout: float = 10.0,
+        announce: bool | None = None,
+    ) -> None:
+        super().__init__(engine, args)
+        a = self.args
+        self.token = token
+        self.base_url = base_url or getattr(a, "base_url", None) or DEFAULT_BASE_URL
+        self.webhook = webhook
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.poll_timeout = poll_timeout
+        self.backoff, self.backoff_cap = backoff, backoff_cap
+        # The one "is running" line on standard error: for the command line, not for tests.
+        self.announce = args is not None if announce is None else announce
+        if token:
+            add_secret(token)
+        self._bot: ExtBot[Any] | None = None
+        self._active: dict[int, asyncio.Task[None]] = {}
+        self._highest = -1  # the newest update_id taken on
+        self._confirmed = 0  # the offset Telegram last heard from us
+        self._progress = asyncio.Event()
+        self._stopping = False
+        self._poller: asyncio.Task[None] | None = None
+        self._site_runner: web.AppRunner | None = None
+        self._started = False
+
+    @property
+    def bot(self) -> ExtBot[Any]:
+        """The Bot API client (python-telegram-bot's ExtBot), once `start()` made it."""
+        if self._bot is None:
+            raise RuntimeError("the Telegram adapter is not started")
+        return self._bot
+
+    def render(self, markup: str) -> str:
+        return to_html(markup)
+
+    def split(self, markup: str) -> list[str]:
+        return split_html(markup)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _settings(self) -> tuple[str, Webhook | None]:
+        """The token and webhook settings, checked before anything is sent anywhere."""
+        a = self.args
+        webhook = self.webhook
+        if webhook is None and getattr(a, "webhook_url", None):
+            webhook = Webhook(
+                a.webhook_url,
+                getattr(a, "listen", "127.0.0.1"),
+                getattr(a, "port", 8443),
+                _webhook_secret(a),
+            )
+        elif webhook is None and (
+            getattr(a, "secret_token_flag", None) is not None
+            or getattr(a, "secret_token_file", None)
+        ):
+            raise AdapterExit(2, "a webhook secret is only used with --webhook-url")
+        if webhook is not None:
+            problems = webhook_problems(webhook.url, webhook.secret_token, webhook.port)
+            if problems:
+                raise AdapterExit(2, "\nhelpbot telegram: ".join(problems))
+            add_secret(webhook.secret_token)
+        token = self.token or load_token(
+            "telegram",
+            "TELEGRAM_BOT_TOKEN",
+            getattr(a, "token_file", None),
+            "message @BotFather on Telegram to create a bot and get its token; see the README's Telegram section",
+        )
+        if token is None:
+            raise AdapterExit(2)
+        return token, webhook
+
+    async def start(self) -> None:
+        """Check the settings, connect (getMe), register the command menus, and start
+        receiving updates (the webhook server, when there is one)."""
+        from telegram.error import InvalidToken
+        from telegram.ext import BaseRateLimiter, ExtBot
+        from telegram.request import HTTPXRequest
+
+        self.token, self.webhook = self._settings()
+        # Opt in to python-telegram-bot 23's timedelta periods now (`_seconds` reads both); the
+        # old int form warns on every flood-control answer.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
+        BaseRateLimiter.register(Retrying)
+        retrying = Retrying(self.max_retries, self.backoff, self.backoff_cap)
+        self._bot = ExtBot(
+            self.token,
+            base_url=self.base_url,
+            request=HTTPXRequest(connection_pool_size=self.concurrency + 8, pool_timeout=10.0),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=2, read_timeout=self.poll_timeout + 10.0
+            ),
+            # Retrying is registered as a virtual subclass just above.
+            rate_limiter=cast("BaseRateLimiter[None]", retrying),
+        )
+        self._stopping = False
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            await self.bot.initialize()
+        except InvalidToken as error:
+            raise AdapterExit(
+                1, "Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN or --token-file"
+            ) from error
+        self._started = True
+        await self.register_commands(self.bot)
+        if self.webhook is None:
+            await self.bot.delete_webhook()
+        else:
+            await self._serve_webhook(self.webhook)
+            await self.bot.set_webhook(
+                self.webhook.url,
+                secret_token=self.webhook.secret_token,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        if self.announce:
+            mode = f"webhook {self.webhook.url}" if self.webhook else "long polling"
+            print(
+                f"helpbot telegram: @{self.bot.username} is running ({mode}); stop with Ctrl-C",
+                file=sys.stderr,
+                flush=True,
+            )
 
+    async def run(self) -> None:
+        """Fetch and handle updates (long polling) or wait while the webhook server takes
+        them, until `stop()`."""
+        if self.webhook is None:
+            self._poller = asyncio.create_task(self._poll(), name="telegram getUpdates")
+            with suppress(asyncio.CancelledError):
+                await self._poller
+            if not self._stopping and self._poller.cancelled():
+                raise asyncio.CancelledError
+        else:
+            while not self._stopping:
+                await self._wait_until(lambda: self._stopping)
 
-class Translator:
-    """Turns updates into engine messages and engine replies into Telegram messages."""
+    async def stop(self) -> None:
+        """Stop receiving, let the updates in progress finish, confirm them, disconnect."""
+        self._stopping = True
+        self._progress.set()
+        if self._poller is not None:
+            self._poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._poller
+        if self._site_runner is not None:
+            await _quietly(self._site_runner.cleanup())
+            self._site_runner = None
+        if self._active:
+            patience = max(0.5, self.drain_timeout - 3.0)
+            _, late = await asyncio.wait(list(self._active.values()), timeout=patience)
+            if late:
+                log.warning(
+                    "stopped with %d updates unfinished; Telegram will send them again", len(late)
+                )
+        if self.webhook is None and self._started and self._offset > self._confirmed:
+            await _quietly(self._fetch(self._offset, limit=1, timeout=0))
+        if self._started:
+            await _quietly(self.bot.shutdown())
+            self._started = False
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.locks = _KeyedLocks()
+    def describe_failure(self, error: BaseException) -> str:
+        return redact(str(error)) or type(error).__name__
+
+    # -- receiving -----------------------------------------------------------------------
+
+    @property
+    def _offset(self) -> int:
+        return min(self._active) if self._active else self._highest + 1
+
+    async def _fetch(self, offset: int, *, limit: int, timeout: float) -> list[Any]:
+        """getUpdates as raw JSON: one malformed update must not make the whole batch
+        unreadable, so each is parsed on its own (python-telegram-bot's get_updates parses
+        the batch at once and raises on the first bad one)."""
+        result = await self.bot._post(  # a documented endpoint, minus the batch parsing
+            "getUpdates",
+            {
+                "offset": offset,
+                "limit": limit,
+                "timeout": int(timeout),
+                "allowed_updates": list(ALLOWED_UPDATES),
+            },
+            read_timeout=timeout + 10.0,
+        )
+        self._confirmed = max(self._confirmed, offset)
+        return result if isinstance(result, list) else []
+
+    async def _poll(self) -> None:
+        from telegram.error import Conflict, InvalidToken, TelegramError
+
+        failures = 0
+        while not self._stopping:
+            if len(self._active) >= self.concurrency:
+                # Refill in chunks: every fetch re-sends the finished updates that wait behind
+                # the oldest unfinished one, so fetching after each single completion is waste.
+                await self._wait_until(lambda: len(self._active) <= self.concurrency // 2)
+                continue
+            try:
+                batch = await self._fetch(
+                    self._offset, limit=UPDATES_PER_FETCH, timeout=self.poll_timeout
+                )
+            except InvalidToken as error:
+                raise AdapterExit(1, "Telegram no longer accepts the bot token") from error
+            except (TelegramError, OSError) as error:
+                failures += 1
+                wait = min(self.backoff_cap, self.backoff * 2 ** min(failures, 16))
+                if isinstance(error, Conflict):
+                    what = "another process is fetching updates with this token"
+                else:
+                    what = redact(str(error)) or type(error).__name__
+                log.warning("getUpdates failed (%s); retrying in %.1f s", what, wait)
+                await asyncio.sleep(wait * random.uniform(0.8, 1.2))
+                continue
+            failures = 0
+            fresh = 0
+            for raw in batch:
+                update_id = raw.get("update_id") if isinstance(raw, dict) else None
+                if not isinstance(update_id, int) or update_id <= self._highest:
+                    continue  # still being handled (or not an update at all)
+                self._highest = update_id
+                fresh += 1
+                self._take(update_id, raw)
+            if batch and not fresh:
+                # Everything Telegram returned is already being handled, and asking again
+                # would return it at once. A full batch can only change once the oldest update
+                # is done; a shorter one when any is (that person may write again) or a new
+                # update arrives, which only asking shows: so look again soon.
+                if len(batch) >= UPDATES_PER_FETCH:
+                    await self._wait_until(functools.partial(self._offset_moved, self._offset))
+                else:
+                    await self._wait_until(functools.partial(self._fewer, len(self._active)), 0.1)
+
+    def _offset_moved(self, offset: int) -> bool:
+        return self._offset != offset
+
+    def _fewer(self, active: int) -> bool:
+        return len(self._active) < active
+
+    async def _wait_until(self, ready: Callable[[], bool], timeout: float | None = None) -> None:
+        """Wait until `ready()` after some update finished, or `timeout` seconds."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not ready() and not self._stopping:
+                    self._progress.clear()
+                    await self._progress.wait()
+
+    def _take(self, update_id: int, raw: dict[str, Any]) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._process(raw), name=f"telegram update {update_id}")
+        self._active[update_id] = task
+
+        def finished(_: asyncio.Task[None]) -> None:
+            self._active.pop(update_id, None)
+            self._progress.set()
+
+        task.add_done_callback(finished)
+        return task
+
+    async def _process(self, raw: dict[str, Any]) -> None:
+        from telegram import Update
+
+        try:
+            update = Update.de_json(raw, self.bot)
+        except Exception as error:
+            kinds = ", ".join(k for k in raw if k != "update_id") or "empty"
+            detail = type(error).__name__
+            if isinstance(error, (KeyError, TypeError)):
+                detail += f": {_clip(str(error), 120)}"
+            log.warning(
+                "skipped update %s (%s): not in a shape this bot can read (%s)",
+                raw.get("update_id"),
+                kinds,
+                detail,
+            )
+            return
+        await self.on_update(self.bot, update)
+
+    # -- webhook -------------------------------------------------------------------------
+
+    async def _serve_webhook(self, webhook: Webhook) -> None:
+        from aiohttp import web
+
+        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        app.router.add_post(webhook.path, self._on_webhook)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.drain_timeout)
+        await runner.setup()
+        await web.TCPSite(runner, webhook.listen, webhook.port).start()
+        self._site_runner = runner
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """Check the secret before the body is read, cap the body, and answer only after the
+        update was handled (so a crash makes Telegram send it again)."""
+        from aiohttp import web
+
+        expected = (self.webhook.secret_token if self.webhook else None) or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return web.Response(status=403)
+        if (request.content_length or 0) > MAX_UPDATE_BYTES:
+            return web.Response(status=413)
+        try:
+            raw = json.loads(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413)
+        except ValueError:
+            return web.Response(status=400)
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        if not isinstance(update_id, int):
+            return web.Response(status=400)
+        task = self._active.get(update_id) or self._take(update_id, raw)
+        await asyncio.shield(task)
+        return web.Response(status=200)
+
+    # -- translating updates -----------------------------------------------------------
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -662,8 +633,11 @@ class Translator:
         from telegram import BotCommand
         from telegram.error import TelegramError
 
-        for lang in [None, *(x for x in self.engine.knowledge.languages if x != "en")]:
-            commands = [BotCommand(n, d[:256]) for n, d in self.engine.commands(lang).items()]
+        for lang in [None, *(x for x in self.engine.languages if x != "en")]:
+            commands = [
+                BotCommand(spec.name, self.clip(spec.description, 256))
+                for spec in self.engine.command_specs(lang)
+            ]
             try:
                 await bot.set_my_commands(commands, language_code=lang)
             except TelegramError as error:
@@ -748,12 +722,10 @@ class Translator:
         incoming = self.incoming(bot, message)
         if incoming is None or not incoming.addressed:
             return
-        async with self.locks.hold(incoming.session_key):
-            replies = await self.engine.handle(incoming)
-            first = True
-            for reply in replies:
-                await self.send(bot, message, reply, quote=first and incoming.is_group)
-                first = False
+        # One person's updates are handled one at a time, in order, by the engine itself.
+        replies = await self.engine.handle(incoming)
+        for number, reply in enumerate(replies):
+            await self.send(bot, message, reply, quote=number == 0 and incoming.is_group)
 
     # -- buttons -------------------------------------------------------------------------
 
@@ -777,20 +749,19 @@ class Translator:
                 is_group=chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
                 user_name=query.from_user.username or query.from_user.full_name,
             )
-            async with self.locks.hold(incoming.session_key):
-                replies = await self.engine.handle(incoming)
-                notice = " ".join(to_plain(r.text).strip() for r in replies if r.private)
-                answered = True
-                await _try(query.answer(_clip(notice, NOTICE_LIMIT) or None), "answer a button")
-                edited = False
-                for reply in replies:
-                    if reply.private:
+            replies = await self.engine.handle(incoming)
+            notice = " ".join(to_plain(r.text).strip() for r in replies if r.private)
+            answered = True
+            await _try(query.answer(_clip(notice, NOTICE_LIMIT) or None), "answer a button")
+            edited = False
+            for reply in replies:
+                if reply.private:
+                    continue
+                if reply.edit and not edited:
+                    edited = True
+                    if await self.edit(bot, message, reply):
                         continue
-                    if reply.edit and not edited:
-                        edited = True
-                        if await self.edit(bot, message, reply):
-                            continue
-                    await self.send(bot, message, reply, quote=False)
+                await self.send(bot, message, reply, quote=False)
         finally:
             if not answered:
                 await _try(query.answer(), "answer a button")
@@ -800,7 +771,7 @@ class Translator:
         from telegram.constants import ParseMode
         from telegram.error import BadRequest
 
-        pieces = render(reply.text)
+        pieces = self.split(reply.text)
         markup = keyboard(reply) if len(pieces) == 1 else None
         try:
             await bot.edit_message_text(
@@ -826,7 +797,7 @@ class Translator:
 
     async def send(self, bot: Bot, origin: Message, reply: Reply, *, quote: bool) -> None:
         """Send `reply` to the chat of `origin`, split to fit, buttons under the last piece."""
-        pieces = render(reply.text)
+        pieces = self.split(reply.text)
         for number, piece in enumerate(pieces, 1):
             markup = keyboard(reply) if number == len(pieces) else None
             await self._send_piece(
@@ -886,7 +857,7 @@ class Translator:
                     title=suggestion.title,
                     description=_clip(" ".join(body.split()), 120) or None,
                     input_message_content=InputTextMessageContent(
-                        render(reply.text)[0],
+                        self.split(reply.text)[0],
                         parse_mode=ParseMode.HTML,
                         link_preview_options=_no_preview(),
                     ),
@@ -914,7 +885,7 @@ def to_html(markup: str) -> str:
     return "".join(out)
 
 
-def render(markup: str) -> list[str]:
+def split_html(markup: str) -> list[str]:
     """Telegram HTML pieces of at most 4096 characters (counted as Telegram does, in UTF-16
     code units of the text without tags, so emoji-heavy text is cut a little earlier)."""
     for limit in (MESSAGE_LIMIT, MESSAGE_LIMIT // 2, MESSAGE_LIMIT // 4):
@@ -985,3 +956,6 @@ async def _try(awaitable: Awaitable[Any], what: str) -> None:
         await awaitable
     except TelegramError as error:
         log.warning("could not %s: %s", what, error)
+
+
+ADAPTER = TelegramAdapter

@@ -40,14 +40,17 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 async def running(
     fake: FakeTelegram, engine: Engine, webhook: tg.Webhook | None = None
 ) -> AsyncIterator[Engine]:
-    runner = tg.TelegramBot(
-        engine, fake.token, base_url=fake.base_url, webhook=webhook, backoff=0.05, poll_timeout=2
-    )
-    await runner.start()
+    adapter = tg.TelegramAdapter(
+        engine, token=fake.token, base_url=fake.base_url, webhook=webhook, backoff=0.05,
+        poll_timeout=2,
+    )  # fmt: skip
+    await adapter.start()
+    running = asyncio.create_task(adapter.run())  # as `Adapter.serve` does
     try:
         yield engine
     finally:
-        await runner.stop()
+        await adapter.stop()
+        await asyncio.wait_for(running, 5)
         await engine.close()
 
 
@@ -321,7 +324,7 @@ async def test_long_messages_are_split_and_never_crash(fake, knowledge):
 
 def test_render_keeps_every_piece_valid_and_within_limits():
     markup = "\n\n".join(f"**{n}** 😀 <&> [a](https://x.y/{n}) " + "é😀 " * 900 for n in range(5))
-    pieces = tg.render(markup)
+    pieces = tg.split_html(markup)
     assert len(pieces) > 1
     for piece in pieces:
         plain = parse_html(piece)  # raises on broken HTML
@@ -478,10 +481,11 @@ async def test_webhook_mode_checks_the_secret_on_every_request(fake, knowledge):
     assert fake.calls_of("getUpdates") == []
 
 
-async def test_a_wrong_token_stops_with_an_error(fake, knowledge, caplog):
+async def test_a_wrong_token_stops_with_an_error(fake, knowledge, capsys):
     engine = Engine(knowledge, MemoryStore())
-    status = await tg.serve(engine, "123456789:" + "x" * 35, base_url=fake.base_url)
-    assert status == 1 and "rejected the bot token" in caplog.text
+    adapter = tg.TelegramAdapter(engine, token="123456789:" + "x" * 35, base_url=fake.base_url)
+    status = await adapter.serve()
+    assert status == 1 and "rejected the bot token" in capsys.readouterr().err
 
 
 async def test_cli_runs_answers_and_stops_cleanly_on_sigterm(fake, tmp_path):
