@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import random
 import signal
 import sys
 import tempfile
@@ -64,19 +66,22 @@ async def burst_kill_restart(
     """Push the burst, run the bot, kill -9 it after `kill_after` answers, run it again until
     idle, and count lost and duplicated answers per kind of update."""
     expected: dict[str, tuple[str, str]] = {}  # key the answer is recognised by -> (kind, id)
-    for n in range(messages):
-        user = fake.user(100_000 + n, "Ann")
-        fake.send_text(user, QUESTION)
-        expected[f"chat:{user['id']}"] = ("message", str(user["id"]))
-    for n in range(presses):
-        user = fake.user(200_000 + n, "Bob")
-        shown = fake.message(user, "(a message with FAQ buttons)")
-        query = fake.callback(user, shown, make("a", TOPIC, str(user["id"])))
-        expected[f"callback:{query}"] = ("button press", query)
-    for n in range(inline):
-        user = fake.user(300_000 + n, "Cy")
-        query = fake.inline(user, "wallet money")
-        expected[f"inline:{query}"] = ("inline query", query)
+    kinds = ["message"] * messages + ["button press"] * presses + ["inline query"] * inline
+    random.Random(9_11).shuffle(kinds)  # interleaved, as people write, press and search at once
+    for n, kind in enumerate(kinds):
+        if kind == "message":
+            user = fake.user(100_000 + n, "Ann")
+            fake.send_text(user, QUESTION)
+            expected[f"chat:{user['id']}"] = (kind, str(user["id"]))
+        elif kind == "button press":
+            user = fake.user(200_000 + n, "Bob")
+            shown = fake.message(user, "(a message with FAQ buttons)")
+            query = fake.callback(user, shown, make("a", TOPIC, str(user["id"])))
+            expected[f"callback:{query}"] = (kind, query)
+        else:
+            user = fake.user(300_000 + n, "Cy")
+            query = fake.inline(user, "wallet money")
+            expected[f"inline:{query}"] = (kind, query)
 
     started = time.monotonic()
     db = workdir / "sessions.sqlite3"
@@ -160,6 +165,8 @@ async def main() -> None:
     parser.add_argument("--kill-after", type=int, default=500)
     parser.add_argument("--root", type=Path, default=ROOT, help="helpbot checkout to run")
     args = parser.parse_args()
+    # The killed bot's open connections end abruptly; the fake's server says so at ERROR.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeTelegram() as fake:
             outcome = await burst_kill_restart(
