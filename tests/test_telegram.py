@@ -458,7 +458,6 @@ async def test_a_restart_mid_walkthrough_resumes_where_it_was(fake, knowledge, t
 
 
 async def test_webhook_mode_checks_the_secret_on_every_request(fake, knowledge):
-    pytest.importorskip("tornado", reason="webhook mode needs python-telegram-bot[webhooks]")
     port = _free_port()
     secret = "s3cret_token-for-tests"
     hook = tg.Webhook("https://bot.example.com/tg/hook", "127.0.0.1", port, secret)
