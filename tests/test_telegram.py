@@ -726,3 +726,18 @@ def _bench_module(name: str):  # type: ignore[no-untyped-def]
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+async def test_inline_mode_answers_in_the_language_chosen_with_slash_language(fake, bot, knowledge):
+    """Inline queries go through Engine.suggest, so /language (in the private chat) counts
+    even though the person's Telegram app is in English."""
+    ann = fake.user(905, "Ann", language_code="en")
+    fake.send_text(ann, "/language es")
+    await fake.wait_for("sendMessage")
+    fake.inline(ann, "")
+    [call] = await fake.wait_for("answerInlineQuery")
+    faq = [knowledge.entry(i, "es").title for i in knowledge.pack("es").faq_topics]
+    assert [r["title"] for r in call.params["results"]] == faq
+    assert call.params["is_personal"] is True
+    shared = parse_html(call.params["results"][0]["input_message_content"]["message_text"])
+    assert shared.startswith(faq[0])
