@@ -339,6 +339,7 @@ class TelegramAdapter(Adapter):
         self._stopping = False
         self._poller: asyncio.Task[None] | None = None
         self._site_runner: web.AppRunner | None = None
+        self._latest: dict[str, asyncio.Task[None]] = {}  # per person: their newest update
         self._started = False
 
     @property
@@ -559,19 +560,31 @@ class TelegramAdapter(Adapter):
                     await self._progress.wait()
 
     def _take(self, update_id: int, raw: dict[str, Any]) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._process(raw), name=f"telegram update {update_id}")
+        """Start handling one update. A person's updates start one after the other: the
+        engine serialises their handling, but one update's replies are several Bot API calls
+        made after the engine is done, and the next update's replies must not overtake them
+        ("/walkthrough" then "next": the intro and first check, then the second check)."""
+        person = _person(raw)
+        before = self._latest.get(person) if person else None
+        task = asyncio.create_task(self._process(raw, before), name=f"telegram update {update_id}")
         self._active[update_id] = task
+        if person:
+            self._latest[person] = task
 
         def finished(_: asyncio.Task[None]) -> None:
             self._active.pop(update_id, None)
+            if person and self._latest.get(person) is task:
+                del self._latest[person]
             self._progress.set()
 
         task.add_done_callback(finished)
         return task
 
-    async def _process(self, raw: dict[str, Any]) -> None:
+    async def _process(self, raw: dict[str, Any], after: asyncio.Task[None] | None) -> None:
         from telegram import Update
 
+        if after is not None:
+            await asyncio.wait([after])  # its outcome is its own business
         try:
             update = Update.de_json(raw, self.bot)
         except Exception as error:
@@ -941,6 +954,21 @@ def _utf16_slice(text: str, start: int, length: int | None = None) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _person(raw: dict[str, Any]) -> str | None:
+    """Chat and sender of a raw message or button press (None for inline queries, which
+    change nothing, and for anything unreadable)."""
+    try:
+        if "message" in raw:
+            event = raw["message"]
+            return f"{event['chat']['id']}:{event['from']['id']}"
+        if "callback_query" in raw:
+            event = raw["callback_query"]
+            return f"{event['message']['chat']['id']}:{event['from']['id']}"
+    except (KeyError, TypeError):
+        pass
+    return None
 
 
 def _kind(update: Update) -> str:

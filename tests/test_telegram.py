@@ -183,6 +183,22 @@ async def test_one_persons_replies_arrive_in_order(fake, bot, knowledge):
     assert knowledge.ui("help").split("**")[1] in texts(sent)[3]
 
 
+async def test_replies_of_several_messages_keep_the_order_of_the_updates(fake, bot, knowledge):
+    """'/walkthrough' answers with two messages; the 'next' typed right after must not
+    overtake the second one (the engine serialises handling, not sending)."""
+    checks = [c.prompt for c in knowledge.walkthrough().checklist]
+    people = [fake.user(110 + n, "Ann") for n in range(8)]
+    for person in people:
+        for text in ("/walkthrough", "next", "next"):
+            fake.send_text(person, text)
+    await fake.wait_for("sendMessage", 4 * len(people), timeout=10)
+    for person in people:
+        sent = [c for c in fake.calls_of("sendMessage") if c.params["chat_id"] == person["id"]]
+        shown = texts(sent)
+        assert len(shown) == 4
+        assert [checks[n] in shown[n + 1] for n in range(3)] == [True] * 3, shown
+
+
 async def test_a_button_on_a_message_that_cannot_be_edited_sends_a_new_one(fake, bot, knowledge):
     ann = fake.user(105, "Ann")
     fake.send_text(ann, "/walkthrough")
