@@ -728,7 +728,6 @@ class TelegramAdapter(Adapter):
             locale=user.language_code,
             is_group=is_group,
             addressed=addressed,
-            user_name=user.username or user.full_name,
         )
 
     async def on_message(self, bot: Bot, message: Message) -> None:
@@ -760,7 +759,6 @@ class TelegramAdapter(Adapter):
                 payload=query.data,
                 locale=query.from_user.language_code,
                 is_group=chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
-                user_name=query.from_user.username or query.from_user.full_name,
             )
             replies = await self.engine.handle(incoming)
             notice = " ".join(to_plain(r.text).strip() for r in replies if r.private)
