@@ -8,14 +8,16 @@ mode.
 Long polling is the default and needs no open port. For a server, webhook mode receives
 updates over HTTPS through your reverse proxy:
 
-  TELEGRAM_BOT_TOKEN=123:abc helpbot telegram
-  helpbot telegram --token-file /etc/helpbot/token \\
+  helpbot telegram --token-file /etc/helpbot/telegram-token
+  helpbot telegram --token-file /etc/helpbot/telegram-token \\
+      --secret-token-file /etc/helpbot/webhook-secret \\
       --webhook-url https://bot.example.com/telegram --listen 127.0.0.1 --port 8443
 
-Webhook mode checks Telegram's secret-token header on every request (--secret-token,
-$TELEGRAM_WEBHOOK_SECRET, or a fresh random secret per start) and needs
-python-telegram-bot[webhooks]. --base-url (or $TELEGRAM_BASE_URL) points the bot at a
-self-hosted Bot API server. SIGINT or SIGTERM stops it after the updates in progress are done.
+Webhook mode checks Telegram's secret-token header before reading a request's body
+(--secret-token-file, $TELEGRAM_WEBHOOK_SECRET, or a fresh random secret per start).
+--base-url (or $TELEGRAM_BASE_URL) points the bot at a self-hosted Bot API server. An update is
+confirmed to Telegram only once it has been handled, so a crash can repeat a reply but never
+lose one. SIGINT or SIGTERM stops it after the updates in progress are done.
 """
 
 from __future__ import annotations
@@ -24,39 +26,40 @@ import argparse
 import asyncio
 import datetime as dt
 import functools
+import hmac
 import html
+import json
 import logging
 import os
 import random
 import re
 import secrets
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
+from bot.adapter import Adapter, AdapterExit
 from bot.commands import REGISTRY
 from bot.engine import Engine
-from bot.logs import add_secret, add_secret_pattern, quiet_loggers, redact
+from bot.logs import add_secret, redact
 from bot.markup import parse, split_message, to_plain
 from bot.tokens import add_token_option, load_token
 from bot.types import IncomingMessage, Reply
 
 if TYPE_CHECKING:
+    from aiohttp import web
     from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, InlineQuery, Message, Update
-    from telegram.ext import Application, ContextTypes
+    from telegram.ext import ExtBot
 
 PLATFORM = "telegram"
-REQUIRES = {"telegram": "telegram"}  # module -> pip extra; read by bot/cli.py until the port to bot.adapter
 # Telegram tokens look like 123456:ABC-def..., and also appear inside Bot API URLs: masked in
-# every log line from the moment this module is imported (moved here from bot/logs.py).
+# every log line from the moment this module is imported (`TelegramAdapter.secret_patterns`).
 TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
-add_secret_pattern(TOKEN_PATTERN)
-quiet_loggers("telegram.ext.Updater")  # (moved here from bot/logs.py)
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 MESSAGE_LIMIT = 4096  # characters of text in one message, after entity parsing
 CALLBACK_DATA_LIMIT = 64  # bytes
@@ -68,76 +71,78 @@ ALLOWED_UPDATES = ("message", "callback_query", "inline_query")
 # Callback and inline queries expire after a few seconds; waiting longer than this for flood
 # control to lift is pointless for them.
 QUERY_PATIENCE = 10.0
+# Telegram's rules for setWebhook: the secret and the ports it will call.
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# An update is a few kilobytes (a 4096-character message with its entities and the message it
+# replies to); anything much larger is not from Telegram and is refused unread.
+MAX_UPDATE_BYTES = 1024 * 1024
+UPDATES_PER_FETCH = 100  # getUpdates' own maximum
 
 log = logging.getLogger(__name__)
 
 
-# -- command line ------------------------------------------------------------------------
+# -- settings --------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_token_option(parser, "TELEGRAM_BOT_TOKEN")
-    parser.add_argument(
-        "--base-url",
-        default=os.environ.get("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,
-        metavar="URL",
-        help=f"Bot API base URL the token is appended to, for a self-hosted Bot API server (default: $TELEGRAM_BASE_URL or {DEFAULT_BASE_URL})",
-    )
-    parser.add_argument(
-        "--webhook-url",
-        metavar="URL",
-        help="receive updates by webhook at this public HTTPS URL instead of long polling",
-    )
-    parser.add_argument(
-        "--listen",
-        default="127.0.0.1",
-        metavar="ADDRESS",
-        help="webhook mode: address to listen on (default: 127.0.0.1, behind a reverse proxy)",
-    )
-    parser.add_argument(
-        "--port", type=int, default=8443, help="webhook mode: port to listen on (default: 8443)"
-    )
-    parser.add_argument(
-        "--secret-token",
-        default=os.environ.get("TELEGRAM_WEBHOOK_SECRET"),
-        metavar="SECRET",
-        help="webhook mode: secret Telegram must send with every update, 1-256 of A-Z a-z 0-9 _ - (default: $TELEGRAM_WEBHOOK_SECRET, or a new random one each start)",
-    )
-
-
-def run(args: argparse.Namespace, engine: Engine) -> int:
-    token = load_token(
-        "telegram",
-        "TELEGRAM_BOT_TOKEN",
-        args.token_file,
-        "message @BotFather on Telegram to create a bot and get its token; see the README's Telegram section",
-    )
-    if token is None:
-        asyncio.run(engine.close())
-        return 2
-    webhook = None
-    if args.webhook_url:
-        url = urlsplit(args.webhook_url)
-        if url.scheme not in ("https", "http") or not url.netloc:
-            print(
-                "helpbot telegram: --webhook-url must be a full URL, e.g. https://bot.example.com/hook",
-                file=sys.stderr,
+def webhook_problems(url: str, secret: str | None, listen_port: int = 8443) -> list[str]:
+    """What Telegram (or the operating system) would refuse in these webhook settings, each
+    said plainly; empty when they are fine. Checked before connecting to anything."""
+    problems = []
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        problems.append(
+            f"--webhook-url must be a full https:// address (Telegram only calls HTTPS), e.g. https://bot.example.com/telegram, not {url!r}"
+        )
+    else:
+        try:
+            port = parts.port
+        except ValueError:
+            problems.append(f"--webhook-url has a port that is not a number: {url!r}")
+        else:
+            if port is not None and port not in WEBHOOK_PORTS:
+                problems.append(
+                    f"--webhook-url uses port {port}; Telegram only calls ports 443, 80, 88 and 8443 (let the reverse proxy forward to --port)"
+                )
+    if secret is not None and not SECRET_PATTERN.fullmatch(secret):
+        if not 1 <= len(secret) <= 256:
+            problems.append(
+                f"the webhook secret is {len(secret)} characters long; Telegram accepts 1 to 256"
             )
-            asyncio.run(engine.close())
-            return 2
-        secret = args.secret_token or secrets.token_urlsafe(32)
+        else:
+            problems.append(
+                "the webhook secret contains characters Telegram refuses; use only A-Z a-z 0-9 _ -"
+            )
+    if not 0 < listen_port < 65536:
+        problems.append(f"--port {listen_port} is not a TCP port (1-65535)")
+    return problems
+
+
+def _webhook_secret(args: argparse.Namespace) -> str:
+    """The webhook secret from --secret-token-file, $TELEGRAM_WEBHOOK_SECRET or a new random
+    one; AdapterExit(2) saying what is wrong otherwise."""
+    if getattr(args, "secret_token_flag", None) is not None:
+        raise AdapterExit(
+            2,
+            "--secret-token would show the secret to everyone who can list processes; put it "
+            "in $TELEGRAM_WEBHOOK_SECRET or in a file readable only by the bot and pass "
+            "--secret-token-file PATH",
+        )
+    path = getattr(args, "secret_token_file", None)
+    if path:
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not a text file"
+            raise AdapterExit(2, f"cannot read --secret-token-file {path}: {reason}") from None
+        if not secret:
+            raise AdapterExit(2, f"{path} is empty")
         add_secret(secret)
-        webhook = Webhook(args.webhook_url, args.listen, args.port, secret)
-    return asyncio.run(
-        serve(engine, token, base_url=args.base_url, webhook=webhook, on_ready=_announce)
-    )
-
-
-def _announce(text: str) -> None:
-    print(f"helpbot telegram: {text}", file=sys.stderr, flush=True)
-
-
-# -- running -----------------------------------------------------------------------------
+        return secret
+    secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    add_secret(secret)
+    return secret or secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,51 +157,7 @@ class Webhook:
 
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path.strip("/")
-
-
-async def serve(
-    engine: Engine,
-    token: str,
-    *,
-    base_url: str = DEFAULT_BASE_URL,
-    webhook: Webhook | None = None,
-    stop: asyncio.Event | None = None,
-    on_ready: Callable[[str], None] | None = None,
-) -> int:
-    """Run until SIGINT/SIGTERM (or `stop` is set), finish the updates in progress, close the
-    engine. Returns the process exit status."""
-    from telegram.error import InvalidToken, TelegramError
-
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or Windows: the caller stops us through `stop`
-    application = build_application(engine, token, base_url=base_url)
-    try:
-        try:
-            await start(application, webhook=webhook)
-        except InvalidToken:
-            log.error("Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN or --token-file")
-            return 1
-        except (TelegramError, OSError, RuntimeError) as error:
-            log.error("could not start: %s", redact(str(error)) or type(error).__name__)
-            return 1
-        if on_ready is not None:
-            mode = f"webhook {webhook.url}" if webhook else "long polling"
-            on_ready(f"@{application.bot.username} is running ({mode}); stop with Ctrl-C")
-        await stop.wait()
-        return 0
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
-        await shutdown(application)
-        await engine.close()
+        return "/" + urlsplit(self.url).path.strip("/")
 
 
 async def _quietly(awaitable: Awaitable[Any]) -> None:
@@ -204,80 +165,6 @@ async def _quietly(awaitable: Awaitable[Any]) -> None:
         await awaitable
     except Exception:
         log.debug("ignored an error while shutting down", exc_info=True)
-
-
-def build_application(
-    engine: Engine,
-    token: str,
-    *,
-    base_url: str = DEFAULT_BASE_URL,
-    max_retries: int = 5,
-    backoff: float = 0.5,
-    backoff_cap: float = 30.0,
-    concurrency: int = 64,
-) -> Application:  # type: ignore[type-arg]
-    """A python-telegram-bot Application wired to `engine` (not started: see `start`)."""
-    from telegram import Update
-    from telegram.ext import ApplicationBuilder, BaseRateLimiter, TypeHandler
-
-    add_secret(token)
-    # Opt in to python-telegram-bot 23's timedelta periods now (`_seconds` reads both); the
-    # old int form warns on every flood-control answer.
-    os.environ.setdefault("PTB_TIMEDELTA", "true")
-    BaseRateLimiter.register(Retrying)
-    application = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(base_url)
-        .concurrent_updates(concurrency)
-        .pool_timeout(10.0)
-        .rate_limiter(Retrying(max_retries, backoff, backoff_cap))  # type: ignore[arg-type]
-        .build()
-    )
-    translator = Translator(engine)
-    application.add_handler(TypeHandler(Update, translator.on_update))
-    application.add_error_handler(translator.on_error)
-    application.bot_data["helpbot"] = translator
-    return application
-
-
-async def start(
-    application: Application,  # type: ignore[type-arg]
-    *,
-    webhook: Webhook | None = None,
-    poll_timeout: float = 10.0,
-) -> None:
-    """Connect (getMe), register the command menu, and start receiving updates."""
-    await application.initialize()
-    translator: Translator = application.bot_data["helpbot"]
-    await translator.register_commands(application.bot)
-    await application.start()
-    assert application.updater is not None
-    if webhook is None:
-        await application.updater.start_polling(
-            timeout=dt.timedelta(seconds=poll_timeout),
-            allowed_updates=list(ALLOWED_UPDATES),
-            bootstrap_retries=3,
-        )
-    else:
-        await application.updater.start_webhook(
-            listen=webhook.listen,
-            port=webhook.port,
-            url_path=webhook.path,
-            webhook_url=webhook.url,
-            secret_token=webhook.secret_token,
-            allowed_updates=list(ALLOWED_UPDATES),
-            bootstrap_retries=3,
-        )
-
-
-async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
-    """Stop receiving, let the updates in progress finish, and release the connections."""
-    if application.updater is not None and application.updater.running:
-        await _quietly(application.updater.stop())
-    if application.running:
-        await _quietly(application.stop())
-    await _quietly(application.shutdown())
 
 
 # -- resilience --------------------------------------------------------------------------
@@ -289,7 +176,7 @@ class Retrying:
     Flood control (429 with retry_after) pauses every request until Telegram allows them
     again, then repeats the request; network errors, timeouts and 5xx answers are retried with
     capped exponential backoff. Bad requests are never retried. getUpdates has its own retry
-    loop in python-telegram-bot and does not pass through here.
+    loop (`TelegramBot._poll`) and does not pass through here.
     """
 
     def __init__(self, max_retries: int = 5, backoff: float = 0.5, cap: float = 30.0) -> None:
@@ -355,36 +242,402 @@ def _seconds(error: Any) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-# -- translating updates -----------------------------------------------------------------
+# -- the adapter -----------------------------------------------------------------------
 
 
-class _KeyedLocks:
-    """One lock per conversation so each person's replies leave in the order they wrote."""
+class TelegramAdapter(Adapter):
+    """Telegram on the adapter contract: receives updates (long polling or webhook),
+    translates each into engine messages and the replies into Bot API calls, and confirms an
+    update to Telegram only once it has been handled.
 
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+    Long polling confirms by offset: getUpdates(offset=N) tells Telegram every update below N
+    is done. So the offset asked for is the oldest update still being handled (or one past the
+    newest seen when none is); updates that finish out of order wait, already handled, until
+    everything before them is done. A crash therefore loses nothing: what was not confirmed is
+    fetched again after a restart (at worst answered twice). In webhook mode the same holds
+    because Telegram's request is answered only after the update was handled.
+    An update that cannot be read at all is skipped (logged once, without its text) instead of
+    stopping the ones after it.
+    """
 
-    @asynccontextmanager
-    async def hold(self, key: str):  # type: ignore[no-untyped-def]
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
+    command = "telegram"
+    platform = PLATFORM
+    text_limit = MESSAGE_LIMIT
+    payload_limit = CALLBACK_DATA_LIMIT
+    requires = {"telegram": "telegram"}  # noqa: RUF012  (a ClassVar in the base)
+    secret_patterns = (TOKEN_PATTERN,)
+    # Bounds `stop()` as a whole; the updates in progress get all of it but a margin for
+    # confirming them and closing the connections.
+    drain_timeout = 15.0
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        add_token_option(parser, "TELEGRAM_BOT_TOKEN")
+        parser.add_argument(
+            "--base-url",
+            default=os.environ.get("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,
+            metavar="URL",
+            help=f"Bot API base URL the token is appended to, for a self-hosted Bot API server (default: $TELEGRAM_BASE_URL or {DEFAULT_BASE_URL})",
+        )
+        parser.add_argument(
+            "--webhook-url",
+            metavar="URL",
+            help="receive updates by webhook at this public HTTPS URL (ports 443, 80, 88 or 8443) instead of long polling",
+        )
+        parser.add_argument(
+            "--listen",
+            default="127.0.0.1",
+            metavar="ADDRESS",
+            help="webhook mode: address to listen on (default: 127.0.0.1, behind a reverse proxy)",
+        )
+        parser.add_argument(
+            "--port", type=int, default=8443, help="webhook mode: port to listen on (default: 8443)"
+        )
+        parser.add_argument(
+            "--secret-token-file",
+            metavar="PATH",
+            help="webhook mode: read the secret Telegram must send with every update from this file, 1-256 of A-Z a-z 0-9 _ - (default: $TELEGRAM_WEBHOOK_SECRET, or a new random one each start)",
+        )
+        # Refused with an explanation rather than unknown: argparse would otherwise take
+        # `--secret-token X` as an abbreviation of --secret-token-file and try to open a file
+        # named after the secret.
+        parser.add_argument("--secret-token", dest="secret_token_flag", help=argparse.SUPPRESS)
+
+    def __init__(
+        self,
+        engine: Engine,
+        args: argparse.Namespace | None = None,
+        *,
+        token: str | None = None,
+        base_url: str | None = None,
+        webhook: Webhook | None = None,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        backoff_cap: float = 30.0,
+        concurrency: int = 64,
+        poll_timeout: float = 10.0,
+        announce: bool | None = None,
+    ) -> None:
+        super().__init__(engine, args)
+        a = self.args
+        self.token = token
+        self.base_url = base_url or getattr(a, "base_url", None) or DEFAULT_BASE_URL
+        self.webhook = webhook
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.poll_timeout = poll_timeout
+        self.backoff, self.backoff_cap = backoff, backoff_cap
+        # The one "is running" line on standard error: for the command line, not for tests.
+        self.announce = args is not None if announce is None else announce
+        if token:
+            add_secret(token)
+        self._bot: ExtBot[Any] | None = None
+        self._active: dict[int, asyncio.Task[None]] = {}
+        self._highest = -1  # the newest update_id taken on
+        self._confirmed = 0  # the offset Telegram last heard from us
+        self._progress = asyncio.Event()
+        self._stopping = False
+        self._poller: asyncio.Task[None] | None = None
+        self._site_runner: web.AppRunner | None = None
+        self._latest: dict[str, asyncio.Task[None]] = {}  # per person: their newest update
+        self._started = False
+
+    @property
+    def bot(self) -> ExtBot[Any]:
+        """The Bot API client (python-telegram-bot's ExtBot), once `start()` made it."""
+        if self._bot is None:
+            raise RuntimeError("the Telegram adapter is not started")
+        return self._bot
+
+    def render(self, markup: str) -> str:
+        return to_html(markup)
+
+    def split(self, markup: str) -> list[str]:
+        return split_html(markup)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _settings(self) -> tuple[str, Webhook | None]:
+        """The token and webhook settings, checked before anything is sent anywhere."""
+        a = self.args
+        webhook = self.webhook
+        if webhook is None and getattr(a, "webhook_url", None):
+            webhook = Webhook(
+                a.webhook_url,
+                getattr(a, "listen", "127.0.0.1"),
+                getattr(a, "port", 8443),
+                _webhook_secret(a),
+            )
+        elif webhook is None and (
+            getattr(a, "secret_token_flag", None) is not None
+            or getattr(a, "secret_token_file", None)
+        ):
+            raise AdapterExit(2, "a webhook secret is only used with --webhook-url")
+        if webhook is not None:
+            problems = webhook_problems(webhook.url, webhook.secret_token, webhook.port)
+            if problems:
+                raise AdapterExit(2, "\nhelpbot telegram: ".join(problems))
+            add_secret(webhook.secret_token)
+        token = self.token or load_token(
+            "telegram",
+            "TELEGRAM_BOT_TOKEN",
+            getattr(a, "token_file", None),
+            "message @BotFather on Telegram to create a bot and get its token; see the README's Telegram section",
+        )
+        if token is None:
+            raise AdapterExit(2)
+        return token, webhook
+
+    async def start(self) -> None:
+        """Check the settings, connect (getMe), register the command menus, and start
+        receiving updates (the webhook server, when there is one)."""
+        from telegram.error import InvalidToken
+        from telegram.ext import BaseRateLimiter, ExtBot
+        from telegram.request import HTTPXRequest
+
+        self.token, self.webhook = self._settings()
+        # Opt in to python-telegram-bot 23's timedelta periods now (`_seconds` reads both); the
+        # old int form warns on every flood-control answer.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
+        BaseRateLimiter.register(Retrying)
+        retrying = Retrying(self.max_retries, self.backoff, self.backoff_cap)
+        self._bot = ExtBot(
+            self.token,
+            base_url=self.base_url,
+            request=HTTPXRequest(connection_pool_size=self.concurrency + 8, pool_timeout=10.0),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=2, read_timeout=self.poll_timeout + 10.0
+            ),
+            # Retrying is registered as a virtual subclass just above.
+            rate_limiter=cast("BaseRateLimiter[None]", retrying),
+        )
+        self._stopping = False
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            await self.bot.initialize()
+        except InvalidToken as error:
+            raise AdapterExit(
+                1, "Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN or --token-file"
+            ) from error
+        self._started = True
+        await self.register_commands(self.bot)
+        if self.webhook is None:
+            await self.bot.delete_webhook()
+        else:
+            await self._serve_webhook(self.webhook)
+            await self.bot.set_webhook(
+                self.webhook.url,
+                secret_token=self.webhook.secret_token,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        if self.announce:
+            mode = f"webhook {self.webhook.url}" if self.webhook else "long polling"
+            print(
+                f"helpbot telegram: @{self.bot.username} is running ({mode}); stop with Ctrl-C",
+                file=sys.stderr,
+                flush=True,
+            )
 
+    async def run(self) -> None:
+        """Fetch and handle updates (long polling) or wait while the webhook server takes
+        them, until `stop()`."""
+        if self.webhook is None:
+            self._poller = asyncio.create_task(self._poll(), name="telegram getUpdates")
+            with suppress(asyncio.CancelledError):
+                await self._poller
+            if not self._stopping and self._poller.cancelled():
+                raise asyncio.CancelledError
+        else:
+            while not self._stopping:
+                await self._wait_until(lambda: self._stopping)
 
-class Translator:
-    """Turns updates into engine messages and engine replies into Telegram messages."""
+    async def stop(self) -> None:
+        """Stop receiving, let the updates in progress finish, confirm them, disconnect."""
+        self._stopping = True
+        self._progress.set()
+        if self._poller is not None:
+            self._poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._poller
+        if self._site_runner is not None:
+            await _quietly(self._site_runner.cleanup())
+            self._site_runner = None
+        if self._active:
+            patience = max(0.5, self.drain_timeout - 3.0)
+            _, late = await asyncio.wait(list(self._active.values()), timeout=patience)
+            if late:
+                log.warning(
+                    "stopped with %d updates unfinished; Telegram will send them again", len(late)
+                )
+        if self.webhook is None and self._started and self._offset > self._confirmed:
+            await _quietly(self._fetch(self._offset, limit=1, timeout=0))
+        if self._started:
+            await _quietly(self.bot.shutdown())
+            self._started = False
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.locks = _KeyedLocks()
+    def describe_failure(self, error: BaseException) -> str:
+        return redact(str(error)) or type(error).__name__
+
+    # -- receiving -----------------------------------------------------------------------
+
+    @property
+    def _offset(self) -> int:
+        return min(self._active) if self._active else self._highest + 1
+
+    async def _fetch(self, offset: int, *, limit: int, timeout: float) -> list[Any]:
+        """getUpdates as raw JSON: one malformed update must not make the whole batch
+        unreadable, so each is parsed on its own (python-telegram-bot's get_updates parses
+        the batch at once and raises on the first bad one)."""
+        result = await self.bot._post(  # a documented endpoint, minus the batch parsing
+            "getUpdates",
+            {
+                "offset": offset,
+                "limit": limit,
+                "timeout": int(timeout),
+                "allowed_updates": list(ALLOWED_UPDATES),
+            },
+            read_timeout=timeout + 10.0,
+        )
+        self._confirmed = max(self._confirmed, offset)
+        return result if isinstance(result, list) else []
+
+    async def _poll(self) -> None:
+        from telegram.error import Conflict, InvalidToken, TelegramError
+
+        failures = 0
+        while not self._stopping:
+            if len(self._active) >= self.concurrency:
+                # Refill in chunks: every fetch re-sends the finished updates that wait behind
+                # the oldest unfinished one, so fetching after each single completion is waste.
+                await self._wait_until(lambda: len(self._active) <= self.concurrency // 2)
+                continue
+            try:
+                batch = await self._fetch(
+                    self._offset, limit=UPDATES_PER_FETCH, timeout=self.poll_timeout
+                )
+            except InvalidToken as error:
+                raise AdapterExit(1, "Telegram no longer accepts the bot token") from error
+            except (TelegramError, OSError) as error:
+                failures += 1
+                wait = min(self.backoff_cap, self.backoff * 2 ** min(failures, 16))
+                if isinstance(error, Conflict):
+                    what = "another process is fetching updates with this token"
+                else:
+                    what = redact(str(error)) or type(error).__name__
+                log.warning("getUpdates failed (%s); retrying in %.1f s", what, wait)
+                await asyncio.sleep(wait * random.uniform(0.8, 1.2))
+                continue
+            failures = 0
+            fresh = 0
+            for raw in batch:
+                update_id = raw.get("update_id") if isinstance(raw, dict) else None
+                if not isinstance(update_id, int) or update_id <= self._highest:
+                    continue  # still being handled (or not an update at all)
+                self._highest = update_id
+                fresh += 1
+                self._take(update_id, raw)
+            if batch and not fresh:
+                # Everything Telegram returned is already being handled, and asking again
+                # would return it at once. A full batch can only change once the oldest update
+                # is done; a shorter one when any is (that person may write again) or a new
+                # update arrives, which only asking shows: so look again soon.
+                if len(batch) >= UPDATES_PER_FETCH:
+                    await self._wait_until(functools.partial(self._offset_moved, self._offset))
+                else:
+                    await self._wait_until(functools.partial(self._fewer, len(self._active)), 0.1)
+
+    def _offset_moved(self, offset: int) -> bool:
+        return self._offset != offset
+
+    def _fewer(self, active: int) -> bool:
+        return len(self._active) < active
+
+    async def _wait_until(self, ready: Callable[[], bool], timeout: float | None = None) -> None:
+        """Wait until `ready()` after some update finished, or `timeout` seconds."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not ready() and not self._stopping:
+                    self._progress.clear()
+                    await self._progress.wait()
+
+    def _take(self, update_id: int, raw: dict[str, Any]) -> asyncio.Task[None]:
+        """Start handling one update. A person's updates start one after the other: the
+        engine serialises their handling, but one update's replies are several Bot API calls
+        made after the engine is done, and the next update's replies must not overtake them
+        ("/walkthrough" then "next": the intro and first check, then the second check)."""
+        person = _person(raw)
+        before = self._latest.get(person) if person else None
+        task = asyncio.create_task(self._process(raw, before), name=f"telegram update {update_id}")
+        self._active[update_id] = task
+        if person:
+            self._latest[person] = task
+
+        def finished(_: asyncio.Task[None]) -> None:
+            self._active.pop(update_id, None)
+            if person and self._latest.get(person) is task:
+                del self._latest[person]
+            self._progress.set()
+
+        task.add_done_callback(finished)
+        return task
+
+    async def _process(self, raw: dict[str, Any], after: asyncio.Task[None] | None) -> None:
+        from telegram import Update
+
+        if after is not None:
+            await asyncio.wait([after])  # its outcome is its own business
+        try:
+            update = Update.de_json(raw, self.bot)
+        except Exception as error:
+            kinds = ", ".join(k for k in raw if k != "update_id") or "empty"
+            detail = type(error).__name__
+            if isinstance(error, (KeyError, TypeError)):
+                detail += f": {_clip(str(error), 120)}"
+            log.warning(
+                "skipped update %s (%s): not in a shape this bot can read (%s)",
+                raw.get("update_id"),
+                kinds,
+                detail,
+            )
+            return
+        await self.on_update(self.bot, update)
+
+    # -- webhook -------------------------------------------------------------------------
+
+    async def _serve_webhook(self, webhook: Webhook) -> None:
+        from aiohttp import web
+
+        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        app.router.add_post(webhook.path, self._on_webhook)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.drain_timeout)
+        await runner.setup()
+        await web.TCPSite(runner, webhook.listen, webhook.port).start()
+        self._site_runner = runner
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """Check the secret before the body is read, cap the body, and answer only after the
+        update was handled (so a crash makes Telegram send it again)."""
+        from aiohttp import web
+
+        expected = (self.webhook.secret_token if self.webhook else None) or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return web.Response(status=403)
+        if (request.content_length or 0) > MAX_UPDATE_BYTES:
+            return web.Response(status=413)
+        try:
+            raw = json.loads(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413)
+        except ValueError:
+            return web.Response(status=400)
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        if not isinstance(update_id, int):
+            return web.Response(status=400)
+        task = self._active.get(update_id) or self._take(update_id, raw)
+        await asyncio.shield(task)
+        return web.Response(status=200)
+
+    # -- translating updates -----------------------------------------------------------
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -393,8 +646,11 @@ class Translator:
         from telegram import BotCommand
         from telegram.error import TelegramError
 
-        for lang in [None, *(x for x in self.engine.knowledge.languages if x != "en")]:
-            commands = [BotCommand(n, d[:256]) for n, d in self.engine.commands(lang).items()]
+        for lang in [None, *(x for x in self.engine.languages if x != "en")]:
+            commands = [
+                BotCommand(spec.name, self.clip(spec.description, 256))
+                for spec in self.engine.command_specs(lang)
+            ]
             try:
                 await bot.set_my_commands(commands, language_code=lang)
             except TelegramError as error:
@@ -402,8 +658,7 @@ class Translator:
 
     # -- dispatch ------------------------------------------------------------------------
 
-    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        bot = context.bot
+    async def on_update(self, bot: Bot, update: Update) -> None:
         try:
             if update.callback_query is not None:
                 await self.on_button(bot, update.callback_query)
@@ -416,10 +671,6 @@ class Translator:
         except Exception:
             log.exception("update %s failed", update.update_id)
 
-    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        update_id = getattr(update, "update_id", None)
-        log.error("update %s failed", update_id, exc_info=context.error)
-
     # -- messages ------------------------------------------------------------------------
 
     def incoming(self, bot: Bot, message: Message) -> IncomingMessage | None:
@@ -431,10 +682,14 @@ class Translator:
             return None
         if message.via_bot is not None and message.via_bot.id == bot.id:
             return None  # one of our inline answers, shared into a chat
-        text = message.text if message.text is not None else (message.caption or "")
-        if not text and message.effective_attachment is None:
+        raw = message.text if message.text is not None else (message.caption or "")
+        if not raw and message.effective_attachment is None:
             return None  # a service message: someone joined, a pin, a title change...
-        entities = message.parse_entities() if message.text else message.parse_caption_entities()
+        entities = {
+            entity: _utf16_slice(raw, entity.offset, entity.length)
+            for entity in (message.entities if message.text else message.caption_entities)
+        }
+        text = _clean(raw)
         is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         me = (bot.username or "").lower()
         command: str | None = None
@@ -445,7 +700,7 @@ class Translator:
             if target and target.lower() != me:
                 return None  # /cmd@otherbot
             command = name.lower()
-            text = _utf16_slice(text, first.offset + first.length).strip()
+            text = _utf16_slice(raw, first.offset + first.length).strip()
             known = REGISTRY.get(command) is not None
             addressed = bool(target) or known or not is_group
         elif is_group:
@@ -479,12 +734,10 @@ class Translator:
         incoming = self.incoming(bot, message)
         if incoming is None or not incoming.addressed:
             return
-        async with self.locks.hold(incoming.session_key):
-            replies = await self.engine.handle(incoming)
-            first = True
-            for reply in replies:
-                await self.send(bot, message, reply, quote=first and incoming.is_group)
-                first = False
+        # One person's updates are handled one at a time, in order, by the engine itself.
+        replies = await self.engine.handle(incoming)
+        for number, reply in enumerate(replies):
+            await self.send(bot, message, reply, quote=number == 0 and incoming.is_group)
 
     # -- buttons -------------------------------------------------------------------------
 
@@ -507,20 +760,19 @@ class Translator:
                 locale=query.from_user.language_code,
                 is_group=chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
             )
-            async with self.locks.hold(incoming.session_key):
-                replies = await self.engine.handle(incoming)
-                notice = " ".join(to_plain(r.text).strip() for r in replies if r.private)
-                answered = True
-                await _try(query.answer(_clip(notice, NOTICE_LIMIT) or None), "answer a button")
-                edited = False
-                for reply in replies:
-                    if reply.private:
+            replies = await self.engine.handle(incoming)
+            notice = " ".join(to_plain(r.text).strip() for r in replies if r.private)
+            answered = True
+            await _try(query.answer(_clip(notice, NOTICE_LIMIT) or None), "answer a button")
+            edited = False
+            for reply in replies:
+                if reply.private:
+                    continue
+                if reply.edit and not edited:
+                    edited = True
+                    if await self.edit(bot, message, reply):
                         continue
-                    if reply.edit and not edited:
-                        edited = True
-                        if await self.edit(bot, message, reply):
-                            continue
-                    await self.send(bot, message, reply, quote=False)
+                await self.send(bot, message, reply, quote=False)
         finally:
             if not answered:
                 await _try(query.answer(), "answer a button")
@@ -530,7 +782,7 @@ class Translator:
         from telegram.constants import ParseMode
         from telegram.error import BadRequest
 
-        pieces = render(reply.text)
+        pieces = self.split(reply.text)
         markup = keyboard(reply) if len(pieces) == 1 else None
         try:
             await bot.edit_message_text(
@@ -556,7 +808,7 @@ class Translator:
 
     async def send(self, bot: Bot, origin: Message, reply: Reply, *, quote: bool) -> None:
         """Send `reply` to the chat of `origin`, split to fit, buttons under the last piece."""
-        pieces = render(reply.text)
+        pieces = self.split(reply.text)
         for number, piece in enumerate(pieces, 1):
             markup = keyboard(reply) if number == len(pieces) else None
             await self._send_piece(
@@ -591,13 +843,23 @@ class Translator:
     # -- inline mode ---------------------------------------------------------------------
 
     async def on_inline(self, query: InlineQuery) -> None:
-        """`@bot question` in any chat: the best matching answers, ready to share."""
+        """`@bot question` in any chat: the best matching answers, ready to share, in the
+        language this person chose with /language (in their private chat with the bot)."""
         from telegram import InlineQueryResultArticle, InputTextMessageContent
         from telegram.constants import ParseMode
 
-        lang = self.language(query.from_user.language_code)
+        person = query.from_user
+        asking = IncomingMessage(
+            platform=PLATFORM,
+            chat_id=str(person.id),  # a private chat's id is the person's id
+            user_id=str(person.id),
+            text=_clean(query.query)[:256],
+            locale=person.language_code,
+        )
+        suggestions = await self.engine.suggest(asking, INLINE_RESULTS)
+        lang = self.engine.lang_for(asking, await self.engine.store.get(asking.session_key))
         results = []
-        for suggestion in self.engine.search(query.query[:256], INLINE_RESULTS, lang):
+        for suggestion in suggestions:
             reply = self.engine.entry_reply(suggestion.id, lang)
             _, _, body = to_plain(reply.text).partition("\n\n")
             results.append(
@@ -606,27 +868,15 @@ class Translator:
                     title=suggestion.title,
                     description=_clip(" ".join(body.split()), 120) or None,
                     input_message_content=InputTextMessageContent(
-                        render(reply.text)[0],
+                        self.split(reply.text)[0],
                         parse_mode=ParseMode.HTML,
                         link_preview_options=_no_preview(),
                     ),
                 )
             )
-        # Telegram caches inline answers per query text for everyone; answers depend on the
-        # person's language once the guide has translations.
-        personal = len(self.engine.knowledge.languages) > 1
-        await query.answer(results, cache_time=300, is_personal=personal)
-
-    def language(self, code: str | None) -> str | None:
-        """The guide's language for a Telegram language code (`pt-br` -> `pt`), if it has one."""
-        if not code:
-            return None
-        code = code.lower().replace("_", "-")
-        languages = self.engine.knowledge.languages
-        for candidate in (code, code.split("-")[0]):
-            if candidate in languages:
-                return candidate
-        return None
+        # Telegram caches inline answers per query text for everyone unless told they are
+        # personal; they depend on each person's language.
+        await query.answer(results, cache_time=300, is_personal=True)
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -646,7 +896,7 @@ def to_html(markup: str) -> str:
     return "".join(out)
 
 
-def render(markup: str) -> list[str]:
+def split_html(markup: str) -> list[str]:
     """Telegram HTML pieces of at most 4096 characters (counted as Telegram does, in UTF-16
     code units of the text without tags, so emoji-heavy text is cut a little earlier)."""
     for limit in (MESSAGE_LIMIT, MESSAGE_LIMIT // 2, MESSAGE_LIMIT // 4):
@@ -679,17 +929,44 @@ def _no_preview() -> Any:
     return LinkPreviewOptions(is_disabled=True)  # immutable, so one is shared
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """`text` with any lone surrogate (which JSON can carry but no UTF-8 can) replaced by
+    U+FFFD, so every later step (matching, encoding, sending) can handle it."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def _utf16_slice(text: str, start: int) -> str:
-    """`text` from a UTF-16 offset (Telegram's entity offsets count UTF-16 code units)."""
-    return text.encode("utf-16-le")[2 * start :].decode("utf-16-le", errors="ignore")
+def _utf16_slice(text: str, start: int, length: int | None = None) -> str:
+    """Part of `text` by UTF-16 offsets (Telegram's entity offsets count UTF-16 code units),
+    cleaned of surrogates; works on any text the Bot API can deliver."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    end = None if length is None else 2 * (start + length)
+    return _clean(units[2 * start : end].decode("utf-16-le", "surrogatepass"))
 
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _person(raw: dict[str, Any]) -> str | None:
+    """Chat and sender of a raw message or button press (None for inline queries, which
+    change nothing, and for anything unreadable)."""
+    try:
+        if "message" in raw:
+            event = raw["message"]
+            return f"{event['chat']['id']}:{event['from']['id']}"
+        if "callback_query" in raw:
+            event = raw["callback_query"]
+            return f"{event['message']['chat']['id']}:{event['from']['id']}"
+    except (KeyError, TypeError):
+        pass
+    return None
 
 
 def _kind(update: Update) -> str:
@@ -705,3 +982,6 @@ async def _try(awaitable: Awaitable[Any], what: str) -> None:
         await awaitable
     except TelegramError as error:
         log.warning("could not %s: %s", what, error)
+
+
+ADAPTER = TelegramAdapter

@@ -92,7 +92,7 @@ class FakeTelegram:
     bot_id: int = BOT_ID
     username: str = BOT_USERNAME
     calls: list[Call] = field(default_factory=list)
-    # update_id -> time.monotonic() when getUpdates last handed it out
+    # update_id -> time.monotonic() when getUpdates first handed it out
     served_at: dict[int, float] = field(default_factory=dict)
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
@@ -421,7 +421,7 @@ class FakeTelegram:
         batch = self._pending[:limit]
         now = time.monotonic()
         for update in batch:
-            self.served_at[update["update_id"]] = now
+            self.served_at.setdefault(update["update_id"], now)  # first time: latency
         return batch
 
     async def _api_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -560,7 +560,9 @@ class FakeTelegram:
         text = parse_html(raw) if params.get("parse_mode") == "HTML" else raw
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(text.encode("utf-16-le")) // 2 > 4096:
+        if re.search("[\ud800-\udfff]", text):  # a lone surrogate: not valid UTF-8
+            raise ApiError(400, "Bad Request: text must be encoded in UTF-8")
+        if _utf16_len(text) > 4096:
             raise ApiError(400, "Bad Request: message is too long")
         markup = params.get("reply_markup")
         if markup is not None:
@@ -617,11 +619,16 @@ def _entities(text: str) -> list[dict[str, Any]]:
         entities.append(
             {
                 "type": kind,
-                "offset": len(text[: match.start()].encode("utf-16-le")) // 2,
-                "length": len(match.group(0).encode("utf-16-le")) // 2,
+                "offset": _utf16_len(text[: match.start()]),
+                "length": _utf16_len(match.group(0)),
             }
         )
     return entities
+
+
+def _utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts; lone surrogates count as one."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
