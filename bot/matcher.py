@@ -44,6 +44,26 @@ _CANDIDATES = 1000
 _VECTOR_FROM = 4000  # postings a question touches before the numpy path pays off
 _LARGE_DOCS = 20_000  # documents from which numpy (when installed) scores word overlaps
 _MERGED_MAX = 200_000  # (word, languages) postings kept merged
+# What _build_index computes: the part of a Matcher that bot.cache keeps on disk.
+_INDEX_STATE = (
+    "entry_ids",
+    "_index_of",
+    "_synonyms",
+    "_docs",
+    "_postings",
+    "_postings_by_lang",
+    "_idf",
+    "_unknown",
+    "_inverse_weight",
+    "_labels",
+    "_stems",
+    "_sorted_texts",
+    "_votes",
+    "_vocab",
+    "_surface_count",
+    "_surface",
+    "_crowded",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +127,43 @@ class Matcher:
         installed and HELPBOT_SEMANTIC is not 0). The model itself loads on first use."""
         self.knowledge = knowledge
         self.t = thresholds or Thresholds()
+        # A knowledge base from bot.cache carries its lexical index (see `index_state`).
+        state = knowledge.prepared.get(self._state_key())
+        if state is None:
+            self._build_index(knowledge)
+        else:
+            vars(self).update(state)
+        self._merged: dict[tuple[str, frozenset[str]], list[int]] = {}
+        self._large = _LargeIndex.build(self) if len(self._docs) >= _LARGE_DOCS else None
+        self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
+        self.semantic: SemanticIndex | None = None
+        if semantic if semantic is not None else semantic_available():
+            sem_texts: list[str] = []
+            sem_labels: list[int] = []
+            for pack in knowledge.packs.values():
+                if pack.lang != SEMANTIC_LANG:
+                    continue
+                for entry in pack.entries.values():
+                    for text in (*entry.questions, entry.title):
+                        sem_texts.append(text)
+                        sem_labels.append(self._index_of[entry.id])
+                    for text in entry.not_questions:
+                        sem_texts.append(text)
+                        sem_labels.append(OUT_OF_SCOPE)
+                sem_texts += pack.out_of_scope
+                sem_labels += [OUT_OF_SCOPE] * len(pack.out_of_scope)
+            self.semantic = SemanticIndex(sem_texts, sem_labels)
+
+    def _state_key(self) -> str:
+        return f"matcher:{self.t!r}"
+
+    def keep_index(self) -> None:
+        """Store this matcher's lexical index in `knowledge.prepared`, so that the next Matcher
+        with the same thresholds (in this process, or after bot.cache saved it) reuses it."""
+        state = {name: getattr(self, name) for name in _INDEX_STATE}
+        self.knowledge.prepared[self._state_key()] = state
+
+    def _build_index(self, knowledge: Knowledge) -> None:
         self.entry_ids: list[str] = list(knowledge.base.entries)
         self._index_of = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self._synonyms = _SynonymRewriter(
@@ -148,8 +205,6 @@ class Matcher:
         self._labels = [doc.label for doc in self._docs]
         self._stems = [doc.stems for doc in self._docs]
         self._sorted_texts = [" ".join(sorted(doc.text.split())) for doc in self._docs]
-        self._merged: dict[tuple[str, frozenset[str]], list[int]] = {}
-        self._large = _LargeIndex.build(self) if len(self._docs) >= _LARGE_DOCS else None
         # How strongly each word points at each label: the share of its documents per label.
         self._votes: dict[str, dict[int, float]] = {}
         for token, ids in self._postings.items():
@@ -166,24 +221,6 @@ class Matcher:
                 self._surface_count[word] = self._surface_count.get(word, 0) + 1
         self._surface = sorted(self._surface_count)
         self._crowded = max(2000, total // 20)
-        self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
-        self.semantic: SemanticIndex | None = None
-        if semantic if semantic is not None else semantic_available():
-            sem_texts: list[str] = []
-            sem_labels: list[int] = []
-            for pack in knowledge.packs.values():
-                if pack.lang != SEMANTIC_LANG:
-                    continue
-                for entry in pack.entries.values():
-                    for text in (*entry.questions, entry.title):
-                        sem_texts.append(text)
-                        sem_labels.append(self._index_of[entry.id])
-                    for text in entry.not_questions:
-                        sem_texts.append(text)
-                        sem_labels.append(OUT_OF_SCOPE)
-                sem_texts += pack.out_of_scope
-                sem_labels += [OUT_OF_SCOPE] * len(pack.out_of_scope)
-            self.semantic = SemanticIndex(sem_texts, sem_labels)
 
     # -- building ------------------------------------------------------------------------
 
