@@ -157,7 +157,9 @@ class ConsoleAdapter(Adapter):
         if self.interactive:
             _enable_history()
             await self.chat.send("/start")
-            print("(Type a question, a button number, or /help. Ctrl-D to quit.)\n", file=self.stdout)
+            print(
+                "(Type a question, a button number, or /help. Ctrl-D to quit.)\n", file=self.stdout
+            )
         threading.Thread(target=read, name="helpbot-stdin", daemon=True).start()
 
     async def run(self) -> None:

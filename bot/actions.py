@@ -183,3 +183,15 @@ class StepHelp(Action):
 
     def run(self, turn: Turn) -> list[Reply]:
         return turn.walk.help(self.entry, self.at)
+
+
+@action("r")
+@dataclass(frozen=True, slots=True)
+class Rate(Action):
+    """👍 / 👎 under an answer: `token` is the answer's random rating token (`new_token()`)."""
+
+    token: str
+    helpful: bool
+
+    def run(self, turn: Turn) -> list[Reply]:
+        return turn.rate(self.token, self.helpful)

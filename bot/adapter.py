@@ -191,6 +191,18 @@ class Adapter(abc.ABC):
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # Windows, or not the main thread: the caller stops us with `stopping`
         background: list[asyncio.Task[Any]] = []
+        reload = getattr(self.engine, "reload", None)
+        hup = getattr(signal, "SIGHUP", None)
+        if reload is not None and hup is not None:
+            # SIGHUP reloads the knowledge (Engine.reload validates and checks it first).
+            def reload_knowledge() -> None:
+                background.append(asyncio.create_task(reload(), name="helpbot-reload"))
+
+            try:
+                loop.add_signal_handler(hup, reload_knowledge)
+                handled.append(hup)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
         try:
             try:
                 await self.start()

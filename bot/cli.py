@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 from bot import __version__
 
 if TYPE_CHECKING:
+    from bot.events import EventLog
     from bot.knowledge import Knowledge
     from bot.metrics import MetricsServer
     from bot.sessions import SessionStore
@@ -196,6 +197,7 @@ def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
             metavar="HOURS",
             help="close walkthroughs idle for this long (default: 24)",
         )
+        _add_loop_arguments(adapter_parser)
         adapter_parser.add_argument(
             "--metrics-port",
             type=int,
@@ -217,6 +219,65 @@ def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
         )
         adapter.add_arguments(adapter_parser)
     return parser
+
+
+def _add_loop_arguments(parser: argparse.ArgumentParser) -> None:
+    """The operator's loop: anonymous events, feedback buttons, admins and hot reload."""
+    parser.add_argument(
+        "--no-question-log",
+        action="store_true",
+        help="keep no question text at all in the events (see the README's Privacy section)",
+    )
+    parser.add_argument(
+        "--retention-days",
+        type=_positive_days,
+        default=30.0,
+        metavar="DAYS",
+        help="delete events older than this (default: 30)",
+    )
+    parser.add_argument("--no-feedback", action="store_true", help="no 👍/👎 buttons under answers")
+    parser.add_argument(
+        "--admins",
+        type=_admins,
+        default=None,
+        metavar="PLATFORM:ID,...",
+        help="operators who get /stats and /reload, e.g. telegram:12345,discord:67890 "
+        "(default: $HELPBOT_ADMINS)",
+    )
+    parser.add_argument(
+        "--reload-sets",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="question sets a reload must not answer worse (default: $HELPBOT_RELOAD_SETS, "
+        "else tests/questions/tuning of a checkout, else only the built-in check)",
+    )
+
+
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not days > 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of days above 0, not {text}")
+    return days
+
+
+def _admins(text: str) -> frozenset[str]:
+    """`telegram:123,discord:456` -> {"telegram:123", "discord:456"}."""
+    found = set()
+    for item in text.split(","):
+        item = item.strip()
+        platform, _, user = item.partition(":")
+        if not item:
+            continue
+        if not platform or not user.strip():
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not PLATFORM:USER_ID (e.g. telegram:12345)"
+            )
+        found.add(f"{platform.strip().lower()}:{user.strip()}")
+    return frozenset(found)
 
 
 def _positive_hours(text: str) -> float:
@@ -292,13 +353,31 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     from bot.engine import Engine
 
+    admins = args.admins
+    if admins is None:
+        try:
+            admins = _admins(os.environ.get("HELPBOT_ADMINS", ""))
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"$HELPBOT_ADMINS: {error}")
     metrics_server = _start_metrics(args)
     if metrics_server is False:
         return EXIT_USAGE
     store = _open_store_or_report(args)
     if store is None:
         return EXIT_PROBLEM
-    engine = Engine(knowledge, store, ttl=args.ttl * 3600)
+    events = _open_events_or_report(store, args)
+    if events is None:
+        return EXIT_PROBLEM
+    engine = Engine(
+        knowledge,
+        store,
+        ttl=args.ttl * 3600,
+        events=events,
+        feedback=not args.no_feedback,
+        retention_days=args.retention_days,
+        admins=admins,
+        reload_sets=[Path(f) for f in args.reload_sets] if args.reload_sets else None,
+    )
     try:
         if isinstance(adapter, ModuleType):
             return int(adapter.run(args, engine) or 0)
@@ -377,6 +456,22 @@ def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
         )
         return None
     return store
+
+
+def _open_events_or_report(store: SessionStore, args: argparse.Namespace) -> EventLog | None:
+    """The anonymous event log beside the sessions: in the same SQLite file, in memory for a
+    memory store, and (until the Redis event log exists) in memory for a Redis store."""
+    from bot.events import MemoryEventLog, open_event_log
+    from bot.sessions import SqliteStore
+
+    log_questions = not args.no_question_log
+    if not isinstance(store, SqliteStore):
+        return MemoryEventLog(log_questions)
+    try:
+        return open_event_log(store.path, log_questions=log_questions)
+    except (OSError, sqlite3.Error) as error:
+        print(f"helpbot: cannot open the event log in {store.path}: {error}.", file=sys.stderr)
+        return None
 
 
 def _load_or_report(path: str | None, out: TextIO = sys.stderr) -> Knowledge | None:

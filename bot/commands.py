@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from bot.actions import Forget
+from bot.markup import escape
 from bot.text import normalize
 from bot.types import Reply
 
@@ -193,3 +194,53 @@ def _forget(turn: Turn, argument: str) -> list[Reply]:
 @command("language", options=(Option("language", "language"),))
 def _language(turn: Turn, argument: str) -> list[Reply]:
     return turn.choose_language(argument)
+
+
+# -- operators' commands (only for --admins; for anyone else they do not exist) --------------
+
+
+@command("stats", admin=True)
+def _stats(turn: Turn, argument: str) -> list[Reply]:
+    engine = turn.engine
+
+    async def figures() -> list[Reply]:
+        from bot.report import build_report
+
+        until = engine.clock()
+        since = until - 24 * 3600
+        events = await engine.events.events(since)
+        report = build_report(events, turn.k, since, until, top=1)
+        overall, walk = report["overall"], report["walkthrough"]
+        helpful = sum(e["helpful"] for e in report["entries"])
+        rated = helpful + sum(e["unhelpful"] for e in report["entries"])
+        top = report["unanswered"][0]["questions"][0]["text"] if report["unanswered"] else "-"
+        text = turn.ui(
+            "stats",
+            questions=overall["questions"],
+            answered=overall["answered"],
+            did_you_mean=overall["did_you_mean"],
+            fallback=overall["fallback"],
+            helpful=helpful,
+            rated=rated,
+            started=walk["started"],
+            finished=walk["finished"],
+            cancelled=walk["cancelled"] + walk["idle"],
+            top=escape(top),
+        )
+        return [Reply(text)]
+
+    turn.later.append(figures)
+    return []
+
+
+@command("reload", admin=True)
+def _reload(turn: Turn, argument: str) -> list[Reply]:
+    engine = turn.engine
+
+    async def reload() -> list[Reply]:
+        result = await engine.reload()
+        key = "reload_done" if result.ok else "reload_refused"
+        return [Reply(turn.k.ui(key, turn.lang, reason=escape(result.reason)))]
+
+    turn.later.append(reload)
+    return []

@@ -7,26 +7,48 @@ markup. It knows nothing about any chat platform.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
 
 from bot import actions
-from bot.actions import ChooseLanguage, RunCommand, ShowEntry
+from bot.actions import ChooseLanguage, Rate, RunCommand, ShowEntry
 from bot.commands import REGISTRY, CommandSpec, OptionSpec
-from bot.knowledge import Knowledge
+from bot.events import (
+    DEFAULT_RETENTION_DAYS,
+    PENDING_MAX,
+    PENDING_SECONDS,
+    Event,
+    EventLog,
+    Kind,
+    MemoryEventLog,
+    new_token,
+    retention_cutoff,
+)
+from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
 from bot.matcher import Matcher
+from bot.reload import ReloadResult, check, default_sets
 from bot.sessions import MemoryStore, Session, SessionStore, StoreUnavailable
+from bot.stopwords import ALL_STOPWORDS
 from bot.text import normalize
 from bot.types import Answer, Button, IncomingMessage, Reply, Suggestion
-from bot.walkthrough import Walk, Words
+from bot.walkthrough import FollowUps, Walk, Words, sequence
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600.0
+CONTEXT_TTL = 30 * 60.0
+"""How long the last answered entry is remembered for follow-ups ("and then?")."""
+CONTEXT_MAX = 100_000
+"""At most this many people's last answered entries are held (oldest dropped first)."""
 
 
 class Engine:
@@ -40,6 +62,11 @@ class Engine:
         matcher: Matcher | None = None,
         ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
+        events: EventLog | None = None,
+        feedback: bool = True,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        admins: frozenset[str] = frozenset(),
+        reload_sets: Sequence[Path] | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store: SessionStore = store if store is not None else MemoryStore()
@@ -48,6 +75,25 @@ class Engine:
         self.clock = clock
         self.words = Words(knowledge)  # the walkthrough words, in every language
         self.detector = LanguageDetector(knowledge)
+        # Anonymous events (bot.events): a throw-away in-memory log unless one is given.
+        self.events: EventLog = events if events is not None else MemoryEventLog()
+        self.feedback = feedback  # 👍/👎 under answers to questions
+        self.retention_days = retention_days
+        self.admins = admins  # "platform:user_id" of the operators (/stats, /reload)
+        self.reload_sets = list(default_sets() if reload_sets is None else reload_sets)
+        self._reloading = asyncio.Lock()
+        # Rating token -> runner-up entry ids, in memory only, so a 👎 can offer "did you
+        # mean" without keeping the question. Entry ids only: nothing about the person.
+        self._alternatives: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+        self.followups = FollowUps(knowledge)
+        self.manners = Manners(knowledge)
+        # session key -> (entry id, when): the last entry answered outside a walkthrough, in
+        # this process's memory only (never in the store), for CONTEXT_TTL; /forget drops it.
+        self.context: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def read(self, text: str, lang: str, text_lang: str | None) -> Answer:
+        """The matcher's verdict, with smalltalk and refusal kinds filled in (see Manners)."""
+        return self.manners.verdict(text, self.matcher.match(text, lang, also=(text_lang,)))
 
     # -- public API used by adapters -----------------------------------------------------
 
@@ -148,7 +194,7 @@ class Engine:
                 self.knowledge.ui("fallback_empty", lang)
             )
         turn = Turn(self, message, Session(), lang, text_lang)
-        answer = self.matcher.match(question, lang, also=(text_lang,))
+        answer = self.read(question, lang, text_lang)
         return answer, turn.answer_reply(answer, in_walkthrough=False)
 
     def lang_for(self, message: IncomingMessage, session: Session | None) -> str:
@@ -187,26 +233,84 @@ class Engine:
         """Delete what was kept for people idle for over twice the TTL (walkthroughs and
         remembered languages); returns how many. Adapters call this periodically, outside any
         person's lock; `handle` never does."""
-        return await self.store.purge(self.clock() - 2 * self.ttl)
+        removed = await self.store.purge(self.clock() - 2 * self.ttl)
+        removed += await self.events.purge(retention_cutoff(self.retention_days, self.clock()))
+        return removed
 
     async def close(self) -> None:
         await self.store.close()
+        await self.events.close()
+
+    def is_admin(self, message: IncomingMessage) -> bool:
+        return f"{message.platform}:{message.user_id}" in self.admins
+
+    async def reload(self, path: str | Path | None = None) -> ReloadResult:
+        """Load the knowledge at `path` (default: the folder served now), validate it, check
+        its answers on the tuning sets (`bot.reload`), and serve it only if nothing got worse
+        by more than one point; otherwise keep serving the old one. Walkthroughs keep their
+        place (positions are ids); a position that disappeared ends politely when next used.
+        SIGHUP (adapters) and /reload (admins) both come here."""
+        where = str(path or self.knowledge.path)
+        async with self._reloading:
+            try:
+                new = await asyncio.to_thread(load_knowledge, where)
+            except KnowledgeError as error:
+                problems = tuple(str(p) for p in error.problems)
+                reason = f"{len(problems)} problem(s) in {where}; first: {problems[0]}"
+                result = ReloadResult(False, where, reason, problems)
+            else:
+                matcher, result = await asyncio.to_thread(
+                    check, self.knowledge, self.matcher, new, self.reload_sets
+                )
+                if result.ok:
+                    self.knowledge, self.matcher = new, matcher
+                    self.words = Words(new)
+                    self.detector = LanguageDetector(new)
+                    self._alternatives.clear()  # entry ids of the old knowledge
+        if result.ok:
+            log.warning("knowledge %s", result.reason)
+        else:
+            log.warning("knowledge reload refused, still serving the old one: %s", result.reason)
+        return result
+
+    def remember_alternatives(self, token: str, entry_ids: tuple[str, ...]) -> None:
+        self._alternatives[token] = (time.monotonic(), entry_ids)
+        while len(self._alternatives) > PENDING_MAX:
+            self._alternatives.popitem(last=False)
+
+    def alternatives(self, token: str) -> tuple[str, ...] | None:
+        found = self._alternatives.get(token)
+        if found is None or time.monotonic() - found[0] > PENDING_SECONDS:
+            return None
+        return tuple(i for i in found[1] if i in self.knowledge.base.entries)
+
+    def handoff_rows(self, turn: Turn) -> tuple[tuple[Button, ...], ...]:
+        """Hook for handoff (a way to reach a person), offered after a 👎: none yet."""
+        return ()
 
     # -- one message ---------------------------------------------------------------------
 
     async def _handle(self, message: IncomingMessage) -> list[Reply]:
+        started = time.perf_counter()
         now = self.clock()
         key = message.session_key
         stored = await self.store.get(key)
         replies: list[Reply] = []
         lang, text_lang = self._languages(message, stored)
         session = replace(stored) if stored is not None else Session(updated_at=now)
+        idle: str | None = None
         if stored is not None and stored.active and now - stored.updated_at > self.ttl:
+            idle = stored.position
             session = replace(session, mode=None, position=None)
             hours = f"{self.ttl / 3600:.3g}"
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
         turn = Turn(self, message, session, lang, text_lang)
+        turn.last_entry = self.recall(key, now)
         replies += await turn.run()
+        self.remember(key, turn.last_entry, now)
+        for later in turn.later:
+            replies += await later()
+        await self._record(turn, idle, now, (time.perf_counter() - started) * 1000)
         if turn.forgotten:
             await self.store.delete(key)
             return replies
@@ -218,6 +322,56 @@ class Engine:
         elif stored is not None:
             await self.store.delete(key)
         return replies
+
+    async def _record(self, turn: Turn, idle: str | None, now: float, ms: float) -> None:
+        """The anonymous events for one handled message (never who sent it)."""
+        platform, lang = turn.message.platform, turn.lang
+        found: list[Event] = []
+        if idle is not None:
+            found.append(Event("walkthrough", platform, lang, at=now, position=idle, move="idle"))
+        for move, position in turn.walk.moves:
+            found.append(
+                Event("walkthrough", platform, lang, at=now, ms=ms, position=position, move=move)  # type: ignore[arg-type]
+            )
+        if turn.kind == "feedback":
+            pass  # stored by EventLog.rate, once per answer
+        elif turn.kind is not None or not turn.walk.moves:
+            found.append(
+                Event(
+                    turn.kind or "command",
+                    platform,
+                    lang,
+                    at=now,
+                    entry=turn.entry,
+                    score=turn.score,
+                    ms=ms,
+                    token=turn.token,
+                    question=turn.question_text,
+                )
+            )
+        try:
+            for event in found:
+                await self.events.record(event)
+        except Exception:
+            log.exception("could not record an event; the reply is sent anyway")
+
+    def recall(self, key: str, now: float) -> str | None:
+        """The entry last answered to this person, if within CONTEXT_TTL."""
+        kept = self.context.get(key)
+        if kept is None or now - kept[1] > CONTEXT_TTL:
+            self.context.pop(key, None)
+            return None
+        return kept[0]
+
+    def remember(self, key: str, entry_id: str | None, now: float) -> None:
+        self.context.pop(key, None)
+        if entry_id is None:
+            return
+        self.context[key] = (entry_id, now)
+        while len(self.context) > CONTEXT_MAX or (
+            self.context and now - next(iter(self.context.values()))[1] > CONTEXT_TTL
+        ):
+            self.context.popitem(last=False)
 
     def _conversation_lang(self, message: IncomingMessage, turn: Turn) -> str | None:
         """The conversation's language, remembered for button presses and words that do not
@@ -250,6 +404,17 @@ class Turn:
         self.text_lang = text_lang
         self.walk = Walk(self.k, lang, message.user_id, session)
         self.forgotten = False
+        self.last_entry: str | None = None  # the last answered entry (Engine.context)
+        self.admin = engine.is_admin(message)
+        self.feedback = engine.feedback
+        # What the anonymous event for this message says (see Engine._record).
+        self.kind: Kind | None = None
+        self.entry: str | None = None
+        self.score: float | None = None
+        self.token: str | None = None
+        self.question_text: str | None = None
+        # Work that needs the event loop (ratings, /stats, /reload); replies are appended.
+        self.later: list[Callable[[], Awaitable[list[Reply]]]] = []
 
     def ui(self, key: str, **values: object) -> str:
         return self.k.ui(key, self.lang, **values)
@@ -271,12 +436,12 @@ class Turn:
             return [Reply(self.ui("not_text"))]
         if self.walk.position() is not None:
             moved = self.walk.typed(self.engine.words, text)
-            return moved if moved is not None else self.question(text)
+            return moved if moved is not None else self.walk_followup(text)
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]
         if self.engine.words.is_navigation(text, self.lang):
             return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
-        return self.question(text)
+        return self.answer_followup(text)
 
     def parse_command(self) -> tuple[str | None, str]:
         message = self.message
@@ -287,13 +452,14 @@ class Turn:
             head, _, rest = text[1:].partition(" ")
             return head.split("@", 1)[0].lower(), rest.strip()
         bare = normalize(text)
-        if REGISTRY.get(bare) is not None:
+        declared = REGISTRY.get(bare)
+        if declared is not None and (self.admin or not declared.admin):
             return bare, ""
         return None, ""
 
     def command(self, name: str, argument: str) -> list[Reply]:
         declared = REGISTRY.get(name)
-        if declared is None:
+        if declared is None or (declared.admin and not self.admin):  # others: no such command
             unknown = self.ui("unknown_command", command=escape(name[:40]))
             return [Reply(unknown, self.main_buttons())]
         return declared.handler(self, argument)
@@ -340,27 +506,128 @@ class Turn:
     def forget(self) -> None:
         """Erase everything kept about this person once the message is handled."""
         self.forgotten = True
+        self.last_entry = None
         self.session = Session()
+        moves = self.walk.moves
         self.walk = Walk(self.k, self.lang, self.message.user_id, self.session)
+        self.walk.moves = moves
+
+    def rate(self, token: str, helpful: bool) -> list[Reply]:
+        """👍 / 👎 pressed under an answer: store the rating (a second press replaces it);
+        👎 also offers the runners-up of that question, or the answer's related topics."""
+        self.kind = "feedback"
+        engine = self.engine
+
+        async def store() -> list[Reply]:
+            known = await engine.events.rate(token, 1 if helpful else -1)
+            if not known:
+                log.info("a rating for an unknown or purged answer")
+            if helpful:
+                return [Reply(self.ui("feedback_thanks"), private=True)]
+            offered = engine.alternatives(token) or ()
+            rows = self.topic_rows(offered) + engine.handoff_rows(self)
+            if not rows:
+                rows = self.topic_rows(self.k.pack(self.lang).fallback_topics)
+            return [Reply(self.ui("feedback_sorry"), rows)]
+
+        self.later.append(store)
+        return []
 
     # -- questions and answers -----------------------------------------------------------
 
-    def question(self, text: str) -> list[Reply]:
+    # -- follow-ups read against what was last shown (issue 11.3) ---------------------------
+
+    def walk_followup(self, text: str) -> list[Reply]:
+        """Mid-walkthrough: "I'm signed in, what's next" moves on like Next, "where is that
+        button" shows the step again, and a question about the next step moves there. A
+        follow-up phrase beside a question about something else is just that question."""
+        kind, rest = self.engine.followups.find(text)
+        if kind is not None and not self.about_something_else(rest, self.walk.here_entries()):
+            return self.walk.follow(kind) or []
+        answer = self.engine.read(text, self.lang, self.text_lang)
+        asks_next = answer.entry_id is not None and answer.entry_id == self.walk.next_entry()
+        if kind is None and asks_next:
+            return self.walk.follow("next") or []
+        return self.question(text, answer)
+
+    def answer_followup(self, text: str) -> list[Reply]:
+        """Outside a walkthrough, after an answered entry: "and then?" answers the entry that
+        follows it in the walkthrough's order, "what before that" the one before, "where is
+        that" the same one again."""
+        kind, rest = self.engine.followups.find(text)
+        if kind is None:
+            return self.question(text)
+        last = self.last_entry
+        if last is None:
+            if rest:
+                return self.question(text)
+            return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+        order = sequence(self.k.walkthrough(self.lang))
+        index = order.index(last) if last in order else None
+        step = {"done": 1, "next": 1, "back": -1, "where": 0}[kind]
+        target = None if index is None else index + step
+        inside = target is not None and 0 <= target < len(order)
+        near = {last, order[target]} if inside and target is not None else {last}
+        if self.about_something_else(rest, near):
+            return self.question(text)
+        if target is None or step == 0:
+            return self.show_entry(last)
+        if target < 0:
+            return [Reply(self.ui("already_first")), self.entry_answer(last, False)]
+        if target >= len(order):
+            self.last_entry = None
+            return [Reply(self.k.walkthrough(self.lang).done, self.walk.start_row())]
+        return self.show_entry(order[target])
+
+    def about_something_else(self, rest: str, near: set[str]) -> bool:
+        """Whether the words beside a follow-up phrase confidently ask about another entry
+        (at least two content words: "right, I'm signed in, what's next" is no question)."""
+        if len([w for w in normalize(rest).split() if w not in ALL_STOPWORDS]) < 2:
+            return False
+        other = self.engine.read(rest, self.lang, self.text_lang)
+        return other.entry_id is not None and other.entry_id not in near
+
+    # -- questions and answers -----------------------------------------------------------
+
+    def question(self, text: str, answer: Answer | None = None) -> list[Reply]:
         position = self.walk.position()
         if not normalize(text):
             replies = [Reply(self.ui("fallback_empty"))]
         else:
-            answer = self.engine.matcher.match(text, self.lang, also=(self.text_lang,))
+            if answer is None:
+                answer = self.engine.read(text, self.lang, self.text_lang)
+            self.note_answer(answer, text)
+            rated = self.feedback and position is None and answer.entry_id is not None
+            if rated:
+                self.token = new_token()
+                others = self.engine.matcher.search(text, 4, self.lang)
+                runners_up = tuple(s.id for s in others if s.id != answer.entry_id)[:3]
+                self.engine.remember_alternatives(self.token, runners_up)
             replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 
+    def note_answer(self, answer: Answer, text: str) -> None:
+        """What the event says about a matched question (its text: see bot.events rules)."""
+        if answer.smalltalk is not None:
+            self.kind = "smalltalk"
+        elif answer.entry_id is not None:
+            self.kind = "answer"
+        else:
+            self.kind = "did_you_mean" if answer.suggestions else "fallback"
+        self.entry = answer.entry_id or (answer.suggestions[0].id if answer.suggestions else None)
+        self.score = round(answer.score, 4)
+        self.question_text = text
+
     def show_entry(self, entry_id: str) -> list[Reply]:
         """One entry's answer; mid-walkthrough, followed by where the person still is."""
+        self.entry = entry_id
         position = self.walk.position()
         replies = [self.entry_answer(entry_id, in_walkthrough=position is not None)]
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 
     def answer_reply(self, answer: Answer, in_walkthrough: bool) -> Reply:
+        if answer.smalltalk is not None or answer.refusal is not None:
+            return self.manners_reply(answer)
         if answer.entry_id is not None:
             return self.entry_answer(answer.entry_id, in_walkthrough)
         if answer.suggestions:
@@ -371,12 +638,73 @@ class Turn:
             rows += self.walk.start_row()
         return Reply(self.ui("fallback"), rows)
 
+    def manners_reply(self, answer: Answer) -> Reply:
+        """A smalltalk or refusal kind's own short reply (issue 11.5, 11.6): no guide facts and
+        no entry buttons, so nothing pushes deletion on a hacked account."""
+        pack = self.k.pack(self.lang)
+        items = pack.smalltalk if answer.smalltalk is not None else pack.refusals
+        wanted = answer.smalltalk if answer.smalltalk is not None else answer.refusal
+        reply = next((item.reply for item in items if item.id == wanted), None)
+        return Reply(reply) if reply else Reply(self.ui("fallback"))
+
     def entry_answer(self, entry_id: str, in_walkthrough: bool) -> Reply:
         entry = self.k.entry(entry_id, self.lang)
         text = f"**{escape(entry.title)}**\n\n{entry.answer}"
         if in_walkthrough:
             return Reply(text)
+        self.last_entry = entry_id
         rows = self.topic_rows(entry.related[:3])
         if rows:
             text += f"\n\n{self.ui('see_also')}"
-        return Reply(text, rows + self.walk.start_row())
+        rating: tuple[tuple[Button, ...], ...] = ()
+        if self.token is not None:
+            rating = (
+                (
+                    self.button(self.ui("button_helpful"), Rate(self.token, True)),
+                    self.button(self.ui("button_unhelpful"), Rate(self.token, False)),
+                ),
+            )
+        return Reply(text, rating + rows + self.walk.start_row())
+
+
+class Manners:
+    """Smalltalk and refusal kinds for the verdicts the matcher does not name yet.
+
+    `Matcher.match` may set `Answer.smalltalk` / `Answer.refusal` itself; when it does not, a
+    message that is (after normalisation) one of a smalltalk item's examples gets that item,
+    unless an entry was answered, and one that is nearly word for word a refusal kind's example
+    gets that kind, even over an entry ("someone broke into my account" must never get the
+    deletion steps). Examples come from every language.
+    """
+
+    REFUSAL_SIMILARITY = 88.0  # rapidfuzz ratio, 0-100: near-verbatim examples only
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.smalltalk: dict[str, str] = {}
+        refusals: dict[str, str] = {}
+        for pack in knowledge.packs.values():
+            for talk in pack.smalltalk:
+                for example in talk.examples:
+                    self.smalltalk.setdefault(normalize(example), talk.id)
+            for refusal in pack.refusals:
+                for example in refusal.examples:
+                    refusals.setdefault(normalize(example), refusal.id)
+        self.refusals = refusals
+
+    def verdict(self, text: str, answer: Answer) -> Answer:
+        if answer.smalltalk is not None or answer.refusal is not None:
+            return answer
+        said = normalize(text)
+        if not said:
+            return answer
+        if self.refusals:
+            found = process.extractOne(
+                said, list(self.refusals), scorer=fuzz.ratio, score_cutoff=self.REFUSAL_SIMILARITY
+            )
+            if found is not None:
+                return replace(
+                    answer, entry_id=None, suggestions=(), refusal=self.refusals[found[0]]
+                )
+        if not answer.matched and said in self.smalltalk:
+            return replace(answer, suggestions=(), smalltalk=self.smalltalk[said])
+        return answer

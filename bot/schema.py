@@ -195,15 +195,26 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts("still_here", placeholders=("where",)),
     **_texts("expired", placeholders=("hours",)),
     **_texts("unknown_command", placeholders=("command",)),
+    **_texts("feedback_thanks", "feedback_sorry"),
+    **_texts("reload_done", "reload_refused", placeholders=("reason",)),
+    **_texts(
+        "stats",
+        placeholders=(
+            "questions answered did_you_mean fallback helpful rated started finished cancelled top"
+        ).split(),
+    ),
     **_texts(
         *(
             f"button_{name}"
             for name in """next back repeat cancel done more stop continue walkthrough restart
-            steps faq checklist forget_yes forget_no""".split()
+            steps faq checklist forget_yes forget_no helpful unhelpful""".split()
         )
     ),
     **_texts(
-        *(f"words_{name}" for name in "next back repeat cancel done more stop continue".split())
+        *(f"words_{name}" for name in "next back repeat cancel done more stop continue".split()),
+        *(
+            f"words_followup_{name}" for name in "next done where back".split()
+        ),  # bot.engine follow-ups
     ),
     **_texts(*sorted(f"option_{name}" for name in REGISTRY.option_names())),
 }

@@ -78,12 +78,19 @@ class Answer:
 
     `entry_id` is set only when the matcher is confident (the *answer* band). `suggestions` are
     filled in the *suggest* band. Neither set means the fallback.
+
+    Two verdicts replace the fallback with a reply of their own (the engine shows it, with no
+    guide buttons): `smalltalk` is the id of a `smalltalk.yaml` item ("hi", "thanks": its
+    `reply`), `refusal` the id of a guide.yaml `refusals:` kind (another site, a hacked
+    account: its `reply`). Either one means `entry_id` is None.
     """
 
     entry_id: str | None
     score: float
     suggestions: tuple[Suggestion, ...] = field(default=())
     lang: str = "en"
+    smalltalk: str | None = None
+    refusal: str | None = None
 
     @property
     def matched(self) -> bool:

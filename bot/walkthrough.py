@@ -190,6 +190,45 @@ class Words:
         return any(kinds & {"next", "back", "repeat"} for kinds in self.kinds(text, lang))
 
 
+# What a follow-up phrase found inside a message means, as a kind of walkthrough word: having
+# finished the step or asking what is next moves on, "before that" goes back, "where is that
+# button" shows the step again. The first kind present wins.
+FOLLOWUP_KINDS = ("done", "next", "back", "where")
+FOLLOWUP_AS_WORD = {"done": "done", "next": "next", "back": "back", "where": "repeat"}
+
+
+class FollowUps:
+    """Phrases that only make sense against what the bot last showed ("what is next", "where
+    is that button"), from `words_followup_*` in ui.yaml. Unlike `Words`, they are found
+    inside longer messages (normalised, on word boundaries), in every language."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        phrases = {
+            (normalize(p), kind)
+            for lang in knowledge.languages
+            for kind in FOLLOWUP_KINDS
+            for p in knowledge.ui(f"words_followup_{kind}", lang).split(",")
+        }
+        # Longest first, so "what is the next step" is taken out whole before "next step".
+        self.phrases = sorted(((p, k) for p, k in phrases if p), key=lambda pk: -len(pk[0]))
+
+    def find(self, text: str) -> tuple[str | None, str]:
+        """(the follow-up kind `text` says, or None; the text left without its phrases)."""
+        said = f" {normalize(text)} "
+        found: set[str] = set()
+        for phrase, meaning in self.phrases:
+            if f" {phrase} " in said:
+                found.add(meaning)
+                said = said.replace(f" {phrase} ", " ")
+        kind = next((k for k in FOLLOWUP_KINDS if k in found), None)
+        return kind, " ".join(said.split())
+
+
+def sequence(walk: Walkthrough) -> list[str]:
+    """The guide entries in walkthrough order (checks, then steps), each once."""
+    return list(dict.fromkeys([c.entry for c in walk.checklist] + [s.entry for s in walk.steps]))
+
+
 # -- one person's walkthrough ---------------------------------------------------------------
 
 Rows = tuple[tuple[Button, ...], ...]
@@ -205,6 +244,9 @@ class Walk:
         self.user_id = user_id
         self.session = session
         self.guide = knowledge.walkthrough(lang)
+        # (move, check/step id) for each walkthrough move made, for the anonymous events:
+        # start/next/back at the position arrived at, cancel/finish at the one left.
+        self.moves: list[tuple[str, str]] = []
 
     def ui(self, key: str) -> str:
         return self.k.ui(key, self.lang)
@@ -226,6 +268,7 @@ class Walk:
     def start(self) -> list[Reply]:
         position = first(self.guide)
         self.move_to(position)
+        self.moves.append(("start", position.id))
         return [Reply(self.guide.intro), self.render(position, edit=False)]
 
     def resume(self) -> list[Reply]:
@@ -234,8 +277,11 @@ class Walk:
         return [self.render(position, edit=False)] if position is not None else self.start()
 
     def cancel(self) -> list[Reply]:
-        if self.position() is None and not self.session.active:
+        position = self.position()
+        if position is None and not self.session.active:
             return [Reply(self.ui("nothing_to_cancel"))]
+        if position is not None:
+            self.moves.append(("cancel", position.id))
         self.move_to(None)
         return [Reply(self.ui("cancelled"), self.restart_row())]
 
@@ -246,6 +292,41 @@ class Walk:
         if position is None or move is None:
             return None
         return self.navigate(position, move, edit=False)
+
+    def follow(self, kind: str) -> list[Reply] | None:
+        """A follow-up of `kind` (see FollowUps) at the current position, moved like the word
+        it stands for; None outside a walkthrough."""
+        position = self.position()
+        if position is None:
+            return None
+        word = FOLLOWUP_AS_WORD[kind]
+        move = next((m for k, m in MOVES[position.mode] if k == word), "repeat")
+        return self.navigate(position, move, edit=False)
+
+    def next_entry(self) -> str | None:
+        """On a step, the entry of the step after it (asking about it means "move on")."""
+        position = self.position()
+        if position is None or position.mode != STEPS:
+            return None
+        following = forward(self.guide, position)
+        if following is None:
+            return None
+        return self.guide.steps[self.guide.step_index(following.id) or 0].entry
+
+    def here_entries(self) -> set[str]:
+        """The current position's entry and its neighbours': what a follow-up may talk about."""
+        position = self.position()
+        if position is None:
+            return set()
+        found = set()
+        for p in (backward(self.guide, position), position, forward(self.guide, position)):
+            if p is None:
+                continue
+            if p.mode == CHECKLIST:
+                found.add(self.guide.checklist[self.guide.check_index(p.id) or 0].entry)
+            else:
+                found.add(self.guide.steps[self.guide.step_index(p.id) or 0].entry)
+        return found
 
     def press(self, move: str, at: str) -> list[Reply]:
         """A navigation button pressed at position key `at`."""
@@ -287,6 +368,7 @@ class Walk:
 
     def navigate(self, position: Position, move: str, edit: bool) -> list[Reply]:
         if move == "cancel":
+            self.moves.append(("cancel", position.id))
             self.move_to(None)
             return [Reply(self.ui("cancelled"), self.restart_row(), edit=edit)]
         if move == "more" and position.mode == CHECKLIST:
@@ -294,6 +376,7 @@ class Walk:
             more = self.k.entry(item.entry, self.lang).answer
             return [self.render(position, edit=edit, more=more)]
         if move == "stop" and position.mode == CHECKLIST:
+            self.moves.append(("cancel", position.id))
             self.move_to(None)
             return [Reply(self.ui("checklist_stopped"), self.restart_row(), edit=edit)]
         if move == "back":
@@ -302,10 +385,15 @@ class Walk:
                 first_already = Reply(self.ui("already_first"), private=True)
                 return [first_already, self.render(position, edit=edit)]
             self.move_to(previous)
+            self.moves.append(("back", previous.id))
             return [self.render(previous, edit=edit)]
         if move in ("next", "done", "continue"):
             following = forward(self.guide, position)
             self.move_to(following)
+            if following is None:
+                self.moves.append(("finish", position.id))
+            elif following.id != position.id:  # past a warning gate is the same step
+                self.moves.append(("next", following.id))
             if following is None:
                 faq = button(self.ui("button_faq"), RunCommand("faq"), self.user_id)
                 return [Reply(self.guide.done, ((faq,),), edit=edit)]

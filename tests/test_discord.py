@@ -821,3 +821,34 @@ async def test_a_gateway_down_at_start_up_is_retried_with_backoff(
     assert fake.gateway_refusals == 0
     assert "cannot reach the Discord gateway" in caplog.text
     assert "AttributeError" not in caplog.text
+
+
+async def test_rating_buttons_keep_working_after_a_restart(
+    fake: FakeDiscord, kb: Knowledge, tmp_path: Path
+) -> None:
+    from bot.events import SqliteEventLog
+
+    db = tmp_path / "sessions.sqlite3"
+    first = await start(fake, Engine(kb, SqliteStore(db), events=SqliteEventLog(db)))
+    ask = await fake.slash("ask", ALICE, question="how long does deletion take")
+    await ask.wait()
+    message = ask.sent[-1]
+    assert [b["label"] for b in FakeDiscord.buttons(message)][:2] == [
+        "👍 Helpful",
+        "👎 Not helpful",
+    ]
+    await first.stop()
+    await first.bot.engine.close()
+
+    log = SqliteEventLog(db)
+    second = await start(fake, Engine(kb, SqliteStore(db), events=log))
+    try:
+        press = await fake.press(message, "Not helpful", ALICE)  # pressed after the restart
+        await press.wait()
+        shown = [m.get("content", "") for m in press.messages]
+        assert any(kb.ui("feedback_sorry", "en")[:30] in text for text in shown), shown
+        rated = [e for e in await log.events(0) if e.kind == "feedback"]
+        assert [(e.entry, e.rating) for e in rated] == [("processing_time", -1)]
+    finally:
+        await second.stop()
+        await second.bot.engine.close()

@@ -3,6 +3,7 @@ refusals): each fault is a located problem, found in bounded time and memory."""
 
 from __future__ import annotations
 
+import re
 import resource
 import shutil
 import subprocess
@@ -19,6 +20,12 @@ def _copy(tmp_path: Path, langs: tuple[str, ...] = ("en",)) -> Path:
     target = tmp_path / "kb"
     for lang in langs:
         shutil.copytree(default_path() / lang, target / lang)
+        # These tests add smalltalk and refusals of their own onto the shipped guide.
+        (target / lang / "smalltalk.yaml").unlink(missing_ok=True)
+        guide = target / lang / "guide.yaml"
+        guide.write_text(
+            re.sub(r"(?ms)^(# [^\n]*\n)?refusals:\n.*?(?=^out_of_scope:)", "", guide.read_text())
+        )
     return target
 
 

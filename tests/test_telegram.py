@@ -536,3 +536,29 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# -- feedback ------------------------------------------------------------------------------
+
+
+async def test_answers_carry_rating_buttons_and_a_thumbs_down_offers_alternatives(
+    fake, knowledge, tmp_path
+):
+    from bot.events import SqliteEventLog
+
+    log = SqliteEventLog(tmp_path / "s.sqlite3")
+    async with running(fake, Engine(knowledge, MemoryStore(), events=log)):
+        ann = fake.user(101, "Ann")
+        fake.send_text(ann, "how long does deletion take")
+        [answer] = await fake.wait_for("sendMessage")
+        assert labels(answer)[:2] == ["👍 Helpful", "👎 Not helpful"]  # an inline keyboard
+        mark = len(fake.calls)
+        fake.press(ann, answer.result, "Not helpful")
+        [sorry] = await fake.wait_for("sendMessage", since=mark)
+        assert parse_html(sorry.params["text"]) == knowledge.ui("feedback_sorry", "en")
+        assert labels(sorry)  # the runners-up, as buttons
+        mark = len(fake.calls)
+        fake.press(ann, answer.result, "Helpful")  # changes the rating, never counts twice
+        await fake.wait_for("answerCallbackQuery", since=mark)
+        rated = [e for e in await log.events(0) if e.kind == "feedback"]
+        assert [(e.entry, e.rating) for e in rated] == [("processing_time", 1)]

@@ -1,0 +1,157 @@
+"""Follow-ups read against what the bot last showed (issue 11.3), in English and Spanish."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.engine import CONTEXT_TTL, Engine
+from bot.knowledge import Knowledge
+from bot.sessions import MemoryStore
+from bot.walkthrough import Position, valid
+from tests.conftest import Person
+
+
+async def to_step_one(person: Person, start: str = "/walkthrough", word: str = "done") -> None:
+    await person.say(start)
+    for _ in range(4):
+        await person.say(word)
+    assert "(1/5)" in person.text()
+
+
+async def position(person: Person) -> tuple[str | None, str | None]:
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    assert session is not None
+    return session.mode, session.position
+
+
+async def test_signed_in_whats_next_moves_to_step_two(person: Person) -> None:
+    await to_step_one(person)
+    await person.say("right, I am signed in, what is next")
+    assert "(2/5)" in person.text()
+    assert await position(person) == ("steps", "settings")
+    await person.say("next")  # and the walkthrough carries on from there
+    assert "(3/5)" in person.text()
+
+
+async def test_done_with_the_boxes_what_do_i_press_moves_on(person: Person) -> None:
+    await to_step_one(person)
+    await person.say("next")
+    await person.say("next")
+    assert "(3/5)" in person.text()
+    await person.say("done with the boxes, what do I press now")
+    assert "(4/5)" in person.text()
+
+
+async def test_where_is_that_button_reshows_the_step(person: Person) -> None:
+    await to_step_one(person)
+    await person.say("next")
+    await person.say("where is that button?")
+    assert "(2/5)" in person.text()
+    assert await position(person) == ("steps", "settings")
+
+
+async def test_asking_about_the_next_step_moves_there(person: Person) -> None:
+    await to_step_one(person)
+    await person.say("next")
+    await person.say("next")
+    await person.say("how do I choose a reason")
+    assert "(4/5)" in person.text()
+    assert await position(person) == ("steps", "reason")
+
+
+async def test_a_followup_beside_another_question_answers_the_question(person: Person) -> None:
+    await to_step_one(person)
+    await person.say("and then what happens to my wallet funds")
+    assert "wallet" in person.text().lower()
+    assert await position(person) == ("steps", "login")  # not moved
+
+
+async def test_spanish_followups_in_a_walkthrough(person: Person) -> None:
+    await to_step_one(person, "/walkthrough", "listo")
+    await person.say("ya inicié sesión, ¿qué sigue?")
+    assert "(2/5)" in person.text()
+    await person.say("¿dónde está ese botón?")
+    assert "(2/5)" in person.text() and "Paso 2" in person.text()
+    assert await position(person) == ("steps", "settings")
+
+
+async def test_and_then_after_an_answered_step(person: Person) -> None:
+    await person.say("how do I sign in to aliexpress")
+    assert "Step 1" in person.text()
+    await person.say("and then?")
+    assert person.text().startswith("**Step 2")
+    await person.say("what's next")
+    assert person.text().startswith("**Step 3")
+    await person.say("what before that")
+    assert person.text().startswith("**Step 2")
+
+
+async def test_y_luego_after_an_answered_step_in_spanish(person: Person) -> None:
+    await person.say("¿dónde inicio sesión para borrar la cuenta?")
+    assert "Paso 1" in person.text()
+    await person.say("¿y luego?")
+    assert person.text().startswith("**Paso 2"), person.text()
+
+
+async def test_and_then_with_nothing_answered_offers_the_walkthrough(person: Person) -> None:
+    await person.say("and then?")
+    assert "not in a walkthrough" in person.text()
+
+
+async def test_context_is_brief_and_forgotten(knowledge: Knowledge) -> None:
+    now = [1000.0]
+    store = MemoryStore()
+    engine = Engine(knowledge, store, clock=lambda: now[0])
+    alice = Person(engine)
+    await alice.say("how do I sign in to aliexpress")
+    assert engine.context  # kept in memory ...
+    assert len(store) == 0  # ... and never in the store
+    now[0] += CONTEXT_TTL + 1
+    await alice.say("and then?")
+    assert "not in a walkthrough" in alice.text()
+    await alice.say("how do I sign in to aliexpress")
+    assert engine.context
+    await alice.say("/forget")
+    await alice.press(knowledge.ui("button_forget_yes", "en"))
+    assert not engine.context
+    await alice.say("and then?")
+    assert "not in a walkthrough" in alice.text()
+
+
+FOLLOWUPS = [
+    "what is next",
+    "where is that button",
+    "what before that",
+    "and then?",
+    "done with the boxes, what do I press now",
+    "I am signed in, now what",
+    "qué sigue",
+    "y antes de eso",
+    "no lo encuentro",
+    "how do I choose a reason",
+    "and then what happens to my wallet",
+    "где эта кнопка",
+    "et ensuite",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([*FOLLOWUPS, "done", "back", "next"]), min_size=1, max_size=12))
+def test_followups_never_leave_a_valid_position(knowledge: Knowledge, said: list[str]) -> None:
+    async def run() -> None:
+        engine = Engine(knowledge, MemoryStore())
+        person = Person(engine)
+        await person.say("/walkthrough")
+        guide = knowledge.walkthrough("en")
+        for text in said:
+            await person.say(text)
+            session = await engine.store.get("test:c1:alice")
+            if session is None or session.mode is None:
+                return  # finished the walkthrough: nowhere left to be
+            assert session.position is not None
+            assert valid(guide, Position(session.mode, session.position)), (text, session)
+
+    asyncio.run(run())

@@ -1,0 +1,105 @@
+"""Manners (issue 11.5) and safe refusals (11.6): short replies from YAML, never guide facts,
+never the generic refusal, never deletion buttons for a hacked account."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine import Engine
+from bot.knowledge import Knowledge
+from bot.types import Answer
+from tests.conftest import Person
+
+
+def talk(knowledge: Knowledge, kind: str, lang: str) -> str:
+    return next(t.reply for t in knowledge.pack(lang).smalltalk if t.id == kind)
+
+
+def refusal(knowledge: Knowledge, kind: str, lang: str) -> str:
+    return next(r.reply for r in knowledge.pack(lang).refusals if r.id == kind)
+
+
+@pytest.mark.parametrize(
+    ("said", "kind", "lang"),
+    [
+        ("hi", "greeting", "en"),
+        ("Hello!", "greeting", "en"),
+        ("thanks", "thanks", "en"),
+        ("bye", "goodbye", "en"),
+        ("yes", "yes", "en"),
+        ("no", "no", "en"),
+        ("ok", "ok", "en"),
+        ("are you a bot?", "bot", "en"),
+        ("who made you", "creator", "en"),
+        ("hola", "greeting", "es"),
+        ("¡Muchas gracias!", "thanks", "es"),
+        ("adiós", "goodbye", "es"),
+        ("¿eres un bot?", "bot", "es"),
+        ("merci", "thanks", "fr"),
+    ],
+)
+async def test_smalltalk_gets_its_own_short_reply(
+    person: Person, knowledge: Knowledge, said: str, kind: str, lang: str
+) -> None:
+    replies = await person.say(said, locale=lang)  # the app language, as platforms send it
+    assert [r.text for r in replies] == [talk(knowledge, kind, lang)]
+    assert knowledge.ui("fallback", lang) not in person.text()
+    assert not replies[0].buttons  # no guide topics pushed
+
+
+async def test_greeting_then_question_answers_the_question(person: Person) -> None:
+    await person.say("hi, how long does deletion take?")
+    assert "24 hours" in person.text()
+    await person.say("hola, ¿cuánto tarda la eliminación?")
+    assert "24 horas" in person.text()
+
+
+async def test_walkthrough_words_still_win_in_a_walkthrough(
+    person: Person, knowledge: Knowledge
+) -> None:
+    await person.say("/walkthrough")
+    await person.say("ok")  # "done" in a checklist
+    assert "check 2 of 4" in person.text()
+    await person.say("no")  # "stop here" in a checklist
+    assert person.text() == knowledge.ui("checklist_stopped", "en")
+    await person.say("/walkthrough")
+    await person.say("sí")
+    assert "2 of 4" in person.text() or "2 de 4" in person.text()
+
+
+async def test_thanks_mid_walkthrough_keeps_the_place(person: Person, knowledge: Knowledge) -> None:
+    await person.say("/walkthrough")
+    await person.say("thanks")
+    assert person.last[0].text == talk(knowledge, "thanks", "en")
+    assert "check 1 of 4" in person.text()  # "you're still on check 1 of 4"
+
+
+@pytest.mark.parametrize(
+    ("said", "kind", "lang"),
+    [
+        ("my account was hacked", "hacked", "en"),
+        ("Someone logged into my account!", "hacked", "en"),
+        ("delete my ebay account", "other_site", "en"),
+        ("my order never arrived", "order_problem", "en"),
+        ("me hackearon la cuenta", "hacked", "es"),
+        ("eliminar mi cuenta de ebay", "other_site", "es"),
+        ("mi pedido nunca llegó", "order_problem", "es"),
+    ],
+)
+async def test_refusal_kinds_reply_with_their_own_text(
+    person: Person, knowledge: Knowledge, said: str, kind: str, lang: str
+) -> None:
+    replies = await person.say(said)
+    assert [r.text for r in replies] == [refusal(knowledge, kind, lang)]
+    assert not replies[0].buttons  # nothing that leads to deleting the account
+
+
+async def test_a_verdict_from_the_matcher_is_used_as_is(knowledge: Knowledge) -> None:
+    """The interface the matcher fills in: Answer.smalltalk / Answer.refusal win."""
+    engine = Engine(knowledge)
+    said = engine.manners.verdict("anything", Answer(None, 0.0, smalltalk="thanks"))
+    assert said.smalltalk == "thanks"
+    _, reply = engine.ask("my account was hacked")
+    assert reply.text == refusal(knowledge, "hacked", "en") and not reply.buttons
+    answer, reply = engine.ask("hi")
+    assert answer.smalltalk == "greeting" and answer.entry_id is None
