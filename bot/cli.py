@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.types import Answer, Reply
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+_BUILTIN = ("ask", "validate", "eval", "report")
 
 
 def _adapters() -> dict[str, Any]:
@@ -301,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    adapters = _adapters()
+    # The built-in commands need no adapter: skip importing them all (start-up time).
+    adapters = {} if argv[:1] and argv[0] in _BUILTIN else _adapters()
     parser = build_parser(adapters)
     args = parser.parse_args(argv)
     # Not parser.set_defaults(): it would rewrite the shared actions' defaults in every
@@ -473,10 +475,11 @@ def _open_events_or_report(store: SessionStore, args: argparse.Namespace) -> Eve
 
 
 def _load_or_report(path: str | None, out: TextIO = sys.stderr) -> Knowledge | None:
-    from bot.knowledge import KnowledgeError, load_knowledge
+    from bot.cache import load_knowledge_cached
+    from bot.knowledge import KnowledgeError
 
     try:
-        return load_knowledge(path)
+        return load_knowledge_cached(path)
     except KnowledgeError as error:
         for problem in error.problems:
             print(problem, file=out)
