@@ -72,7 +72,9 @@ def _missing_extra(name: str, adapter: Any) -> str | None:
     return None
 
 
-def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
+def build_parser(adapters: dict[str, Any], *, report: bool = True) -> argparse.ArgumentParser:
+    """The whole command line. `report=False` leaves the `report` subcommand's own options out
+    (they need `bot.report`, ~80 ms of imports): for a command line that runs another command."""
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the subcommand must not be reset by the subcommand's
     # own copy of it; the real defaults are set once on the top-level parser below.
@@ -159,15 +161,16 @@ def build_parser(adapters: dict[str, Any]) -> argparse.ArgumentParser:
         "--limit", type=int, default=50, help="at most this many confusions listed (default: 50)"
     )
 
-    report = sub.add_parser(
+    report_parser = sub.add_parser(
         "report",
         parents=[common],
         help="what was answered, what went unanswered, where people gave up",
         description="Rates, the top unanswered questions with YAML to paste, per-entry ratings and the walkthrough funnel, from the anonymous events in the bot's SQLite file. Plain text, --json, or --html FILE (needs the report extra).",
     )
-    from bot.report import add_arguments as add_report_arguments
+    if report:
+        from bot.report import add_arguments as add_report_arguments
 
-    add_report_arguments(report)
+        add_report_arguments(report_parser)
 
     for name, adapter in sorted(adapters.items()):
         description = _description(adapter)
@@ -254,6 +257,18 @@ def _add_loop_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in `argv` (the first word that is not an option or the value of
+    --knowledge / --log-level), or None. Only a hint for what to import: argparse decides."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--knowledge", "--log-level"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def _positive_days(text: str) -> float:
     try:
         days = float(text)
@@ -302,9 +317,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # The built-in commands need no adapter: skip importing them all (start-up time).
-    adapters = {} if argv[:1] and argv[0] in _BUILTIN else _adapters()
-    parser = build_parser(adapters)
+    # The built-in commands need no adapter, and only `report` needs bot.report: skip
+    # importing what the command will not use (start-up time).
+    command = _command_of(argv)
+    adapters = {} if command in _BUILTIN else _adapters()
+    parser = build_parser(adapters, report=command not in {*_BUILTIN, *adapters} - {"report"})
     args = parser.parse_args(argv)
     # Not parser.set_defaults(): it would rewrite the shared actions' defaults in every
     # subparser and so undo an option given before the subcommand.

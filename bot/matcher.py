@@ -21,7 +21,6 @@ import bisect
 import heapq
 import math
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +33,7 @@ from bot.knowledge import BASE_LANG, Knowledge
 from bot.semantic import SemanticIndex
 from bot.semantic import available as semantic_available
 from bot.stopwords import ALL_STOPWORDS
+from bot.text import SynonymRewriter as _SynonymRewriter
 from bot.text import clauses, is_question_like, normalize, stem
 from bot.types import Answer, Suggestion
 
@@ -647,26 +647,3 @@ def _label_class(label: int) -> int:
 
 
 _STEMMED_STOPWORDS = frozenset(stem(word) for word in ALL_STOPWORDS) | ALL_STOPWORDS
-
-
-class _SynonymRewriter:
-    """Rewrite every listed variant to its canonical word, longest phrases first."""
-
-    def __init__(self, pairs: Iterable[tuple[str, tuple[str, ...]]]) -> None:
-        table: dict[str, str] = {}
-        for canonical, variants in pairs:
-            for variant in variants:
-                key = normalize(variant)
-                if key and key != normalize(canonical):
-                    table[key] = normalize(canonical)
-        self._table = table
-        if table:
-            alternatives = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-            self._pattern: re.Pattern[str] | None = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
-        else:
-            self._pattern = None
-
-    def __call__(self, text: str) -> str:
-        if self._pattern is None:
-            return text
-        return self._pattern.sub(lambda m: self._table[m.group(0)], text)
