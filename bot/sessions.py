@@ -188,6 +188,14 @@ class MemoryStore:
         return len(self._data.keys() | self._langs.keys())
 
 
+@dataclass(slots=True)
+class _PendingWrite:
+    """Statements waiting for SqliteStore's next group commit, and the future that says done."""
+
+    statements: list[tuple[str, tuple[object, ...]]]
+    done: asyncio.Future[None]
+
+
 class SqliteStore:
     """One SQLite file, written through on every change.
 
@@ -210,6 +218,10 @@ class SqliteStore:
         self.lock = KeyedLocks()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # Group commit: writes that arrive while one is on the disk wait here and go in the
+        # next transaction together (see _write_async).
+        self._pending: list[_PendingWrite] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
         )
@@ -301,11 +313,56 @@ class SqliteStore:
                     self._db.execute("ROLLBACK")
                 raise
 
+    def _write_batch(self, batch: list[_PendingWrite]) -> list[sqlite3.Error | None]:
+        """Every write of `batch` in one transaction (one commit, one thread hop), else, when
+        that fails, each in its own, so one bad write fails alone. Per write: None or its
+        error."""
+        if len(batch) > 1:
+            try:
+                self._write([statement for write in batch for statement in write.statements])
+                return [None] * len(batch)
+            except sqlite3.Error:
+                pass
+        results: list[sqlite3.Error | None] = []
+        for write in batch:
+            try:
+                self._write(write.statements)
+                results.append(None)
+            except sqlite3.Error as error:
+                results.append(error)
+        return results
+
+    async def _flush(self) -> None:
+        """Commit everything pending, batch after batch, until nothing is left."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await asyncio.to_thread(self._write_batch, batch)
+            except BaseException as error:  # cancelled with the loop: nobody waits forever
+                for write in batch:
+                    if not write.done.done():
+                        write.done.set_exception(error)
+                raise
+            for write, failure in zip(batch, results, strict=True):
+                if write.done.done():  # its put was cancelled: the write still happened
+                    continue
+                if failure is None:
+                    write.done.set_result(None)
+                else:
+                    write.done.set_exception(self._unavailable(failure))
+
     async def _write_async(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        try:
-            await asyncio.to_thread(self._write, statements)
-        except sqlite3.Error as error:
-            raise self._unavailable(error) from None
+        """Returns once `statements` are committed. Writes that arrive while another batch is
+        on the disk are committed together in the next transaction (group commit): under load
+        a commit and a thread hop serve many messages, and still no put returns before its
+        own data is durable."""
+        loop = asyncio.get_running_loop()
+        write = _PendingWrite(statements, loop.create_future())
+        self._pending.append(write)
+        flusher = self._flusher
+        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
+            self._flusher = loop.create_task(self._flush())
+        await write.done
 
     async def get(self, key: str) -> Session | None:
         try:
@@ -378,6 +435,13 @@ class SqliteStore:
         return True
 
     async def close(self) -> None:
+        flusher = self._flusher
+        if (
+            flusher is not None
+            and not flusher.done()
+            and flusher.get_loop() is asyncio.get_running_loop()
+        ):
+            await asyncio.wait([flusher])  # writes already handed over are committed first
         with self._lock:
             self._db.close()
         self._reader.close()
