@@ -754,6 +754,7 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+@functools.lru_cache(maxsize=1024)  # replies repeat (the guide's answers): render each once
 def to_markdown(markup: str) -> str:
     """Markdown as Discord renders it; list lines keep their `1. ` / `- ` markers."""
     out = []

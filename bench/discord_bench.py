@@ -9,6 +9,9 @@ receiving the interaction callback over REST. All bots run in this process and e
 the fake, so they pay the fake's costs alike. Three bots per network setting:
 
 - minimal: discord.py's CommandTree answering /ask with a constant string (the baseline);
+- minimal-same-message: the same, answering with the message helpbot-adapter sends (its
+  markdown text and buttons, built with plain discord.ui.View / Button): what discord.py
+  itself costs for that message, so helpbot-adapter minus this is the adapter's own cost;
 - helpbot-adapter: the helpbot adapter with an engine that returns one fixed answer (with its
   buttons), i.e. the cost of the adapter and of a richer Discord message, without matching;
 - helpbot: the real thing (matcher, session store, answer with buttons).
@@ -43,7 +46,8 @@ from bot.sessions import MemoryStore, SqliteStore  # noqa: E402
 from bot.types import IncomingMessage, Reply  # noqa: E402
 from tests.fake_discord import FakeDiscord, Member  # noqa: E402
 
-BOTS = ("minimal", "helpbot-adapter", "helpbot")
+BOTS = ("minimal", "minimal-same-message", "helpbot-adapter", "helpbot")
+Message = tuple[str, list[list[tuple[str, str]]]]  # markdown text, button rows (label, custom_id)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -60,8 +64,9 @@ def questions() -> list[str]:
 class MinimalBot:
     """The baseline: one /ask command answering a constant string, nothing else."""
 
-    def __init__(self, fake: FakeDiscord) -> None:
+    def __init__(self, fake: FakeDiscord, message: Message | None = None) -> None:
         self.fake = fake
+        self.message = message
         self.client: Any = None
 
     async def serve(self) -> None:
@@ -76,7 +81,21 @@ class MinimalBot:
         async def ask(
             interaction: discord.Interaction, question: str, public: bool = False
         ) -> None:
-            await interaction.response.send_message("Thanks for asking!", ephemeral=not public)
+            if self.message is None:
+                await interaction.response.send_message("Thanks for asking!", ephemeral=not public)
+                return
+            content, rows = self.message
+            view = discord.ui.View(timeout=None)
+            for number, row in enumerate(rows):
+                for label, custom_id in row:
+                    view.add_item(discord.ui.Button(label=label, custom_id=custom_id, row=number))
+            view.stop()
+            await interaction.response.send_message(
+                content,
+                view=view,
+                ephemeral=not public,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
 
         self.client = client
         async with client:
@@ -96,6 +115,18 @@ class FixedAnswerEngine(Engine):
         if self.replies is None:
             self.replies = await super().handle(message)
         return self.replies
+
+
+async def fixed_message(knowledge: Knowledge, text: str) -> Message:
+    """The first Discord message helpbot-adapter sends (FixedAnswerEngine answers every /ask
+    with its reply to the first question, the warm-up's texts[0])."""
+    from adapters.discord import CUSTOM_ID_PREFIX, render
+
+    [reply, *_] = await Engine(knowledge, MemoryStore()).handle(
+        IncomingMessage("discord", "c", "u", text)
+    )
+    content, rows = render(reply)[0]
+    return content, [[(b.label, CUSTOM_ID_PREFIX + b.payload) for b in row] for row in rows]
 
 
 async def measure(
@@ -137,11 +168,14 @@ async def run_setting(
 ) -> dict[str, tuple[float, float, float]]:
     results: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in BOTS}
     engines: list[Engine] = []
+    same_message = await fixed_message(knowledge, texts[0])
     async with FakeDiscord(latency=rtt_ms / 1000) as fake:
 
         def make(name: str) -> Any:
             if name == "minimal":
                 return MinimalBot(fake)
+            if name == "minimal-same-message":
+                return MinimalBot(fake, same_message)
             if name == "helpbot-adapter":
                 engine: Engine = FixedAnswerEngine(knowledge, MemoryStore())
             else:
