@@ -30,7 +30,6 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 from bot import __version__
@@ -167,6 +166,8 @@ def write(file: Path, key: str, knowledge: Knowledge) -> bool:
     except Exception as error:  # something in the knowledge base that cannot be pickled
         log.info("index cache: not cached (%s)", error)
         return False
+    import tempfile  # only when writing: it imports shutil, bz2 and lzma (start-up time)
+
     try:
         file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=".index-", dir=file.parent)

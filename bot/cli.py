@@ -11,7 +11,6 @@ import argparse
 import importlib
 import json
 import os
-import pkgutil
 import sqlite3
 import sys
 from collections.abc import Iterable
@@ -36,6 +35,8 @@ def _adapters() -> dict[str, Any]:
     """Subcommand name -> adapter, for every module in the `adapters` package: its `ADAPTER`
     class (see `bot.adapter`). A module without one but with module-level `add_arguments` and
     `run(args, engine)` is still accepted while the Telegram adapter is being ported."""
+    import pkgutil
+
     import adapters
 
     found: dict[str, Any] = {}
