@@ -136,6 +136,9 @@ class Matcher:
         self._merged: dict[tuple[str, frozenset[str]], list[int]] = {}
         self._large = _LargeIndex.build(self) if len(self._docs) >= _LARGE_DOCS else None
         self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
+        # A few recent rankings (speed only: rank is a pure function of its arguments): an
+        # answered question is ranked again at once for its runners-up (Matcher.search).
+        self._rank_cached = lru_cache(maxsize=64)(self._rank)
         self.semantic: SemanticIndex | None = None
         if semantic if semantic is not None else semantic_available():
             sem_texts: list[str] = []
@@ -267,6 +270,9 @@ class Matcher:
         """Score every entry that shares a word with `question` (best first), comparing it with
         the phrasings of `langs` (default: every language)."""
         allowed = frozenset(langs) if langs is not None else None
+        return self._rank_cached(question, allowed, self.t)  # t: bench/tune.py swaps it
+
+    def _rank(self, question: str, allowed: frozenset[str] | None, _: Thresholds) -> Ranking:
         normalized = self._synonyms(normalize(question))
         tokens = {stem(token) for token in normalized.split()}
         mapped: dict[str, float] = {}
