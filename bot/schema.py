@@ -217,6 +217,11 @@ UI_KEYS: dict[str, frozenset[str]] = {
         ),  # bot.engine follow-ups
     ),
     **_texts(*sorted(f"option_{name}" for name in REGISTRY.option_names())),
+    # handoff on Discord (adapters/discord.py): thread name, Close button, where to write
+    **_texts("handoff_close_button", "handoff_close_staff_only", "handoff_close_elsewhere"),
+    **_texts("handoff_thread_name", placeholders=("time",)),
+    **_texts("handoff_thread_opened", placeholders=("link", "when")),
+    **_texts("handoff_in_thread", placeholders=("link",)),
 }
 COMMANDS = REGISTRY.names()
 """Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""
