@@ -1199,8 +1199,10 @@ def validate_command(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-_USER_MENTION = re.compile(r"<@!?(\d+)>")
-_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+# A backslash before a mention shows it literally and pings nobody, as on Discord.
+_USER_MENTION = re.compile(r"(?<!\\)<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"(?<!\\)<@&(\d+)>")
+_EVERYONE = re.compile(r"(?<!\\)@(?:everyone|here)\b")
 
 
 def validate_allowed_mentions(data: dict[str, Any]) -> list[str]:
@@ -1226,7 +1228,7 @@ def pinged(content: str, allowed: dict[str, Any] | None) -> tuple[list[str], lis
     (no allowed_mentions: everything written pings, as Discord does for bots)."""
     users = list(dict.fromkeys(_USER_MENTION.findall(content)))
     roles = list(dict.fromkeys(_ROLE_MENTION.findall(content)))
-    everyone = "@everyone" in content or "@here" in content
+    everyone = _EVERYONE.search(content) is not None
     if allowed is None:
         return users, roles, everyone
     parse = set(allowed.get("parse") or [])
