@@ -196,6 +196,13 @@ def _language(turn: Turn, argument: str) -> list[Reply]:
     return turn.choose_language(argument)
 
 
+@command("close")
+def _close(turn: Turn, argument: str) -> list[Reply]:
+    """Staff end a handoff from inside its thread (Discord) or topic: the adapter handles it
+    there, as only it knows the thread and who is staff. Anywhere else nothing is closed."""
+    return [Reply(turn.ui("handoff_close_elsewhere"))]
+
+
 # -- operators' commands (only for --admins; for anyone else they do not exist) --------------
 
 
