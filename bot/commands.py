@@ -191,6 +191,12 @@ def _forget(turn: Turn, argument: str) -> list[Reply]:
     return [Reply(turn.ui("forget_confirm"), ((yes, no),))]
 
 
+@command("human")
+def _human(turn: Turn, argument: str) -> list[Reply]:
+    """Reach a person (bot.handoff): the consent step, or where to get help without a team."""
+    return turn.engine.handoffs.consent(turn)
+
+
 @command("language", options=(Option("language", "language"),))
 def _language(turn: Turn, argument: str) -> list[Reply]:
     return turn.choose_language(argument)
