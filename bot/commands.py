@@ -151,6 +151,8 @@ def _help(turn: Turn, argument: str) -> list[Reply]:
 
 @command("ask", options=(Option("question", required=True), _PUBLIC))
 def _ask(turn: Turn, argument: str) -> list[Reply]:
+    if argument and turn.engine.handoffs.asked(argument):  # "/ask talk to a human" (Discord)
+        return turn.engine.handoffs.consent(turn)
     return turn.question(argument) if argument else [Reply(turn.ui("ask_usage"))]
 
 

@@ -276,7 +276,7 @@ class Handoffs:
         if declared == "cancel":
             await self.end(handoff, turn.lang)
             return [Reply(turn.ui("handoff_cancelled"))]
-        if not message.text.strip():
+        if not message.text.strip() and declared is None:  # a bare /steps is not "no text"
             return [Reply(turn.ui("not_text"))]
         try:
             await self.desk.relay(handoff.ticket, message)
@@ -335,8 +335,11 @@ class Handoffs:
         offer a person at the second one."""
         message, key = turn.message, turn.message.session_key
         now = self._now()
-        if message.payload is None and turn.parse_command()[0] is None:
-            text = message.text.strip()
+        command, argument = turn.parse_command()
+        if message.payload is None and command in (None, "ask"):
+            # A question typed as `/ask <question>` is what the person wrote, too (on Discord
+            # every question is a slash command).
+            text = message.text.strip() if command is None else argument
             if text:
                 kept = [
                     (t, s) for t, s in self.recent.pop(key, []) if now - t < CONVERSATION_SECONDS

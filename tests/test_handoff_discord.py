@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from adapters.discord import CLOSE_ID_PREFIX, DiscordAdapter, snowflake
+from adapters.discord import CLOSE_ID_PREFIX, DiscordAdapter, snowflake, to_markdown
 from bot.adapter import AdapterExit
 from bot.engine import Engine
 from bot.handoff import RATE_LIMIT
@@ -125,7 +125,11 @@ async def open_handoff(fake: FakeDiscord, member: Member) -> tuple[dict[str, Any
     before = {t["id"] for t in fake.threads()}
     consent = await press(fake, await offered(fake, member), "Talk to a person", member)
     yes = await press(fake, consent.messages[-1], "Yes", member)
-    new = [t for t in fake.threads() if t["id"] not in before]
+    new = [
+        t
+        for t in fake.threads()
+        if t["id"] not in before and member.id in fake.thread_members[int(t["id"])]
+    ]
     assert len(new) == 1, texts(yes)
     return new[0], yes
 
@@ -169,7 +173,9 @@ async def test_fallback_offer_thread_with_summary_and_role_mention_then_staff_cl
     assert summary["content"].startswith(f"<@&{ROLE}>\n")
     assert summary["mention_roles"] == [str(ROLE)]
     assert summary["mentions"] == [] and summary["mention_everyone"] is False
-    assert summary["allowed_mentions"] == {"parse": [], "roles": [str(ROLE)], "replied_user": False}
+    allowed = summary["allowed_mentions"]
+    assert allowed["parse"] == [] and [str(r) for r in allowed["roles"]] == [str(ROLE)]
+    assert not allowed.get("users") and not allowed.get("replied_user")
     assert all(question in summary["content"] for question in UNHELPED)
     assert "English" in summary["content"]
     assert [b["custom_id"] for b in FakeDiscord.buttons(summary)] == [f"{CLOSE_ID_PREFIX}{tid}"]
@@ -210,7 +216,7 @@ async def test_fallback_offer_thread_with_summary_and_role_mention_then_staff_cl
     closed = await press(fake, close_button(fake, thread), "Close", SAM)
     told = closed.messages[-1]
     assert told["channel_id"] == str(tid) and not told["flags"] & EPHEMERAL  # said in the thread
-    assert told["content"] == knowledge.ui("handoff_closed", "en")
+    assert told["content"] == to_markdown(knowledge.ui("handoff_closed", "en"))
     await until(lambda: thread["thread_metadata"]["locked"])
     assert thread["thread_metadata"]["archived"] is True
     (patch,) = fake.calls_to(f"/channels/{tid}", "PATCH")
@@ -241,15 +247,15 @@ async def test_close_command_in_the_thread_is_for_staff_only(
 
     elsewhere = await slash(fake, "close", SAM)  # in #general, not a handoff thread
     assert elsewhere.messages[-1]["flags"] & EPHEMERAL
-    assert texts(elsewhere) == knowledge.ui("handoff_close_elsewhere", "en")
+    assert texts(elsewhere) == to_markdown(knowledge.ui("handoff_close_elsewhere", "en"))
     by_person = await slash(fake, "close", ALICE, channel=tid)
-    assert texts(by_person) == knowledge.ui("handoff_close_staff_only", "en")
+    assert texts(by_person) == to_markdown(knowledge.ui("handoff_close_staff_only", "en"))
     assert by_person.messages[-1]["flags"] & EPHEMERAL
     assert thread["thread_metadata"]["archived"] is False
 
     # a role member without Manage Threads is staff too
     by_staff = await slash(fake, "close", HANA, channel=tid)
-    assert texts(by_staff) == knowledge.ui("handoff_closed", "en")
+    assert texts(by_staff) == to_markdown(knowledge.ui("handoff_closed", "en"))
     await until(lambda: thread["thread_metadata"]["locked"])
     assert thread["thread_metadata"]["archived"] is True
     back = await slash(fake, "ask", ALICE, question="how long does deletion take?")
@@ -263,10 +269,10 @@ async def test_the_person_cancels_and_staff_are_told_in_the_thread(
     tid = thread["id"]
     # inside the thread, her /cancel is about her handoff (not a walkthrough of the thread)
     cancelled = await slash(fake, "cancel", ALICE, channel=tid)
-    assert texts(cancelled) == knowledge.ui("handoff_cancelled", "en")
+    assert texts(cancelled) == to_markdown(knowledge.ui("handoff_cancelled", "en"))
     await until(lambda: thread["thread_metadata"]["locked"])
     staff_note = fake.messages_in(tid)[-1]
-    assert staff_note["content"] == knowledge.ui("handoff_staff_ended", "en")
+    assert staff_note["content"] == to_markdown(knowledge.ui("handoff_staff_ended", "en"))
     assert staff_note["mentions"] == [] and staff_note["mention_roles"] == []
     callback = next(
         c for c in fake.calls if c.path.endswith(f"/{cancelled.id}/{cancelled.token}/callback")
@@ -297,7 +303,7 @@ async def test_a_restart_in_the_middle_keeps_the_handoff_and_the_close_button(
         redirected = await slash(fake, "ask", ALICE, question="how long does deletion take?")
         assert thread_link(fake, thread) in texts(redirected)
         closed = await press(fake, close_button(fake, thread), "Close", SAM)
-        assert texts(closed) == knowledge.ui("handoff_closed", "en")
+        assert texts(closed) == to_markdown(knowledge.ui("handoff_closed", "en"))
         await until(lambda: thread["thread_metadata"]["locked"])
         back = await slash(fake, "ask", ALICE, question="how long does deletion take?")
         assert "talking to a person" not in texts(back)
@@ -322,7 +328,7 @@ async def test_two_people_at_once_get_a_thread_each_and_a_close_closes_one(
 
     # Alice's Close button, replayed in Bob's thread, does not close anyone's
     alice_button = close_button(fake, alice_thread)
-    forged = dict(alice_button, channel_id=str(b))
+    forged = dict(alice_button, id=str(fake.next_id()), channel_id=str(b))
     replayed = await (await fake.press_custom_id(forged, f"{CLOSE_ID_PREFIX}{a}", SAM)).wait()
     assert replayed.messages[-1]["flags"] & EPHEMERAL
     assert not alice_thread["thread_metadata"]["archived"]
@@ -349,7 +355,7 @@ async def test_opening_and_cancelling_over_and_over_is_limited(
         await until(lambda: thread["thread_metadata"]["locked"])  # noqa: B023  (awaited here)
     assert len(fake.threads()) == RATE_LIMIT
     consent = await press(fake, await offered(fake, ALICE), "Talk to a person", ALICE)
-    limited = knowledge.ui("handoff_rate_limited", "en").format(limit=RATE_LIMIT)
+    limited = to_markdown(knowledge.ui("handoff_rate_limited", "en", limit=RATE_LIMIT))
     assert limited in texts(consent)
     assert len(fake.threads()) == RATE_LIMIT  # no fourth thread
     # Bob is not limited by Alice's handoffs
