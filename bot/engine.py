@@ -335,6 +335,7 @@ class Engine:
         routed = await self.handoffs.route(turn)  # an open handoff takes their messages
         if routed is not None:
             return replies + routed
+        self.handoffs.heard(turn)
         replies += await turn.run()
         self.remember(key, turn.last_entry, now)
         for later in turn.later:

@@ -356,21 +356,25 @@ class Handoffs:
 
     # -- every handled message -----------------------------------------------------------
 
-    async def after(self, turn: Turn) -> list[Reply]:
-        """Remember what the person wrote (for a summary), count fallbacks in a row, and
-        offer a person at the second one."""
+    def heard(self, turn: Turn) -> None:
+        """Remember what the person wrote (typed text, not commands or buttons), in memory, for
+        a summary they will see before it is shared."""
         message, key = turn.message, turn.message.session_key
+        if message.payload is not None or turn.parse_command()[0] is not None:
+            return
+        text = message.text.strip()
+        if not text:
+            return
         now = self._now()
-        if message.payload is None and turn.parse_command()[0] is None:
-            text = message.text.strip()
-            if text:
-                kept = [
-                    (t, s) for t, s in self.recent.pop(key, []) if now - t < CONVERSATION_SECONDS
-                ]
-                kept.append((now, text[:MAX_QUESTION_CHARS]))
-                self.recent[key] = kept[-MAX_QUESTIONS:]
-                while len(self.recent) > MAX_PEOPLE:
-                    self.recent.popitem(last=False)
+        kept = [(t, s) for t, s in self.recent.pop(key, []) if now - t < CONVERSATION_SECONDS]
+        kept.append((now, text[:MAX_QUESTION_CHARS]))
+        self.recent[key] = kept[-MAX_QUESTIONS:]
+        while len(self.recent) > MAX_PEOPLE:
+            self.recent.popitem(last=False)
+
+    async def after(self, turn: Turn) -> list[Reply]:
+        """Count fallbacks in a row, and offer a person at the second one."""
+        message, key = turn.message, turn.message.session_key
         if turn.kind == "fallback":
             count = self.fallbacks.pop(key, 0) + 1
             if count >= FALLBACKS_BEFORE_OFFER:
