@@ -305,6 +305,10 @@ class Engine:
         """Staff closed `ticket`: forget the handoff; what to tell the person, and where."""
         return await self.handoffs.staff_closed(platform, ticket)
 
+    async def staff_message(self, handoff: Handoff, text: str) -> Reply:
+        """A staff member's text as the person sees it (relaying adapters)."""
+        return await self.handoffs.staff_message(handoff, text)
+
     def summary_reply(self, summary: Summary, lang: str = "en") -> Reply:
         """The first staff-side message of a handoff, from ui.yaml `handoff_summary`."""
         hint = self.knowledge.ui("handoff_staff_hint", lang)
@@ -331,6 +335,7 @@ class Engine:
         routed = await self.handoffs.route(turn)  # an open handoff takes their messages
         if routed is not None:
             return replies + routed
+        self.handoffs.heard(turn)
         replies += await turn.run()
         self.remember(key, turn.last_entry, now)
         for later in turn.later:

@@ -28,7 +28,9 @@ The engine (bot/engine.py) offers:
   staff closed the ticket; the handoff is gone from the store and the adapter sends the
   replies to the returned target's chat (`target.chat_id`); None when nothing was open;
 - `Engine.summary_reply(summary, lang="en") -> Reply`: the summary rendered from ui.yaml
-  (`handoff_summary`) for the first staff-side message.
+  (`handoff_summary` + `handoff_staff_hint`) for the first staff-side message;
+- `await Engine.staff_message(handoff, text) -> Reply`: a staff member's text as the person
+  sees it ("Support team: ...", in their language), for adapters that relay (Telegram).
 While a handoff is open, `Engine.handle` passes the person's messages to `desk.relay` and
 replies at most a short "passed on" confirmation (the first time); their `/cancel` ends the
 handoff (`desk.close(ticket)`, and they are told). Button actions: `OfferHandoff` (shows what
@@ -96,6 +98,7 @@ class Handoff:
     user_id: str
     ticket: str  # the platform's topic / thread id
     opened_at: float
+    lang: str | None = None  # the conversation's language when it opened (notices to them)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -117,7 +120,10 @@ class Handoff:
             raise ValueError("handoff opened_at is not a number")
         if not math.isfinite(opened):
             raise ValueError("handoff opened_at is not a finite number")
-        return cls(opened_at=float(opened), **texts)
+        lang = raw.get("lang")
+        if lang is not None and not isinstance(lang, str):
+            raise ValueError("handoff lang is not text")
+        return cls(opened_at=float(opened), lang=lang, **texts)
 
     def target(self) -> IncomingMessage:
         """An addressless message standing for the person (where to send them replies)."""
@@ -237,7 +243,13 @@ class Handoffs:
                 log.exception("could not open a handoff on %s", message.platform)
                 return [Reply(turn.ui("handoff_failed"))]
             handoff = Handoff(
-                key, message.platform, message.chat_id, message.user_id, ticket, self._now()
+                key,
+                message.platform,
+                message.chat_id,
+                message.user_id,
+                ticket,
+                self._now(),
+                turn.lang,
             )
             try:
                 await store.put_handoff(handoff)
@@ -321,33 +333,51 @@ class Handoffs:
             if current is None or (current.platform, current.ticket) != (platform, ticket):
                 return None
             await engine.store.delete_handoff(found.key)
-            session = await engine.store.get(found.key)
+            lang = await self._person_lang(found)
         self.passed.discard(found.key)
         target = found.target()
-        lang = engine.lang_for(target, session)
         await self.record(platform, lang, "closed")
         return target, [Reply(engine.knowledge.ui("handoff_closed", lang))]
 
+    async def staff_message(self, handoff: Handoff, text: str) -> Reply:
+        """A staff member's words for the person, marked as coming from the team, in the
+        person's language (their markup is escaped: it is shown as they typed it)."""
+        lang = await self._person_lang(handoff)
+        return Reply(self.engine.knowledge.ui("handoff_from_staff", lang, text=escape(text)))
+
+    async def _person_lang(self, handoff: Handoff) -> str:
+        """Their explicit /language choice, else the language the handoff opened in."""
+        session = await self.engine.store.get(handoff.key)
+        if session is not None and session.lang in self.engine.knowledge.languages:
+            return session.lang
+        if handoff.lang in self.engine.knowledge.languages:
+            return handoff.lang
+        return self.engine.lang_for(handoff.target(), session)
+
     # -- every handled message -----------------------------------------------------------
 
-    async def after(self, turn: Turn) -> list[Reply]:
-        """Remember what the person wrote (for a summary), count fallbacks in a row, and
-        offer a person at the second one."""
+    def heard(self, turn: Turn) -> None:
+        """Remember what the person wrote (typed text, not commands or buttons), in memory, for
+        a summary they will see before it is shared."""
         message, key = turn.message, turn.message.session_key
-        now = self._now()
         command, argument = turn.parse_command()
-        if message.payload is None and command in (None, "ask"):
-            # A question typed as `/ask <question>` is what the person wrote, too (on Discord
-            # every question is a slash command).
-            text = message.text.strip() if command is None else argument
-            if text:
-                kept = [
-                    (t, s) for t, s in self.recent.pop(key, []) if now - t < CONVERSATION_SECONDS
-                ]
-                kept.append((now, text[:MAX_QUESTION_CHARS]))
-                self.recent[key] = kept[-MAX_QUESTIONS:]
-                while len(self.recent) > MAX_PEOPLE:
-                    self.recent.popitem(last=False)
+        if message.payload is not None or command not in (None, "ask"):
+            return
+        # A question typed as `/ask <question>` is what the person wrote, too (on Discord
+        # every question is a slash command).
+        text = message.text.strip() if command is None else argument
+        if not text:
+            return
+        now = self._now()
+        kept = [(t, s) for t, s in self.recent.pop(key, []) if now - t < CONVERSATION_SECONDS]
+        kept.append((now, text[:MAX_QUESTION_CHARS]))
+        self.recent[key] = kept[-MAX_QUESTIONS:]
+        while len(self.recent) > MAX_PEOPLE:
+            self.recent.popitem(last=False)
+
+    async def after(self, turn: Turn) -> list[Reply]:
+        """Count fallbacks in a row, and offer a person at the second one."""
+        message, key = turn.message, turn.message.session_key
         if turn.kind == "fallback":
             count = self.fallbacks.pop(key, 0) + 1
             if count >= FALLBACKS_BEFORE_OFFER:

@@ -205,6 +205,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     ),
     **_texts("handoff_offer", "handoff_opened", placeholders=("when",)),
     **_texts("handoff_consent", placeholders=("summary", "when")),
+    **_texts("handoff_from_staff", placeholders=("text",)),
     **_texts("handoff_rate_limited", placeholders=("limit",)),
     **_texts("handoff_unavailable", placeholders=("support",)),
     **_texts("handoff_summary", placeholders=("language", "where", "questions")),
