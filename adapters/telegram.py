@@ -628,7 +628,8 @@ class TelegramAdapter(Adapter):
     # -- many workers ----------------------------------------------------------------------
 
     def serve_until_signal(self) -> int:
-        workers = getattr(self.args, "workers", 1) or 1
+        workers = getattr(self.args, "workers", None)
+        workers = 1 if workers is None else workers
         if self.worker is not None or workers == 1:
             return super().serve_until_signal()
         problem = self.workers_problem(workers)

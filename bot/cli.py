@@ -447,12 +447,15 @@ def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
 
 
 def _open_events_or_report(store: SessionStore, args: argparse.Namespace) -> EventLog | None:
-    """The anonymous event log beside the sessions: in the same SQLite file, in memory for a
-    memory store, and (until the Redis event log exists) in memory for a Redis store."""
-    from bot.events import MemoryEventLog, open_event_log
-    from bot.sessions import SqliteStore
+    """The anonymous event log beside the sessions: in the same SQLite file, in the same Redis
+    (keys expiring after --retention-days), in memory for a memory store."""
+    from bot.events import MemoryEventLog, RedisEventLog, open_event_log
+    from bot.sessions import RedisStore, SqliteStore
 
     log_questions = not args.no_question_log
+    if isinstance(store, RedisStore):
+        where = args.store or os.environ.get("HELPBOT_STORE") or ""
+        return RedisEventLog(where, log_questions=log_questions, retention_days=args.retention_days)
     if not isinstance(store, SqliteStore):
         return MemoryEventLog(log_questions)
     try:
