@@ -678,6 +678,7 @@ class Manners:
     """
 
     REFUSAL_SIMILARITY = 88.0  # rapidfuzz ratio, 0-100: near-verbatim examples only
+    REFUSAL_OVER_ANSWER = 96.0  # when the matcher answered confidently
 
     def __init__(self, knowledge: Knowledge) -> None:
         self.smalltalk: dict[str, str] = {}
@@ -698,9 +699,10 @@ class Manners:
         if not said:
             return answer
         if self.refusals:
-            found = process.extractOne(
-                said, list(self.refusals), scorer=fuzz.ratio, score_cutoff=self.REFUSAL_SIMILARITY
-            )
+            # Over a confident answer only a practically verbatim example counts: "how do i
+            # delete my account" is 91% like "how do i delete my ebay account".
+            cutoff = self.REFUSAL_OVER_ANSWER if answer.matched else self.REFUSAL_SIMILARITY
+            found = process.extractOne(said, list(self.refusals), scorer=fuzz.ratio, score_cutoff=cutoff)
             if found is not None:
                 return replace(
                     answer, entry_id=None, suggestions=(), refusal=self.refusals[found[0]]
