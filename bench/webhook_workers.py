@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fake_telegram import FakeTelegram  # noqa: E402
-from tests.redis_server import RedisServer, free_port  # noqa: E402
+from tests.redis_server import RedisServer, free_port, free_ports  # noqa: E402
 
 TEXTS = ["how long does deletion take?", "walkthrough", "done", "what about my wallet", "next"]
 
@@ -52,7 +52,7 @@ async def run(workers: int, updates: int, people: int, folder: Path) -> tuple[fl
     redis.start()
     try:
         async with FakeTelegram(max_connections=40) as fake:
-            port, metrics = free_port(), free_port() + 10
+            port, metrics = free_port(), free_ports(workers)
             fake.deliver_to = f"http://127.0.0.1:{port}/hook"
             env = {**os.environ, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": fake.token}
             env["HELPBOT_SEMANTIC"] = "0"

@@ -26,7 +26,7 @@ from bot.sessions import open_store
 from tests import redis_server as redis_fixtures
 from tests.fake_discord import FakeDiscord, Member
 from tests.fake_telegram import FakeTelegram, parse_html
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import RedisServer, free_port, free_ports
 from tests.test_metrics import aget, samples
 
 pytest.importorskip("prometheus_client", reason="the [metrics] extra is not installed")
@@ -341,9 +341,9 @@ class Workers:
 
     def __init__(self, tmp_path: Path, fake: FakeTelegram, store: str, workers: int) -> None:
         self.tmp_path, self.fake, self.store, self.workers = tmp_path, fake, store, workers
-        self.port, self.metrics = free_port(), free_port()
-        while any(self.metrics + i == self.port for i in range(workers)):
-            self.metrics = free_port()
+        self.port, self.metrics = free_port(), free_ports(workers)
+        while self.metrics <= self.port < self.metrics + workers:
+            self.metrics = free_ports(workers)
         fake.deliver_to = f"http://127.0.0.1:{self.port}/hook"
         self.log = tmp_path / "workers.log"
         self.process: asyncio.subprocess.Process | None = None
