@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 from bot.adapter import Adapter, AdapterExit
 from bot.commands import REGISTRY
 from bot.engine import Engine
+from bot.handoff import Summary
 from bot.logs import add_secret, redact
 from bot.markup import parse, split_message, to_plain
 from bot.tokens import add_token_option, load_token
@@ -439,6 +440,13 @@ class TelegramAdapter(Adapter):
             "URL; needs a shared store (--store redis://...). Each serves --metrics-port + its "
             "index (0..N-1). Long polling is always one process (default: 1)",
         )
+        parser.add_argument(
+            "--support-chat",
+            type=int,
+            default=_env_int("TELEGRAM_SUPPORT_CHAT"),
+            metavar="CHAT_ID",
+            help="hand conversations to people: the id of a supergroup with Topics enabled where the bot is an admin allowed to manage topics (default: $TELEGRAM_SUPPORT_CHAT; none: the bot says it cannot pass conversations on)",
+        )
 
     def __init__(
         self,
@@ -454,9 +462,12 @@ class TelegramAdapter(Adapter):
         concurrency: int = 64,
         poll_timeout: float = 10.0,
         announce: bool | None = None,
+        support_chat: int | None = None,
     ) -> None:
         super().__init__(engine, args)
         a = self.args
+        self.support_chat = support_chat or getattr(a, "support_chat", None)
+        self.desk: TelegramDesk | None = None
         self.token = token
         self.base_url = base_url or getattr(a, "base_url", None) or DEFAULT_BASE_URL
         self.webhook = webhook
@@ -565,6 +576,9 @@ class TelegramAdapter(Adapter):
             ) from error
         self._started = True
         await self.register_commands(self.bot)
+        if self.support_chat is not None:
+            self.desk = await TelegramDesk.connect(self, self.support_chat)
+            self.engine.attach_desk(self.desk)
         if self.webhook is None:
             await self.bot.delete_webhook()
         else:
@@ -925,6 +939,9 @@ class TelegramAdapter(Adapter):
         )
 
     async def on_message(self, bot: Bot, message: Message) -> None:
+        if self.desk is not None and message.chat.id == self.desk.chat_id:
+            await self.desk.on_staff(bot, message)  # the support group: staff, not people
+            return
         incoming = self.incoming(bot, message)
         if incoming is None or not incoming.addressed:
             return
@@ -1074,6 +1091,151 @@ class TelegramAdapter(Adapter):
 
 
 # -- rendering ---------------------------------------------------------------------------
+
+
+class TelegramDesk:
+    """Handoffs to a support team in a forum supergroup (bot.handoff.HandoffDesk): one topic
+    per person, opened with the summary; the person's messages are copied into it as text;
+    a staff member's message in the topic goes to that topic's one person; `/close` in the
+    topic ends it. All state is in the engine's store, so a restart changes nothing."""
+
+    def __init__(self, adapter: TelegramAdapter, chat_id: int) -> None:
+        self.adapter = adapter
+        self.engine = adapter.engine
+        self.chat_id = chat_id
+
+    @classmethod
+    async def connect(cls, adapter: TelegramAdapter, chat_id: int) -> TelegramDesk:
+        """Check the support chat (a forum, the bot an admin allowed to manage topics) before
+        anyone is promised a person; AdapterExit with what to fix otherwise."""
+        from telegram.error import TelegramError
+
+        bot = adapter.bot
+        where = f"the support chat {chat_id}"
+        try:
+            chat = await bot.get_chat(chat_id)
+            member = await bot.get_chat_member(chat_id, bot.id)
+        except TelegramError as error:
+            raise AdapterExit(
+                2, f"{where} cannot be used: {redact(str(error))} (is the bot in that group?)"
+            ) from None
+        if not chat.is_forum:
+            raise AdapterExit(
+                2, f"{where} is not a forum: enable Topics in the group's settings (see the README)"
+            )
+        if member.status != "administrator" or not getattr(member, "can_manage_topics", False):
+            raise AdapterExit(
+                2,
+                f"{where}: the bot must be an administrator with the 'Manage topics' right "
+                "(see the README)",
+            )
+        return cls(adapter, chat_id)
+
+    @property
+    def staff_lang(self) -> str:
+        return self.engine.handoffs.staff_lang
+
+    async def open(self, person: IncomingMessage, summary: Summary) -> str:
+        from telegram.constants import ParseMode
+
+        bot = self.adapter.bot
+        # The topic's name says nothing about who it is: a language and a random tag.
+        name = f"{summary.lang} · {secrets.token_hex(3)}"
+        topic = await bot.create_forum_topic(self.chat_id, name)
+        thread = topic.message_thread_id
+        reply = self.engine.summary_reply(summary, self.staff_lang)
+        for piece in self.adapter.split(reply.text):
+            await bot.send_message(
+                self.chat_id,
+                piece,
+                parse_mode=ParseMode.HTML,
+                message_thread_id=thread,
+                link_preview_options=_no_preview(),
+            )
+        return str(thread)
+
+    async def relay(self, ticket: str, person: IncomingMessage) -> None:
+        """The person's words into their topic, as plain text (never parsed as markup)."""
+        for piece in _plain_pieces(person.text):
+            await self.adapter.bot.send_message(
+                self.chat_id,
+                piece,
+                message_thread_id=int(ticket),
+                link_preview_options=_no_preview(),
+            )
+
+    async def close(self, ticket: str) -> None:
+        """The person ended it: tell staff in the topic, then close the topic."""
+        bot = self.adapter.bot
+        note = to_plain(self.engine.ui("handoff_staff_ended", self.staff_lang))
+        await _try(bot.send_message(self.chat_id, note, message_thread_id=int(ticket)), "note")
+        await self._close_topic(int(ticket))
+
+    async def _close_topic(self, thread: int) -> None:
+        from telegram.error import BadRequest
+
+        try:
+            await self.adapter.bot.close_forum_topic(self.chat_id, thread)
+        except BadRequest as error:
+            if "not_modified" not in str(error).lower():  # already closed is fine
+                raise
+
+    async def on_staff(self, bot: Bot, message: Message) -> None:
+        """A message in the support group: a staff reply to relay, `/close`, or chatter
+        outside any handoff topic (ignored)."""
+        user = message.from_user
+        if user is None or user.id == bot.id or user.is_bot:
+            return
+        if not message.is_topic_message or message.message_thread_id is None:
+            return  # the General topic: staff talking among themselves
+        thread = message.message_thread_id
+        ticket = str(thread)
+        text = message.text or message.caption or ""
+        if text.split("@", 1)[0].split(maxsplit=1)[:1] == ["/close"]:
+            closed = await self.engine.staff_closed(PLATFORM, ticket)
+            if closed is not None:
+                target, replies = closed
+                for reply in replies:
+                    await self._to_person(int(target.chat_id), reply)
+            await _try(self._close_topic(thread), "close a topic")
+            return
+        handoff = await self.engine.person_for_ticket(PLATFORM, ticket)
+        if handoff is None:
+            notice = to_plain(self.engine.ui("handoff_staff_closed", self.staff_lang))
+            await _try(
+                bot.send_message(self.chat_id, notice, message_thread_id=thread), "tell staff"
+            )
+            return
+        if not text.strip():
+            return  # a sticker or photo without caption: only text is relayed
+        reply = await self.engine.staff_message(handoff, text)
+        await self._to_person(int(handoff.chat_id), reply)
+
+    async def _to_person(self, chat_id: int, reply: Reply) -> None:
+        from telegram.constants import ParseMode
+
+        for piece in self.adapter.split(reply.text):
+            await self.adapter.bot.send_message(
+                chat_id, piece, parse_mode=ParseMode.HTML, link_preview_options=_no_preview()
+            )
+
+
+def _plain_pieces(text: str) -> list[str]:
+    """Plain text cut to Telegram's message limit (UTF-16 units)."""
+    pieces: list[str] = []
+    while text:
+        piece = _utf16_slice(text, 0, MESSAGE_LIMIT)
+        pieces.append(piece)
+        text = text[len(piece) :]
+    return pieces or [" "]
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 def to_html(markup: str) -> str:

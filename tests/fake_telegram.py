@@ -128,6 +128,10 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._on_call: list[Callable[[Call], None]] = []
         self._delivery: asyncio.Task[None] | None = None
+        # Forum topics (issue 13): (chat id, message_thread_id) -> {"name", "closed"}, and
+        # the bot's rights per chat (getChatMember of the bot; none means a plain member).
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}
+        self.rights: dict[int, dict[str, Any]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -201,6 +205,42 @@ class FakeTelegram:
         chat = {"id": chat_id, "title": title, "type": kind}
         self._chats[chat_id] = chat
         return chat
+
+    def forum(
+        self,
+        chat_id: int = -1009876543210,
+        title: str = "Support",
+        *,
+        admin: bool = True,
+        manage_topics: bool = True,
+        is_forum: bool = True,
+    ) -> dict[str, Any]:
+        """A supergroup with Topics enabled (or not), where the bot is an admin with the right
+        to manage topics (or not)."""
+        chat = self.group(chat_id, title)
+        if is_forum:
+            chat["is_forum"] = True
+        if admin:
+            self.rights[chat_id] = {"status": "administrator", "can_manage_topics": manage_topics}
+        return chat
+
+    def topic_message(
+        self, user: dict[str, Any], chat: dict[str, Any], thread_id: int, text: str
+    ) -> dict[str, Any]:
+        """A person (staff) writes `text` in forum topic `thread_id` of `chat`; pushed."""
+        message = self.message(user, text, chat, message_thread_id=thread_id, is_topic_message=True)
+        self.push({"message": message})
+        return message
+
+    def thread_texts(self, chat_id: int, thread_id: int) -> list[str]:
+        """What the bot wrote in one forum topic, oldest first."""
+        return [
+            m["text"]
+            for (c, _), m in sorted(self._messages.items())
+            if c == chat_id
+            and m.get("message_thread_id") == thread_id
+            and m["from"]["id"] == self.bot_id
+        ]
 
     def private(self, user: dict[str, Any]) -> dict[str, Any]:
         chat = {"id": user["id"], "first_name": user["first_name"], "type": "private"}
@@ -511,8 +551,16 @@ class FakeTelegram:
         }
         if markup:
             message["reply_markup"] = markup
-        if params.get("message_thread_id"):
-            message["message_thread_id"] = params["message_thread_id"]
+        thread = params.get("message_thread_id")
+        if thread and chat.get("is_forum"):
+            topic = self.topics.get((chat["id"], int(thread)))
+            if topic is None:
+                raise ApiError(400, "Bad Request: message thread not found")
+            if topic["closed"] and not self._can_manage_topics(chat["id"]):
+                raise ApiError(400, "Bad Request: TOPIC_CLOSED")
+            message["is_topic_message"] = True
+        if thread:
+            message["message_thread_id"] = int(thread)
         reply = params.get("reply_parameters")
         if reply:
             original = self._messages.get((chat["id"], reply["message_id"]))
@@ -620,6 +668,66 @@ class FakeTelegram:
         return True
 
     async def _api_logout(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_getchat(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params.get("chat_id"))
+        return {**chat, "accent_color_id": 0, "max_reaction_count": 11}
+
+    async def _api_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params.get("chat_id"))
+        user_id = int(params.get("user_id") or 0)
+        if user_id != self.bot_id:
+            raise ApiError(400, "Bad Request: user not found")
+        rights = self.rights.get(chat["id"])
+        if rights is None:
+            return {"status": "member", "user": self.bot_user}
+        return {
+            "user": self.bot_user,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            "can_manage_chat": True,
+            "can_delete_messages": True,
+            "can_manage_video_chats": False,
+            "can_restrict_members": False,
+            "can_promote_members": False,
+            "can_change_info": False,
+            "can_invite_users": True,
+            "can_post_stories": False,
+            "can_edit_stories": False,
+            "can_delete_stories": False,
+            **rights,
+        }
+
+    def _can_manage_topics(self, chat_id: int) -> bool:
+        rights = self.rights.get(chat_id) or {}
+        return rights.get("status") == "administrator" and bool(rights.get("can_manage_topics"))
+
+    def _topic(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        chat = self._chat(params.get("chat_id"))
+        if not chat.get("is_forum"):
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        if not self._can_manage_topics(chat["id"]):
+            raise ApiError(400, "Bad Request: not enough rights to manage topics")
+        return chat, self.topics.get((chat["id"], int(params.get("message_thread_id") or 0))) or {}
+
+    async def _api_createforumtopic(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat, _ = self._topic(params)
+        name = str(params.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: TOPIC_NAME_INVALID")
+        # Like Telegram: the topic's id is the id of its "topic created" service message.
+        thread_id = self._next_message_id(chat["id"])
+        self.topics[(chat["id"], thread_id)] = {"name": name, "closed": False}
+        return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+
+    async def _api_closeforumtopic(self, params: dict[str, Any]) -> bool:
+        _, topic = self._topic(params)
+        if not topic:
+            raise ApiError(400, "Bad Request: TOPIC_ID_INVALID")
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = True
         return True
 
     # -- checks --------------------------------------------------------------------------
