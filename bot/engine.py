@@ -699,7 +699,8 @@ class Turn:
                     self.button(self.ui("button_unhelpful"), Rate(self.token, False)),
                 ),
             )
-        return Reply(text, rating + rows + self.walk.start_row())
+        # "See also:" names the topic rows, so they come first; the rating closes the answer.
+        return Reply(text, rows + self.walk.start_row() + rating)
 
 
 class Manners:
