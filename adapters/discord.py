@@ -81,6 +81,11 @@ _attempts: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "helpbot_discord_attempts", default=None
 )
 FULL_REPLY_ATTEMPTS = 2
+# The adapter answering the current interaction, so the shared webhook adapter below can count
+# API errors and retries into its metrics.
+_current: "contextvars.ContextVar[DiscordAdapter | None]" = contextvars.ContextVar(
+    "helpbot_discord_adapter", default=None
+)
 # Work to do once the current interaction has been answered (archiving the thread the
 # interaction came from must wait for the answer to land in it): set per interaction.
 _after_reply: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = (
@@ -96,6 +101,37 @@ _desk_notes: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.
 
 
 # -- command line -----------------------------------------------------------------------------
+
+
+def parse_shard_ids(value: str) -> tuple[int, ...]:
+    """`0,1` -> (0, 1): the shards this process runs (with --shard-count)."""
+    try:
+        ids = tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a list of shard numbers like 0,1"
+        ) from None
+    if not ids or ids[0] < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a list of shard numbers like 0,1")
+    return ids
+
+
+def _error_kind(error: BaseException) -> str:
+    """The metrics kind of a failed Discord call."""
+    status = getattr(error, "status", None)
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if status == 429:
+        return "rate_limited"
+    if status == 401:
+        return "unauthorized"
+    if status == 403:
+        return "forbidden"
+    if isinstance(status, int) and status >= 500:
+        return "server"
+    if isinstance(status, int) and 400 <= status < 500:
+        return "bad_request"
+    return "network"
 
 
 def parse_sync(value: str) -> tuple[str, tuple[int, ...]]:
@@ -145,6 +181,7 @@ class DiscordAdapter(Adapter):
     requires = {"discord": "discord"}  # noqa: RUF012  (a ClassVar in the base)
     quiet_loggers = ("discord.gateway",)
     drain_timeout = 3.0
+    marks_connection = True
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -170,6 +207,23 @@ class DiscordAdapter(Adapter):
             metavar="URL",
             help="gateway websocket address, e.g. a gateway proxy "
             f"(default: $DISCORD_GATEWAY_URL or {DEFAULT_GATEWAY_URL})",
+        )
+        parser.add_argument(
+            "--shard-count",
+            type=int,
+            default=None,
+            metavar="N",
+            help="run sharded: the bot's total number of shards (Discord asks for one per 2,500 "
+            "servers); with --shard-ids, this process runs only those, so shards can be spread "
+            "over processes and machines sharing --store redis://... (default: one process, "
+            "one connection)",
+        )
+        parser.add_argument(
+            "--shard-ids",
+            type=parse_shard_ids,
+            default=None,
+            metavar="ID,ID",
+            help="with --shard-count: the shards this process runs, e.g. 0,1 (default: all)",
         )
         parser.add_argument(
             "--support-channel",
@@ -201,6 +255,8 @@ class DiscordAdapter(Adapter):
         defer_after: float = DEFER_AFTER,
         response_budget: float = RESPONSE_BUDGET,
         connect_backoff: Sequence[float] = CONNECT_BACKOFF,
+        shard_count: int | None = None,
+        shard_ids: Sequence[int] | None = None,
         support_channel: int | None = None,
         support_role: int | None = None,
     ) -> None:
@@ -223,6 +279,10 @@ class DiscordAdapter(Adapter):
         self.defer_after = defer_after
         self.response_budget = response_budget
         self.connect_backoff = tuple(connect_backoff)
+        self.shard_count: int | None = shard_count or getattr(a, "shard_count", None)
+        ids = shard_ids if shard_ids is not None else getattr(a, "shard_ids", None)
+        self.shard_ids: tuple[int, ...] | None = tuple(ids) if ids is not None else None
+        self.connected_shards: set[int] = set()
         self.client: Any = None  # a HelpbotClient once started
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.closing = False
@@ -253,9 +313,18 @@ class DiscordAdapter(Adapter):
             )
             if self.token is None:
                 raise AdapterExit(2)
+        problem = self.shards_problem()
+        if problem:
+            raise AdapterExit(2, problem)
         point_at(self.api_base, self.gateway_url)
         self.closing = False
-        self.client = client = client_class()(self)
+        self.connected_shards.clear()
+        if self.shard_count is None:
+            self.client = client = client_class()(self)
+        else:
+            self.client = client = client_class(sharded=True)(
+                self, shard_count=self.shard_count, shard_ids=list(self.own_shards)
+            )
         try:
             await client.login(self.token)
         except discord.LoginFailure as error:
@@ -295,9 +364,50 @@ class DiscordAdapter(Adapter):
                 )
                 await asyncio.sleep(delay)
 
+    # -- shards -------------------------------------------------------------------------------
+
+    def shards_problem(self) -> str | None:
+        if self.shard_ids is not None and self.shard_count is None:
+            return "--shard-ids needs --shard-count (the bot's total number of shards)"
+        if self.shard_count is not None and self.shard_count < 1:
+            return f"--shard-count must be 1 or more, not {self.shard_count}"
+        if (
+            self.shard_count is not None
+            and self.shard_ids
+            and self.shard_ids[-1] >= self.shard_count
+        ):
+            return (
+                f"--shard-ids {','.join(map(str, self.shard_ids))}: shards are numbered 0 to "
+                f"{self.shard_count - 1} with --shard-count {self.shard_count}"
+            )
+        return None
+
+    @property
+    def own_shards(self) -> tuple[int, ...]:
+        """The shards this process runs (all of them without --shard-ids)."""
+        if self.shard_count is None:
+            return (0,)
+        return self.shard_ids if self.shard_ids is not None else tuple(range(self.shard_count))
+
+    def shard_up(self, shard_id: int | None, up: bool) -> None:
+        """A gateway connection came (READY, RESUMED) or went: ready when all of ours are up."""
+        shard = shard_id or 0
+        if up:
+            self.connected_shards.add(shard)
+        else:
+            self.connected_shards.discard(shard)
+        missing = [i for i in self.own_shards if i not in self.connected_shards]
+        if not missing:
+            self.mark_connected(True, "connected to the Discord gateway")
+        else:
+            self.mark_connected(
+                False, f"gateway shard(s) {', '.join(map(str, missing))} not connected"
+            )
+
     async def stop(self) -> None:
         """Let interactions being answered finish (at most `drain_timeout`), then disconnect."""
         self.closing = True
+        self.mark_connected(False, "stopping")
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=self.drain_timeout)
         if self.client is not None and not self.client.is_closed():
@@ -622,6 +732,7 @@ class DiscordAdapter(Adapter):
         The replies are `engine.handle(message)`'s, or `produce()`'s when given. Work queued
         with `after_reply` while producing them runs once they are delivered (or failed)."""
         _deadline.set(time.monotonic() + self.response_budget)
+        _current.set(self)
         later: list[Callable[[], Awaitable[None]]] = []
         _after_reply.set(later)
         notes: list[tuple[str, str]] = []
@@ -686,11 +797,13 @@ class DiscordAdapter(Adapter):
             reason = describe_error(error)
         except discord.HTTPException as error:
             if error.status != 429:
+                self.api_error(_error_kind(error))
                 raise
             reason = describe_error(error)
         finally:
             _attempts.reset(token)
         log.warning("Discord did not take the reply (%s): deferring, then editing", reason)
+        self.api_retry()
         await self.defer(interaction, hidden)
         return True
 
@@ -963,7 +1076,7 @@ def describe_error(error: BaseException) -> str:
 
 
 @functools.cache
-def client_class() -> type[Any]:
+def client_class(sharded: bool = False) -> type[Any]:
     """`HelpbotClient`: a `discord.Client` that holds its adapter and a generated command tree,
     registers it in `setup_hook`, and answers components that are not ours."""
     import discord
@@ -986,10 +1099,13 @@ def client_class() -> type[Any]:
         ) -> None:
             await self.adapter.on_tree_error(interaction, error)
 
-    class HelpbotClient(discord.Client):
-        def __init__(self, adapter: DiscordAdapter) -> None:
+    base: type[discord.Client] = discord.AutoShardedClient if sharded else discord.Client
+
+    class HelpbotClient(base):  # type: ignore[valid-type,misc]  # one of two discord.py bases
+        def __init__(self, adapter: DiscordAdapter, **shards: Any) -> None:
             quiet_expected_warnings()
             super().__init__(
+                **shards,
                 intents=discord.Intents.none(),  # interactions arrive without any intent
                 allowed_mentions=discord.AllowedMentions.none(),
                 # With no GUILDS intent no GUILD_CREATE follows READY: nothing to wait for.
@@ -1002,6 +1118,28 @@ def client_class() -> type[Any]:
 
         async def setup_hook(self) -> None:
             await self.adapter.setup(self, self.tree)
+
+        # Readiness (/readyz): every gateway connection this process runs is up.
+        async def on_shard_ready(self, shard_id: int) -> None:
+            self.adapter.shard_up(shard_id, True)
+
+        async def on_shard_resumed(self, shard_id: int) -> None:
+            self.adapter.shard_up(shard_id, True)
+
+        async def on_shard_disconnect(self, shard_id: int) -> None:
+            self.adapter.shard_up(shard_id, False)
+
+        async def on_ready(self) -> None:
+            if not sharded:
+                self.adapter.shard_up(None, True)
+
+        async def on_resumed(self) -> None:
+            if not sharded:
+                self.adapter.shard_up(None, True)
+
+        async def on_disconnect(self) -> None:
+            if not sharded:
+                self.adapter.shard_up(None, False)
 
         async def on_interaction(self, interaction: discord.Interaction) -> None:
             if interaction.type is not discord.InteractionType.component:
@@ -1084,10 +1222,15 @@ def budgeted_webhook_adapter() -> Any:
                 except (OSError, aiohttp.ClientError) as failure:
                     error = failure
                 log.debug("interaction callback attempt %d failed: %s", attempt, error)
+                adapter = _current.get()
+                if adapter is not None:
+                    adapter.api_error(_error_kind(error))
                 if (limit is not None and attempt >= limit) or (
                     time.monotonic() + pause >= deadline
                 ):
                     raise error
+                if adapter is not None:
+                    adapter.api_retry()
                 await asyncio.sleep(pause)
 
     return BudgetedWebhookAdapter()  # type: ignore[no-untyped-call]  # discord.py leaves its __init__ unannotated

@@ -1066,7 +1066,8 @@ class FakeDiscord:
                 "guilds": [{"id": str(self.guild_id), "unavailable": True}],
                 "session_id": connection.session_id,
                 "resume_gateway_url": self.gateway_url,
-                "shard": [0, 1],
+                # The shard asked for in IDENTIFY ([id, count]), as Discord echoes it.
+                "shard": list(identify.get("shard") or [0, 1]),
                 "application": {"id": str(self.app_id), "flags": 1 << 23},
                 "private_channels": [],
                 "relationships": [],
