@@ -18,6 +18,10 @@ Webhook mode checks Telegram's secret-token header before reading a request's bo
 --base-url (or $TELEGRAM_BASE_URL) points the bot at a self-hosted Bot API server. An update is
 confirmed to Telegram only once it has been handled, so a crash can repeat a reply but never
 lose one. SIGINT or SIGTERM stops it after the updates in progress are done.
+
+Many workers (webhook mode only): --workers N starts N processes sharing --port (SO_REUSEPORT)
+behind the one webhook URL; they need a shared store (--store redis://...). Long polling stays
+one process: Telegram allows a single getUpdates consumer per bot.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import os
 import random
 import re
 import secrets
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -46,6 +52,7 @@ from urllib.parse import urlsplit
 from bot.adapter import Adapter, AdapterExit
 from bot.commands import REGISTRY
 from bot.engine import Engine
+from bot.handoff import Summary
 from bot.logs import add_secret, redact
 from bot.markup import parse, split_message, to_plain
 from bot.tokens import add_token_option, load_token
@@ -179,11 +186,21 @@ class Retrying:
     loop (`TelegramBot._poll`) and does not pass through here.
     """
 
-    def __init__(self, max_retries: int = 5, backoff: float = 0.5, cap: float = 30.0) -> None:
+    def __init__(
+        self,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        cap: float = 30.0,
+        on_error: Callable[[str], None] | None = None,
+        on_retry: Callable[[], None] | None = None,
+    ) -> None:
         self.max_retries = max_retries
         self.backoff = backoff
         self.cap = cap
         self._resume_at = 0.0
+        # Metrics hooks: every failed call by kind, and every retry.
+        self.on_error = on_error or (lambda kind: None)
+        self.on_retry = on_retry or (lambda: None)
 
     async def initialize(self) -> None:
         self._resume_at = 0.0
@@ -200,7 +217,7 @@ class Retrying:
         data: dict[str, Any],
         rate_limit_args: object,
     ) -> Any:
-        from telegram.error import BadRequest, NetworkError, RetryAfter
+        from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
         patience = QUERY_PATIENCE if endpoint.startswith("answer") else float("inf")
         attempt = 0
@@ -208,17 +225,25 @@ class Retrying:
             pause = self._resume_at - time.monotonic()
             if pause > 0:
                 await asyncio.sleep(pause)
+            if attempt:
+                self.on_retry()
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
+                self.on_error("rate_limited")
                 wait = _seconds(error)
                 if attempt >= self.max_retries or wait > patience:
                     raise
                 self._resume_at = max(self._resume_at, time.monotonic() + wait)
                 log.warning("flood control on %s: waiting %.0f s before retrying", endpoint, wait)
             except BadRequest:
+                self.on_error("bad_request")
+                raise
+            except Forbidden:
+                self.on_error("forbidden")
                 raise
             except NetworkError as error:  # includes TimedOut and 5xx answers
+                self.on_error(_network_kind(error, TimedOut))
                 if attempt >= self.max_retries:
                     raise
                 wait = min(self.cap, self.backoff * 2**attempt) * random.uniform(0.8, 1.2)
@@ -234,12 +259,115 @@ class Retrying:
             attempt += 1
 
 
+def _network_kind(error: Exception, timed_out: type[Exception]) -> str:
+    """The metrics kind of a python-telegram-bot NetworkError: timeout, server (a 5xx
+    answer) or network."""
+    if isinstance(error, timed_out):
+        return "timeout"
+    text = str(error)
+    if re.search(r"\b5\d\d\b", text) or "Internal Server Error" in text or "Bad Gateway" in text:
+        return "server"
+    return "network"
+
+
 def _seconds(error: Any) -> float:
     value = getattr(error, "_retry_after", None)  # a timedelta; the public one warns in 22.x
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
     value = error.retry_after
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+# -- many workers ------------------------------------------------------------------------
+
+WORKER_ENV = "HELPBOT_WORKER"
+
+
+class Supervisor:
+    """The parent of `helpbot telegram --workers N`: starts N copies of the same command as
+    worker processes (HELPBOT_WORKER=0..N-1, the webhook secret handed over in the
+    environment so all of them check the same one), forwards SIGTERM/SIGINT to them and waits
+    for them to finish their updates. A worker that dies is started again (Telegram sends
+    what it had not confirmed again, to whichever worker takes the connection); one that
+    exits with a settings error (status 2), or keeps dying at start-up, stops them all."""
+
+    poll = 0.1
+    quick_death = 10.0  # seconds: a worker dying this soon after starting counts as failing
+    max_quick_deaths = 5
+
+    def __init__(self, args: argparse.Namespace, workers: int, secret: str) -> None:
+        self.argv: list[str] = list(args.argv)
+        self.workers = workers
+        self.secret = secret
+        self.drain = TelegramAdapter.drain_timeout + 5.0
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.started: dict[int, float] = {}
+        self.stopping = False
+
+    def spawn(self, index: int) -> None:
+        env = {**os.environ, WORKER_ENV: str(index), "TELEGRAM_WEBHOOK_SECRET": self.secret}
+        self.procs[index] = subprocess.Popen([sys.executable, "-m", "bot", *self.argv], env=env)
+        self.started[index] = time.monotonic()
+
+    def _signalled(self, signum: int, frame: object) -> None:
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+
+    def run(self) -> int:
+        previous = {
+            signum: signal.signal(signum, self._signalled)
+            for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        status = 0
+        quick_deaths = 0
+        try:
+            for index in range(self.workers):
+                self.spawn(index)
+            print(
+                f"helpbot telegram: {self.workers} workers started (pids "
+                f"{', '.join(str(p.pid) for p in self.procs.values())}); stop with Ctrl-C",
+                file=sys.stderr,
+                flush=True,
+            )
+            while not self.stopping:
+                time.sleep(self.poll)
+                for index, proc in list(self.procs.items()):
+                    code = proc.poll()
+                    if code is None or self.stopping:
+                        continue
+                    if code == 2:
+                        log.error("worker %d refused its settings; stopping", index)
+                        status = 2
+                        self._signalled(signal.SIGTERM, None)
+                        break
+                    if time.monotonic() - self.started[index] < self.quick_death:
+                        quick_deaths += 1
+                    else:
+                        quick_deaths = 0
+                    if quick_deaths > self.max_quick_deaths:
+                        log.error("workers keep dying at start-up; stopping")
+                        status = 1
+                        self._signalled(signal.SIGTERM, None)
+                        break
+                    log.warning("worker %d (pid %d) exited with %s; starting it again",
+                                index, proc.pid, code)  # fmt: skip
+                    self.spawn(index)
+        finally:
+            deadline = time.monotonic() + self.drain
+            for proc in self.procs.values():
+                try:
+                    code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    code = proc.wait()
+                if code not in (0, -signal.SIGTERM) and not status:
+                    status = 1
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return status
 
 
 # -- the adapter -----------------------------------------------------------------------
@@ -269,6 +397,7 @@ class TelegramAdapter(Adapter):
     # Bounds `stop()` as a whole; the updates in progress get all of it but a margin for
     # confirming them and closing the connections.
     drain_timeout = 15.0
+    marks_connection = True
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -302,6 +431,22 @@ class TelegramAdapter(Adapter):
         # `--secret-token X` as an abbreviation of --secret-token-file and try to open a file
         # named after the secret.
         parser.add_argument("--secret-token", dest="secret_token_flag", help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            metavar="N",
+            help="webhook mode: N processes sharing --port (SO_REUSEPORT) behind the one webhook "
+            "URL; needs a shared store (--store redis://...). Each serves --metrics-port + its "
+            "index (0..N-1). Long polling is always one process (default: 1)",
+        )
+        parser.add_argument(
+            "--support-chat",
+            type=int,
+            default=_env_int("TELEGRAM_SUPPORT_CHAT"),
+            metavar="CHAT_ID",
+            help="hand conversations to people: the id of a supergroup with Topics enabled where the bot is an admin allowed to manage topics (default: $TELEGRAM_SUPPORT_CHAT; none: the bot says it cannot pass conversations on)",
+        )
 
     def __init__(
         self,
@@ -317,9 +462,12 @@ class TelegramAdapter(Adapter):
         concurrency: int = 64,
         poll_timeout: float = 10.0,
         announce: bool | None = None,
+        support_chat: int | None = None,
     ) -> None:
         super().__init__(engine, args)
         a = self.args
+        self.support_chat = support_chat or getattr(a, "support_chat", None)
+        self.desk: TelegramDesk | None = None
         self.token = token
         self.base_url = base_url or getattr(a, "base_url", None) or DEFAULT_BASE_URL
         self.webhook = webhook
@@ -331,6 +479,12 @@ class TelegramAdapter(Adapter):
         self.announce = args is not None if announce is None else announce
         if token:
             add_secret(token)
+        # In a worker started by `--workers N` (HELPBOT_WORKER=index): only worker 0 calls
+        # setWebhook, and every worker shares the port.
+        worker = os.environ.get(WORKER_ENV)
+        self.worker = int(worker) if worker and worker.isdigit() else None
+        self.sets_webhook = not self.worker
+        self.reuse_port = self.worker is not None
         self._bot: ExtBot[Any] | None = None
         self._active: dict[int, asyncio.Task[None]] = {}
         self._highest = -1  # the newest update_id taken on
@@ -400,7 +554,9 @@ class TelegramAdapter(Adapter):
         # old int form warns on every flood-control answer.
         os.environ.setdefault("PTB_TIMEDELTA", "true")
         BaseRateLimiter.register(Retrying)
-        retrying = Retrying(self.max_retries, self.backoff, self.backoff_cap)
+        retrying = Retrying(
+            self.max_retries, self.backoff, self.backoff_cap, self.api_error, self.api_retry
+        )
         self._bot = ExtBot(
             self.token,
             base_url=self.base_url,
@@ -420,15 +576,20 @@ class TelegramAdapter(Adapter):
             ) from error
         self._started = True
         await self.register_commands(self.bot)
+        if self.support_chat is not None:
+            self.desk = await TelegramDesk.connect(self, self.support_chat)
+            self.engine.attach_desk(self.desk)
         if self.webhook is None:
             await self.bot.delete_webhook()
         else:
             await self._serve_webhook(self.webhook)
-            await self.bot.set_webhook(
-                self.webhook.url,
-                secret_token=self.webhook.secret_token,
-                allowed_updates=list(ALLOWED_UPDATES),
-            )
+            if self.sets_webhook:
+                await self.bot.set_webhook(
+                    self.webhook.url,
+                    secret_token=self.webhook.secret_token,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+        self.mark_connected(True, "connected to the Bot API")
         if self.announce:
             mode = f"webhook {self.webhook.url}" if self.webhook else "long polling"
             print(
@@ -453,6 +614,7 @@ class TelegramAdapter(Adapter):
     async def stop(self) -> None:
         """Stop receiving, let the updates in progress finish, confirm them, disconnect."""
         self._stopping = True
+        self.mark_connected(False, "stopping")
         self._progress.set()
         if self._poller is not None:
             self._poller.cancel()
@@ -476,6 +638,47 @@ class TelegramAdapter(Adapter):
 
     def describe_failure(self, error: BaseException) -> str:
         return redact(str(error)) or type(error).__name__
+
+    # -- many workers ----------------------------------------------------------------------
+
+    def serve_until_signal(self) -> int:
+        workers = getattr(self.args, "workers", None)
+        workers = 1 if workers is None else workers
+        if self.worker is not None or workers == 1:
+            return super().serve_until_signal()
+        problem = self.workers_problem(workers)
+        if problem:
+            print(f"helpbot telegram: {problem}", file=sys.stderr, flush=True)
+            return 2
+        asyncio.run(self.engine.close())  # the parent handles no update: only the workers
+        try:
+            secret = _webhook_secret(self.args)
+        except AdapterExit as refused:
+            self._report(refused)
+            return refused.status
+        return Supervisor(self.args, workers, secret).run()
+
+    def workers_problem(self, workers: int) -> str | None:
+        """Why `--workers` cannot be used with these settings, or None."""
+        from bot.sessions import RedisStore
+
+        if workers < 1:
+            return f"--workers must be 1 or more, not {workers}"
+        if not getattr(self.args, "webhook_url", None):
+            return (
+                "--workers needs --webhook-url: long polling is one process (Telegram allows "
+                "only one getUpdates consumer per bot); many workers share a webhook's port"
+            )
+        store = getattr(self.engine.store, "inner", self.engine.store)
+        if not isinstance(store, RedisStore):
+            return (
+                "--workers needs a store shared by processes: --store redis://host:6379/0 "
+                "(memory:// is per process; SQLite is one file but orders a person's messages "
+                "within one process only, so two workers could apply them out of order)"
+            )
+        if not getattr(self.args, "argv", None):
+            return "--workers is available from the helpbot command line only"
+        return None
 
     # -- receiving -----------------------------------------------------------------------
 
@@ -517,6 +720,8 @@ class TelegramAdapter(Adapter):
             except InvalidToken as error:
                 raise AdapterExit(1, "Telegram no longer accepts the bot token") from error
             except (TelegramError, OSError) as error:
+                if not failures:
+                    self.mark_connected(False, "getUpdates is failing")
                 failures += 1
                 wait = min(self.backoff_cap, self.backoff * 2 ** min(failures, 16))
                 if isinstance(error, Conflict):
@@ -526,6 +731,8 @@ class TelegramAdapter(Adapter):
                 log.warning("getUpdates failed (%s); retrying in %.1f s", what, wait)
                 await asyncio.sleep(wait * random.uniform(0.8, 1.2))
                 continue
+            if failures:
+                self.mark_connected(True, "getUpdates answers again")
             failures = 0
             fresh = 0
             for raw in batch:
@@ -610,7 +817,8 @@ class TelegramAdapter(Adapter):
         app.router.add_post(webhook.path, self._on_webhook)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.drain_timeout)
         await runner.setup()
-        await web.TCPSite(runner, webhook.listen, webhook.port).start()
+        site = web.TCPSite(runner, webhook.listen, webhook.port, reuse_port=self.reuse_port or None)
+        await site.start()
         self._site_runner = runner
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
@@ -731,6 +939,9 @@ class TelegramAdapter(Adapter):
         )
 
     async def on_message(self, bot: Bot, message: Message) -> None:
+        if self.desk is not None and message.chat.id == self.desk.chat_id:
+            await self.desk.on_staff(bot, message)  # the support group: staff, not people
+            return
         incoming = self.incoming(bot, message)
         if incoming is None or not incoming.addressed:
             return
@@ -880,6 +1091,151 @@ class TelegramAdapter(Adapter):
 
 
 # -- rendering ---------------------------------------------------------------------------
+
+
+class TelegramDesk:
+    """Handoffs to a support team in a forum supergroup (bot.handoff.HandoffDesk): one topic
+    per person, opened with the summary; the person's messages are copied into it as text;
+    a staff member's message in the topic goes to that topic's one person; `/close` in the
+    topic ends it. All state is in the engine's store, so a restart changes nothing."""
+
+    def __init__(self, adapter: TelegramAdapter, chat_id: int) -> None:
+        self.adapter = adapter
+        self.engine = adapter.engine
+        self.chat_id = chat_id
+
+    @classmethod
+    async def connect(cls, adapter: TelegramAdapter, chat_id: int) -> TelegramDesk:
+        """Check the support chat (a forum, the bot an admin allowed to manage topics) before
+        anyone is promised a person; AdapterExit with what to fix otherwise."""
+        from telegram.error import TelegramError
+
+        bot = adapter.bot
+        where = f"the support chat {chat_id}"
+        try:
+            chat = await bot.get_chat(chat_id)
+            member = await bot.get_chat_member(chat_id, bot.id)
+        except TelegramError as error:
+            raise AdapterExit(
+                2, f"{where} cannot be used: {redact(str(error))} (is the bot in that group?)"
+            ) from None
+        if not chat.is_forum:
+            raise AdapterExit(
+                2, f"{where} is not a forum: enable Topics in the group's settings (see the README)"
+            )
+        if member.status != "administrator" or not getattr(member, "can_manage_topics", False):
+            raise AdapterExit(
+                2,
+                f"{where}: the bot must be an administrator with the 'Manage topics' right "
+                "(see the README)",
+            )
+        return cls(adapter, chat_id)
+
+    @property
+    def staff_lang(self) -> str:
+        return self.engine.handoffs.staff_lang
+
+    async def open(self, person: IncomingMessage, summary: Summary) -> str:
+        from telegram.constants import ParseMode
+
+        bot = self.adapter.bot
+        # The topic's name says nothing about who it is: a language and a random tag.
+        name = f"{summary.lang} · {secrets.token_hex(3)}"
+        topic = await bot.create_forum_topic(self.chat_id, name)
+        thread = topic.message_thread_id
+        reply = self.engine.summary_reply(summary, self.staff_lang)
+        for piece in self.adapter.split(reply.text):
+            await bot.send_message(
+                self.chat_id,
+                piece,
+                parse_mode=ParseMode.HTML,
+                message_thread_id=thread,
+                link_preview_options=_no_preview(),
+            )
+        return str(thread)
+
+    async def relay(self, ticket: str, person: IncomingMessage) -> None:
+        """The person's words into their topic, as plain text (never parsed as markup)."""
+        for piece in _plain_pieces(person.text):
+            await self.adapter.bot.send_message(
+                self.chat_id,
+                piece,
+                message_thread_id=int(ticket),
+                link_preview_options=_no_preview(),
+            )
+
+    async def close(self, ticket: str) -> None:
+        """The person ended it: tell staff in the topic, then close the topic."""
+        bot = self.adapter.bot
+        note = to_plain(self.engine.ui("handoff_staff_ended", self.staff_lang))
+        await _try(bot.send_message(self.chat_id, note, message_thread_id=int(ticket)), "note")
+        await self._close_topic(int(ticket))
+
+    async def _close_topic(self, thread: int) -> None:
+        from telegram.error import BadRequest
+
+        try:
+            await self.adapter.bot.close_forum_topic(self.chat_id, thread)
+        except BadRequest as error:
+            if "not_modified" not in str(error).lower():  # already closed is fine
+                raise
+
+    async def on_staff(self, bot: Bot, message: Message) -> None:
+        """A message in the support group: a staff reply to relay, `/close`, or chatter
+        outside any handoff topic (ignored)."""
+        user = message.from_user
+        if user is None or user.id == bot.id or user.is_bot:
+            return
+        if not message.is_topic_message or message.message_thread_id is None:
+            return  # the General topic: staff talking among themselves
+        thread = message.message_thread_id
+        ticket = str(thread)
+        text = message.text or message.caption or ""
+        if text.split("@", 1)[0].split(maxsplit=1)[:1] == ["/close"]:
+            closed = await self.engine.staff_closed(PLATFORM, ticket)
+            if closed is not None:
+                target, replies = closed
+                for reply in replies:
+                    await self._to_person(int(target.chat_id), reply)
+            await _try(self._close_topic(thread), "close a topic")
+            return
+        handoff = await self.engine.person_for_ticket(PLATFORM, ticket)
+        if handoff is None:
+            notice = to_plain(self.engine.ui("handoff_staff_closed", self.staff_lang))
+            await _try(
+                bot.send_message(self.chat_id, notice, message_thread_id=thread), "tell staff"
+            )
+            return
+        if not text.strip():
+            return  # a sticker or photo without caption: only text is relayed
+        reply = await self.engine.staff_message(handoff, text)
+        await self._to_person(int(handoff.chat_id), reply)
+
+    async def _to_person(self, chat_id: int, reply: Reply) -> None:
+        from telegram.constants import ParseMode
+
+        for piece in self.adapter.split(reply.text):
+            await self.adapter.bot.send_message(
+                chat_id, piece, parse_mode=ParseMode.HTML, link_preview_options=_no_preview()
+            )
+
+
+def _plain_pieces(text: str) -> list[str]:
+    """Plain text cut to Telegram's message limit (UTF-16 units)."""
+    pieces: list[str] = []
+    while text:
+        piece = _utf16_slice(text, 0, MESSAGE_LIMIT)
+        pieces.append(piece)
+        text = text[len(piece) :]
+    return pieces or [" "]
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 def to_html(markup: str) -> str:
