@@ -127,9 +127,9 @@ class Matcher:
                     self._add(-(2 + label), text, pack.lang)
             for text in pack.out_of_scope:
                 self._add(OUT_OF_SCOPE, text, pack.lang)
-            for refusal in pack.refusals:
-                for text in refusal.examples:
-                    self._add(OUT_OF_SCOPE, text, pack.lang, refusal.id)
+            # The refusals: kinds' examples ("delete my amazon account") are near-copies of
+            # in-scope phrasings but for one word; lexically they pull "how do i delete my
+            # account" into refusals (measured), so they compete in the semantic space only.
         # Small talk ("hi", "thanks", "are you a bot"): a message that is one of the examples
         # (after normalisation, or as typed for an emoji) gets that item's verdict at once.
         self._talk: dict[str, str] = {}
@@ -354,10 +354,15 @@ class Matcher:
         langs = self._languages(lang, also)
         ranking = self.rank(question, langs)
         answer, refused = self._decide(ranking, lang)
-        if not (answer.matched or refused):
+        if not answer.matched:
+            # A story that complains first ("my orders came late, ... so how do i close it?")
+            # may look like a refusal as a whole: its question-like clause decides.
+            whole, whole_refused = answer, refused
             answer, refused = self._clauses(question, langs, lang, answer)
             if answer.matched:
                 return answer  # a clause's answer: the whole story would only blur the model
+            if whole_refused and not refused:
+                answer, refused = whole, True
         if self.semantic is None or (answer.matched and answer.score >= self.t.sem_skip):
             return answer
         return fuse(
