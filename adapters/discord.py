@@ -8,6 +8,11 @@ are visible only to the person who asked, unless they pass `public:true` to /ask
 
   DISCORD_BOT_TOKEN=... helpbot discord --sync guild:123456789012345678
 
+With --support-channel (and optionally --support-role) a person who asks for a human gets a
+private thread in that channel: they are added to it, the role is mentioned (the only mention
+the bot ever makes), and staff talk to them there. A Close button or /close (staff only)
+archives and locks the thread. Without it the bot says it cannot pass the conversation on.
+
 See the README's Discord section for creating the application and inviting the bot.
 """
 
@@ -23,12 +28,14 @@ import logging
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional
 
 from bot.adapter import Adapter, AdapterExit, clip
 from bot.commands import CommandSpec, OptionSpec
 from bot.engine import Engine
+from bot.handoff import Summary
 from bot.logs import add_secret
 from bot.markup import parse, split_message
 from bot.tokens import add_token_option, load_token
@@ -44,6 +51,9 @@ PLATFORM = "discord"
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 CUSTOM_ID_PREFIX = "hb:"  # + a button payload (at most 64 bytes): far below Discord's 100
+CLOSE_ID_PREFIX = "hbclose:"  # + the handoff thread's id: the Close button in that thread
+THREAD_ARCHIVE_MINUTES = 10080  # a week without messages before Discord hides a handoff thread
+MAX_THREAD_NAME = 100
 MAX_CONTENT = 2000
 MAX_ROWS = 5
 MAX_PER_ROW = 5
@@ -71,9 +81,57 @@ _attempts: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "helpbot_discord_attempts", default=None
 )
 FULL_REPLY_ATTEMPTS = 2
+# The adapter answering the current interaction, so the shared webhook adapter below can count
+# API errors and retries into its metrics.
+_current: "contextvars.ContextVar[DiscordAdapter | None]" = contextvars.ContextVar(
+    "helpbot_discord_adapter", default=None
+)
+# Work to do once the current interaction has been answered (archiving the thread the
+# interaction came from must wait for the answer to land in it): set per interaction.
+_after_reply: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = (
+    contextvars.ContextVar("helpbot_discord_after_reply", default=None)
+)
+# What the handoff desk did while the engine handled the current interaction: ("opened" |
+# "relayed" | "closed", thread id). On Discord the person talks to staff in the thread, so
+# "opened" and "relayed" are answered with where that thread is instead of the engine's
+# "write here, I pass it on" (see DiscordAdapter.where_to_write).
+_desk_notes: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar(
+    "helpbot_discord_desk_notes", default=None
+)
 
 
 # -- command line -----------------------------------------------------------------------------
+
+
+def parse_shard_ids(value: str) -> tuple[int, ...]:
+    """`0,1` -> (0, 1): the shards this process runs (with --shard-count)."""
+    try:
+        ids = tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a list of shard numbers like 0,1"
+        ) from None
+    if not ids or ids[0] < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a list of shard numbers like 0,1")
+    return ids
+
+
+def _error_kind(error: BaseException) -> str:
+    """The metrics kind of a failed Discord call."""
+    status = getattr(error, "status", None)
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if status == 429:
+        return "rate_limited"
+    if status == 401:
+        return "unauthorized"
+    if status == 403:
+        return "forbidden"
+    if isinstance(status, int) and status >= 500:
+        return "server"
+    if isinstance(status, int) and 400 <= status < 500:
+        return "bad_request"
+    return "network"
 
 
 def parse_sync(value: str) -> tuple[str, tuple[int, ...]]:
@@ -88,6 +146,22 @@ def parse_sync(value: str) -> tuple[str, tuple[int, ...]]:
     raise argparse.ArgumentTypeError(
         f"expected global, none or guild:<server id>[,<server id>...], not {value!r}"
     )
+
+
+def snowflake(value: str) -> int:
+    """A Discord id (channel, role) given on the command line."""
+    text = value.strip()
+    if not text.isdigit() or not 15 <= len(text) <= 21:
+        raise argparse.ArgumentTypeError(
+            f"expected a Discord id (15 to 21 digits: Developer Mode, right-click, Copy ID), "
+            f"not {value!r}"
+        )
+    return int(text)
+
+
+def _env_id(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return snowflake(value) if value else None
 
 
 # -- the adapter ------------------------------------------------------------------------------
@@ -107,6 +181,7 @@ class DiscordAdapter(Adapter):
     requires = {"discord": "discord"}  # noqa: RUF012  (a ClassVar in the base)
     quiet_loggers = ("discord.gateway",)
     drain_timeout = 3.0
+    marks_connection = True
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -133,6 +208,40 @@ class DiscordAdapter(Adapter):
             help="gateway websocket address, e.g. a gateway proxy "
             f"(default: $DISCORD_GATEWAY_URL or {DEFAULT_GATEWAY_URL})",
         )
+        parser.add_argument(
+            "--shard-count",
+            type=int,
+            default=None,
+            metavar="N",
+            help="run sharded: the bot's total number of shards (Discord asks for one per 2,500 "
+            "servers); with --shard-ids, this process runs only those, so shards can be spread "
+            "over processes and machines sharing --store redis://... (default: one process, "
+            "one connection)",
+        )
+        parser.add_argument(
+            "--shard-ids",
+            type=parse_shard_ids,
+            default=None,
+            metavar="ID,ID",
+            help="with --shard-count: the shards this process runs, e.g. 0,1 (default: all)",
+        )
+        parser.add_argument(
+            "--support-channel",
+            type=snowflake,
+            default=None,
+            metavar="ID",
+            help="hand conversations the bot cannot help with to people: a private thread per "
+            "person in this text channel (default: $DISCORD_SUPPORT_CHANNEL; none: the bot "
+            "says it cannot pass the conversation on)",
+        )
+        parser.add_argument(
+            "--support-role",
+            type=snowflake,
+            default=None,
+            metavar="ID",
+            help="the role mentioned in each new handoff thread, e.g. your support team "
+            "(default: $DISCORD_SUPPORT_ROLE; needs --support-channel)",
+        )
 
     def __init__(
         self,
@@ -146,10 +255,23 @@ class DiscordAdapter(Adapter):
         defer_after: float = DEFER_AFTER,
         response_budget: float = RESPONSE_BUDGET,
         connect_backoff: Sequence[float] = CONNECT_BACKOFF,
+        shard_count: int | None = None,
+        shard_ids: Sequence[int] | None = None,
+        support_channel: int | None = None,
+        support_role: int | None = None,
     ) -> None:
         super().__init__(engine, args)
         a = self.args
         self.token = token
+        self.support_channel = (
+            support_channel
+            or getattr(a, "support_channel", None)
+            or _env_id("DISCORD_SUPPORT_CHANNEL")
+        )
+        self.support_role = (
+            support_role or getattr(a, "support_role", None) or _env_id("DISCORD_SUPPORT_ROLE")
+        )
+        self.desk: DiscordDesk | None = None
         sync = sync or getattr(a, "sync", None) or ("global", ())
         self.sync_mode, self.sync_guilds = sync[0], tuple(sync[1])
         self.api_base = (api_base or getattr(a, "api_base", None) or DEFAULT_API_BASE).rstrip("/")
@@ -157,6 +279,10 @@ class DiscordAdapter(Adapter):
         self.defer_after = defer_after
         self.response_budget = response_budget
         self.connect_backoff = tuple(connect_backoff)
+        self.shard_count: int | None = shard_count or getattr(a, "shard_count", None)
+        ids = shard_ids if shard_ids is not None else getattr(a, "shard_ids", None)
+        self.shard_ids: tuple[int, ...] | None = tuple(ids) if ids is not None else None
+        self.connected_shards: set[int] = set()
         self.client: Any = None  # a HelpbotClient once started
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.closing = False
@@ -173,6 +299,10 @@ class DiscordAdapter(Adapter):
         """Log in (which registers the commands in the client's setup hook)."""
         import discord
 
+        if self.support_role is not None and self.support_channel is None:
+            raise AdapterExit(
+                2, "--support-role needs --support-channel (the channel for handoff threads)"
+            )
         if self.token is None:
             self.token = load_token(
                 "discord",
@@ -183,9 +313,18 @@ class DiscordAdapter(Adapter):
             )
             if self.token is None:
                 raise AdapterExit(2)
+        problem = self.shards_problem()
+        if problem:
+            raise AdapterExit(2, problem)
         point_at(self.api_base, self.gateway_url)
         self.closing = False
-        self.client = client = client_class()(self)
+        self.connected_shards.clear()
+        if self.shard_count is None:
+            self.client = client = client_class()(self)
+        else:
+            self.client = client = client_class(sharded=True)(
+                self, shard_count=self.shard_count, shard_ids=list(self.own_shards)
+            )
         try:
             await client.login(self.token)
         except discord.LoginFailure as error:
@@ -225,9 +364,50 @@ class DiscordAdapter(Adapter):
                 )
                 await asyncio.sleep(delay)
 
+    # -- shards -------------------------------------------------------------------------------
+
+    def shards_problem(self) -> str | None:
+        if self.shard_ids is not None and self.shard_count is None:
+            return "--shard-ids needs --shard-count (the bot's total number of shards)"
+        if self.shard_count is not None and self.shard_count < 1:
+            return f"--shard-count must be 1 or more, not {self.shard_count}"
+        if (
+            self.shard_count is not None
+            and self.shard_ids
+            and self.shard_ids[-1] >= self.shard_count
+        ):
+            return (
+                f"--shard-ids {','.join(map(str, self.shard_ids))}: shards are numbered 0 to "
+                f"{self.shard_count - 1} with --shard-count {self.shard_count}"
+            )
+        return None
+
+    @property
+    def own_shards(self) -> tuple[int, ...]:
+        """The shards this process runs (all of them without --shard-ids)."""
+        if self.shard_count is None:
+            return (0,)
+        return self.shard_ids if self.shard_ids is not None else tuple(range(self.shard_count))
+
+    def shard_up(self, shard_id: int | None, up: bool) -> None:
+        """A gateway connection came (READY, RESUMED) or went: ready when all of ours are up."""
+        shard = shard_id or 0
+        if up:
+            self.connected_shards.add(shard)
+        else:
+            self.connected_shards.discard(shard)
+        missing = [i for i in self.own_shards if i not in self.connected_shards]
+        if not missing:
+            self.mark_connected(True, "connected to the Discord gateway")
+        else:
+            self.mark_connected(
+                False, f"gateway shard(s) {', '.join(map(str, missing))} not connected"
+            )
+
     async def stop(self) -> None:
         """Let interactions being answered finish (at most `drain_timeout`), then disconnect."""
         self.closing = True
+        self.mark_connected(False, "stopping")
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=self.drain_timeout)
         if self.client is not None and not self.client.is_closed():
@@ -240,8 +420,12 @@ class DiscordAdapter(Adapter):
         """After login, before the gateway: persistent buttons, translations, command sync."""
         import discord
 
-        client.add_dynamic_items(persistent_button_class())
+        client.add_dynamic_items(persistent_button_class(), close_button_class())
         await tree.set_translator(make_translator(self))
+        if self.support_channel is not None:
+            self.desk = DiscordDesk(self, self.support_channel, self.support_role)
+            await self.desk.check()
+            self.engine.attach_desk(self.desk)
         try:
             if self.sync_mode == "global":
                 synced = await tree.sync()
@@ -396,11 +580,92 @@ class DiscordAdapter(Adapter):
     async def on_command(
         self, interaction: "discord.Interaction", name: str, text: str, public: bool
     ) -> None:
-        message = self.message(interaction, command=name, text=text)
+        if name == "close":
+            await self.on_close(interaction, str(interaction.channel_id or ""))
+            return
+        message = await self.routed(interaction, self.message(interaction, command=name, text=text))
         await self.respond(interaction, message, public=public)
 
     async def on_press(self, interaction: "discord.Interaction", payload: str) -> None:
-        await self.respond(interaction, self.message(interaction, payload=payload), public=False)
+        message = await self.routed(interaction, self.message(interaction, payload=payload))
+        await self.respond(interaction, message, public=False)
+
+    # -- handing a conversation to staff -----------------------------------------------------
+
+    def in_support_thread(self, interaction: "discord.Interaction") -> bool:
+        """Whether the interaction comes from a thread of the support channel."""
+        import discord
+
+        channel = interaction.channel
+        return (
+            self.desk is not None
+            and isinstance(channel, discord.Thread)
+            and channel.parent_id == self.support_channel
+        )
+
+    async def routed(
+        self, interaction: "discord.Interaction", message: IncomingMessage
+    ) -> IncomingMessage:
+        """The person's own commands and buttons inside their handoff thread count as coming
+        from the chat where they asked for help (the handoff's session), so the engine knows a
+        person is already on it (and their /cancel there ends the handoff)."""
+        if not self.in_support_thread(interaction):
+            return message
+        handoff = await self.engine.person_for_ticket(PLATFORM, message.chat_id)
+        if handoff is None or handoff.user_id != message.user_id:
+            return message
+        return replace(message, chat_id=handoff.chat_id)
+
+    async def where_to_write(
+        self, message: IncomingMessage, replies: list[Reply], note: tuple[str, str]
+    ) -> list[Reply]:
+        """The engine's replies after the desk opened a thread or was given a message to pass
+        on: on Discord nothing is passed on, the person writes in their thread, so they are
+        told where it is (every time: a slash command must be answered)."""
+        what, ticket = note
+        if self.desk is None or what not in ("opened", "relayed"):
+            return replies
+        try:
+            session = await self.engine.store.get(message.session_key)
+        except Exception:  # the store went away: their platform's language will do
+            session = None
+        lang = self.engine.lang_for(message, session)
+        link = self.desk.link(ticket)
+        if what == "opened":
+            when = self.engine.ui("handoff_when", lang)
+            text = self.engine.ui("handoff_thread_opened", lang).format(link=link, when=when)
+            return [Reply(text, edit=True)]
+        return [Reply(self.engine.ui("handoff_in_thread", lang).format(link=link))]
+
+    def is_staff(self, interaction: "discord.Interaction") -> bool:
+        """Staff: whoever holds the support role, or may manage threads in the channel."""
+        if interaction.permissions.manage_threads:
+            return True
+        # Without the GUILDS intent discord.py keeps no roles, so Member.roles is empty; the
+        # ids the interaction carried are what we have.
+        roles = getattr(interaction.user, "_roles", ())
+        return self.support_role is not None and self.support_role in roles
+
+    async def on_close(self, interaction: "discord.Interaction", ticket: str) -> None:
+        """Close pressed or /close run: staff end the handoff of this thread. The person is
+        told in the thread (their language), then the thread is archived and locked."""
+        message = self.message(interaction, command="close")
+        staff_lang = self.language(str(interaction.locale))
+
+        async def closing() -> list[Reply]:
+            desk = self.desk
+            here = str(interaction.channel_id or "")
+            if desk is None or not self.in_support_thread(interaction) or ticket != here:
+                return [Reply(self.engine.ui("handoff_close_elsewhere", staff_lang), private=True)]
+            if not self.is_staff(interaction):
+                return [Reply(self.engine.ui("handoff_close_staff_only", staff_lang), private=True)]
+            closed = await self.engine.staff_closed(PLATFORM, ticket)
+            after_reply(lambda: desk.archive(ticket))  # also when it was closed already
+            if closed is None:
+                return [Reply(self.engine.ui("handoff_staff_closed", staff_lang), private=True)]
+            return closed[1]
+
+        await self.respond(interaction, message, public=True, produce=closing)
 
     async def on_foreign_component(self, interaction: "discord.Interaction") -> None:
         """A button or menu whose custom_id is not ours (another bot's era, a forged one):
@@ -448,7 +713,12 @@ class DiscordAdapter(Adapter):
     # -- replies ------------------------------------------------------------------------------
 
     async def respond(
-        self, interaction: "discord.Interaction", message: IncomingMessage, *, public: bool
+        self,
+        interaction: "discord.Interaction",
+        message: IncomingMessage,
+        *,
+        public: bool,
+        produce: Callable[[], Awaitable[list[Reply]]] | None = None,
     ) -> None:
         """Answer one interaction; any failure is logged and answered with an apology.
 
@@ -457,8 +727,16 @@ class DiscordAdapter(Adapter):
         timer acknowledges the interaction first ("thinking…" or a silent update), well within
         Discord's 3-second limit, and the replies follow as edits and follow-ups. Should the
         first response fail (429, 5xx), the retry is that small acknowledgement, retried only
-        while Discord's deadline allows, and the reply follows as an edit."""
+        while Discord's deadline allows, and the reply follows as an edit.
+
+        The replies are `engine.handle(message)`'s, or `produce()`'s when given. Work queued
+        with `after_reply` while producing them runs once they are delivered (or failed)."""
         _deadline.set(time.monotonic() + self.response_budget)
+        _current.set(self)
+        later: list[Callable[[], Awaitable[None]]] = []
+        _after_reply.set(later)
+        notes: list[tuple[str, str]] = []
+        _desk_notes.set(notes)
         async_context = webhook_context()
         async_context.set(budgeted_webhook_adapter())
         hidden = message.is_group and not public
@@ -475,7 +753,9 @@ class DiscordAdapter(Adapter):
         try:
             timer = loop.call_later(self.defer_after, defer_now)
             try:
-                replies = await self.engine.handle(message)
+                replies = await (produce() if produce is not None else self.engine.handle(message))
+                if notes:
+                    replies = await self.where_to_write(message, replies, notes[-1])
             finally:
                 timer.cancel()
             if deferring:
@@ -486,6 +766,12 @@ class DiscordAdapter(Adapter):
             if deferring and not deferring[0].done():
                 await asyncio.wait(deferring)
             await self.apologise(interaction)
+        finally:
+            for work in later:
+                try:
+                    await work()
+                except Exception:
+                    log.exception("follow-up work after an interaction failed")
 
     async def defer(self, interaction: "discord.Interaction", hidden: bool) -> None:
         import discord
@@ -511,11 +797,13 @@ class DiscordAdapter(Adapter):
             reason = describe_error(error)
         except discord.HTTPException as error:
             if error.status != 429:
+                self.api_error(_error_kind(error))
                 raise
             reason = describe_error(error)
         finally:
             _attempts.reset(token)
         log.warning("Discord did not take the reply (%s): deferring, then editing", reason)
+        self.api_retry()
         await self.defer(interaction, hidden)
         return True
 
@@ -601,6 +889,181 @@ class DiscordAdapter(Adapter):
             log.warning("could not send the apology either: %s", error)
 
 
+def note(what: str, ticket: str) -> None:
+    """Record what the desk did for the interaction being answered (see `_desk_notes`)."""
+    notes = _desk_notes.get()
+    if notes is not None:
+        notes.append((what, ticket))
+
+
+def after_reply(work: Callable[[], Awaitable[None]]) -> bool:
+    """Run `work` once the interaction being answered has its reply; False (nothing queued)
+    outside an interaction."""
+    queue = _after_reply.get()
+    if queue is None:
+        return False
+    queue.append(work)
+    return True
+
+
+class DiscordDesk:
+    """The support team on Discord (`bot.handoff.HandoffDesk`): one private thread per
+    handoff in the support channel, the person added, the support role mentioned, the summary
+    and a Close button first. Staff and the person talk in the thread itself, so there is
+    nothing to relay, and the bot needs no message intents."""
+
+    def __init__(self, adapter: DiscordAdapter, channel_id: int, role_id: int | None) -> None:
+        self.adapter = adapter
+        self.channel_id = channel_id
+        self.role_id = role_id
+        self.guild_id: int | None = None
+        self._channel: Any = None  # the support channel (a discord.TextChannel) once checked
+
+    @property
+    def staff_lang(self) -> str:
+        """The language of what only staff read (thread name, summary): the guide's first."""
+        return self.adapter.engine.languages[0]
+
+    async def check(self) -> None:
+        """At start-up: the support channel must be a server text channel the bot can see."""
+        import discord
+
+        try:
+            channel = await self.adapter.client.fetch_channel(self.channel_id)
+        except (discord.NotFound, discord.Forbidden, discord.InvalidData) as error:
+            raise AdapterExit(
+                2,
+                f"--support-channel {self.channel_id}: the bot cannot see that channel "
+                f"({describe_error(error)}); check the id and the bot's View Channel permission",
+            ) from error
+        if not isinstance(channel, discord.TextChannel):
+            raise AdapterExit(
+                2,
+                f"--support-channel {self.channel_id} is not a server text channel (it is a "
+                f"{channel.type}); private threads need a text channel",
+            )
+        self._channel = channel
+        self.guild_id = channel.guild.id
+
+    def link(self, ticket: str) -> str:
+        """The thread's address, for telling the person where the conversation is."""
+        return f"https://discord.com/channels/{self.guild_id}/{ticket}"
+
+    async def open(self, person: IncomingMessage, summary: Summary) -> str:
+        """A private thread with the person in it and the summary (and the role mention) as
+        its first message. A thread whose set-up fails half way is archived, then the error
+        goes to the engine (which tells the person)."""
+        import discord
+
+        if self._channel is None:
+            await self.check()
+        engine = self.adapter.engine
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        name = engine.ui("handoff_thread_name", self.staff_lang).format(time=when)
+        name = clip(name, MAX_THREAD_NAME)
+        try:
+            thread = await self._channel.create_thread(
+                name=name,
+                type=discord.ChannelType.private_thread,
+                invitable=False,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                reason="helpbot: a person asked to talk to the support team",
+            )
+        except discord.Forbidden:
+            log.error(
+                "cannot create a private thread in the support channel %s: the bot needs View "
+                "Channel, Send Messages, Create Private Threads, Send Messages in Threads and "
+                "Manage Threads there (see the README)",
+                self.channel_id,
+            )
+            raise
+        try:
+            await thread.add_user(discord.Object(id=int(person.user_id)))
+            await self._post_summary(thread, engine.summary_reply(summary, self.staff_lang))
+        except Exception:
+            log.error("setting up handoff thread %s failed; archiving it", thread.id)
+            try:
+                await thread.edit(archived=True, locked=True)
+            except (discord.HTTPException, OSError) as error:
+                log.warning("could not archive thread %s either: %s", thread.id, error)
+            raise
+        note("opened", str(thread.id))
+        return str(thread.id)
+
+    async def _post_summary(self, thread: "discord.Thread", summary: Reply) -> None:
+        """The summary in pieces of at most 2000 characters: the role mention on the first
+        (allowed for that role only: text the person wrote cannot ping anyone), the Close
+        button on the last."""
+        import discord
+
+        mention = f"<@&{self.role_id}>\n" if self.role_id is not None else ""
+        pieces = split_message(summary.text, MAX_CONTENT - len(mention), to_markdown) or [""]
+        allowed = (
+            discord.AllowedMentions(
+                everyone=False,
+                users=False,
+                roles=[discord.Object(id=self.role_id)],
+                replied_user=False,
+            )
+            if self.role_id is not None
+            else discord.AllowedMentions.none()
+        )
+        label = self.adapter.engine.ui("handoff_close_button", self.staff_lang)
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            view = discord.utils.MISSING
+            if last:
+                view = discord.ui.View(timeout=None)
+                view.add_item(close_button_class()(label, str(thread.id)))
+                view.stop()  # serialised only: presses are routed by the custom_id template
+            await thread.send(
+                (mention if index == 0 else "") + piece,
+                view=view,
+                allowed_mentions=allowed if index == 0 else discord.AllowedMentions.none(),
+            )
+
+    async def relay(self, ticket: str, person: IncomingMessage) -> None:
+        """Nothing to pass on: the person writes in the thread themselves (and is told so)."""
+        note("relayed", ticket)
+
+    async def close(self, ticket: str) -> None:
+        """The person ended the handoff (/cancel, /forget), or opening it failed after the
+        thread was made: staff are told in the thread, which is then archived and locked
+        (after the current interaction is answered, which may be in that very thread)."""
+        note("closed", ticket)
+
+        async def close_now() -> None:
+            import discord
+
+            text = to_markdown(self.adapter.engine.ui("handoff_staff_ended", self.staff_lang))
+            try:
+                await self.adapter.client.get_partial_messageable(int(ticket)).send(
+                    text, allowed_mentions=discord.AllowedMentions.none()
+                )
+            except (discord.HTTPException, OSError) as error:
+                log.warning("could not tell staff in thread %s: %s", ticket, error)
+            await self.archive(ticket)
+
+        if not after_reply(close_now):
+            await close_now()
+
+    async def archive(self, ticket: str) -> None:
+        import discord
+
+        try:
+            thread = await self.adapter.client.fetch_channel(int(ticket))
+            if isinstance(thread, discord.Thread) and not (thread.archived and thread.locked):
+                await thread.edit(archived=True, locked=True)
+        except discord.NotFound:
+            log.info("handoff thread %s is gone already", ticket)
+        except discord.Forbidden:
+            log.error(
+                "cannot archive handoff thread %s: the bot needs Manage Threads in the support "
+                "channel",
+                ticket,
+            )
+
+
 def describe_error(error: BaseException) -> str:
     import discord
 
@@ -613,7 +1076,7 @@ def describe_error(error: BaseException) -> str:
 
 
 @functools.cache
-def client_class() -> type[Any]:
+def client_class(sharded: bool = False) -> type[Any]:
     """`HelpbotClient`: a `discord.Client` that holds its adapter and a generated command tree,
     registers it in `setup_hook`, and answers components that are not ours."""
     import discord
@@ -636,10 +1099,13 @@ def client_class() -> type[Any]:
         ) -> None:
             await self.adapter.on_tree_error(interaction, error)
 
-    class HelpbotClient(discord.Client):
-        def __init__(self, adapter: DiscordAdapter) -> None:
+    base: type[discord.Client] = discord.AutoShardedClient if sharded else discord.Client
+
+    class HelpbotClient(base):  # type: ignore[valid-type,misc]  # one of two discord.py bases
+        def __init__(self, adapter: DiscordAdapter, **shards: Any) -> None:
             quiet_expected_warnings()
             super().__init__(
+                **shards,
                 intents=discord.Intents.none(),  # interactions arrive without any intent
                 allowed_mentions=discord.AllowedMentions.none(),
                 # With no GUILDS intent no GUILD_CREATE follows READY: nothing to wait for.
@@ -653,11 +1119,33 @@ def client_class() -> type[Any]:
         async def setup_hook(self) -> None:
             await self.adapter.setup(self, self.tree)
 
+        # Readiness (/readyz): every gateway connection this process runs is up.
+        async def on_shard_ready(self, shard_id: int) -> None:
+            self.adapter.shard_up(shard_id, True)
+
+        async def on_shard_resumed(self, shard_id: int) -> None:
+            self.adapter.shard_up(shard_id, True)
+
+        async def on_shard_disconnect(self, shard_id: int) -> None:
+            self.adapter.shard_up(shard_id, False)
+
+        async def on_ready(self) -> None:
+            if not sharded:
+                self.adapter.shard_up(None, True)
+
+        async def on_resumed(self) -> None:
+            if not sharded:
+                self.adapter.shard_up(None, True)
+
+        async def on_disconnect(self) -> None:
+            if not sharded:
+                self.adapter.shard_up(None, False)
+
         async def on_interaction(self, interaction: discord.Interaction) -> None:
             if interaction.type is not discord.InteractionType.component:
                 return
             custom_id = str(dict(interaction.data or {}).get("custom_id", ""))
-            if not custom_id.startswith(CUSTOM_ID_PREFIX):
+            if not custom_id.startswith((CUSTOM_ID_PREFIX, CLOSE_ID_PREFIX)):
                 await self.adapter.on_foreign_component(interaction)
 
     return HelpbotClient
@@ -734,10 +1222,15 @@ def budgeted_webhook_adapter() -> Any:
                 except (OSError, aiohttp.ClientError) as failure:
                     error = failure
                 log.debug("interaction callback attempt %d failed: %s", attempt, error)
+                adapter = _current.get()
+                if adapter is not None:
+                    adapter.api_error(_error_kind(error))
                 if (limit is not None and attempt >= limit) or (
                     time.monotonic() + pause >= deadline
                 ):
                     raise error
+                if adapter is not None:
+                    adapter.api_retry()
                 await asyncio.sleep(pause)
 
     return BudgetedWebhookAdapter()  # type: ignore[no-untyped-call]  # discord.py leaves its __init__ unannotated
@@ -855,6 +1348,44 @@ def persistent_button_class() -> type[Any]:
                 await client.adapter.on_press(interaction, self.payload)
 
     return PersistentButton
+
+
+@functools.cache
+def close_button_class() -> type[Any]:
+    """The Close button on a handoff thread's first message; its custom_id names the thread,
+    so it keeps working after a restart (who is served there is in the session store)."""
+    import discord
+
+    class CloseButton(
+        discord.ui.DynamicItem[discord.ui.Button],  # type: ignore[type-arg]  # View generic
+        template=CLOSE_ID_PREFIX + r"(?P<ticket>[0-9]{1,21})",
+    ):
+        def __init__(self, label: str, ticket: str) -> None:
+            super().__init__(
+                discord.ui.Button(
+                    label=clip(label, MAX_LABEL),
+                    custom_id=CLOSE_ID_PREFIX + ticket,
+                    style=discord.ButtonStyle.danger,
+                )
+            )
+            self.ticket = ticket
+
+        @classmethod
+        async def from_custom_id(
+            cls,
+            interaction: discord.Interaction,
+            item: discord.ui.Item,  # type: ignore[type-arg]  # View generic
+            match: "re.Match[str]",
+            /,
+        ) -> "CloseButton":
+            return cls(getattr(item, "label", None) or "?", match["ticket"])
+
+        async def callback(self, interaction: discord.Interaction) -> None:
+            client = interaction.client
+            if isinstance(client, client_class()):
+                await client.adapter.on_close(interaction, self.ticket)
+
+    return CloseButton
 
 
 def make_translator(adapter: DiscordAdapter) -> Any:

@@ -77,11 +77,15 @@ def start_helpbot(store: str, tmp: Path, engine_class: type[Engine] = Engine) ->
     async def start(fake: FakeTelegram) -> Callable[[], Awaitable[None]]:
         session_store = SqliteStore(tmp / "bench.sqlite3") if store == "sqlite" else MemoryStore()
         engine = engine_class(load_knowledge(), session_store)
-        application = tg.build_application(engine, fake.token, base_url=fake.base_url)
-        await tg.start(application, poll_timeout=10)
+        adapter = tg.TelegramAdapter(
+            engine, token=fake.token, base_url=fake.base_url, poll_timeout=10
+        )
+        await adapter.start()
+        running = asyncio.create_task(adapter.run())
 
         async def stop() -> None:
-            await tg.shutdown(application)
+            await adapter.stop()
+            await running
             await engine.close()
 
         return stop

@@ -195,3 +195,24 @@ class Rate(Action):
 
     def run(self, turn: Turn) -> list[Reply]:
         return turn.rate(self.token, self.helpful)
+
+
+@action("o")
+@dataclass(frozen=True, slots=True)
+class OfferHandoff(Action):
+    """ "Talk to a person" pressed: show what would be shared and ask before sending anything
+    (without a support team: say so and point to AliExpress customer support)."""
+
+    def run(self, turn: Turn) -> list[Reply]:
+        return turn.engine.handoffs.consent(turn)
+
+
+@action("y")
+@dataclass(frozen=True, slots=True)
+class ConfirmHandoff(Action):
+    """The answer to "pass this conversation on?": yes opens the handoff, no shares nothing."""
+
+    yes: bool
+
+    def run(self, turn: Turn) -> list[Reply]:
+        return turn.engine.handoffs.confirm(turn, self.yes)

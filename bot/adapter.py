@@ -28,6 +28,13 @@ Provided by the base:
 - `serve_until_signal()`: `asyncio.run` of start, run, then on SIGINT/SIGTERM stop (bounded by
   `drain_timeout`), always `engine.close()`; `engine.purge_expired()` every `purge_every`
   seconds in the background when the engine has it. Returns the process exit status.
+- Metrics (`--metrics-port`, i.e. `args.metrics` set by the CLI): `serve()` wraps the engine's
+  store and event log once (`bot.metrics.MeteredStore`, `MeteredEventLog`: store latency and
+  errors, messages by platform/kind/language and handling time), starts the `MetricsServer` in
+  this event loop before `start()` (so `/readyz` can await `engine.store.ready()` on the bot's
+  own Redis client), and refreshes the open-walkthroughs gauge every `gauge_every` seconds.
+  Subclasses report `mark_connected(True/False, why)` when the platform link comes and goes,
+  and `api_error(kind)` / `api_retry()` in their retry paths; all are no-ops without metrics.
 - `missing_extra()`: the one-line "install the extra" message when the platform library is
   absent (the CLI prints it and exits 2 before opening anything).
 - `language(locale)`: the knowledge base language for a platform locale (`pt-BR` -> `pt`).
@@ -48,6 +55,8 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import math
+import os
 import re
 import signal
 import sys
@@ -60,6 +69,7 @@ from bot.markup import split_message, to_plain
 
 if TYPE_CHECKING:
     from bot.engine import Engine
+    from bot.metrics import Metrics, MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +104,10 @@ class Adapter(abc.ABC):
     quiet_loggers: ClassVar[tuple[str, ...]] = ()
     drain_timeout: ClassVar[float] = 5.0
     purge_every: ClassVar[float] = 600.0
+    gauge_every: ClassVar[float] = 30.0
+    # True when the adapter calls `mark_connected` itself as its link comes and goes; else the
+    # base marks it connected once `start()` returned (the console has no link to lose).
+    marks_connection: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -110,6 +124,9 @@ class Adapter(abc.ABC):
             )
         self.engine = engine
         self.args = args if args is not None else argparse.Namespace()
+        self.metrics: Metrics | None = getattr(self.args, "metrics", None)
+        self.metrics_server: MetricsServer | None = None
+        self._open_walkthroughs = math.nan
 
     # -- what each platform implements -------------------------------------------------------
 
@@ -174,6 +191,78 @@ class Adapter(abc.ABC):
     def clip(text: str, limit: int) -> str:
         return clip(text, limit)
 
+    # -- metrics and readiness (no-ops without --metrics-port) -----------------------------
+
+    def mark_connected(self, connected: bool, reason: str = "") -> None:
+        """The platform link is up (or down, and why): `/readyz`'s "platform" check."""
+        if self.metrics_server is not None:
+            why = reason or (
+                f"connected to {self.platform}"
+                if connected
+                else f"not connected to {self.platform}"
+            )
+            self.metrics_server.mark("platform", connected, why)
+
+    def api_error(self, kind: str) -> None:
+        """A platform API call failed: network, timeout, rate_limited, unauthorized,
+        forbidden, bad_request or server."""
+        if self.metrics is not None:
+            self.metrics.api_error(self.platform, kind)
+
+    def api_retry(self) -> None:
+        """A platform API call is being tried again."""
+        if self.metrics is not None:
+            self.metrics.api_retry(self.platform)
+
+    async def _start_metrics(self) -> bool:
+        """Wrap the store and event log, listen on --metrics-port; False after one line when
+        the port cannot be had."""
+        from bot.metrics import MeteredEventLog, MeteredStore, MetricsServer
+
+        metrics = self.metrics
+        assert metrics is not None
+        engine = self.engine
+        if not isinstance(engine.store, MeteredStore):
+            engine.store = MeteredStore(engine.store, metrics)
+        if not isinstance(engine.events, MeteredEventLog):
+            engine.events = MeteredEventLog(engine.events, metrics)
+        host = getattr(self.args, "metrics_host", "127.0.0.1")
+        port = getattr(self.args, "metrics_port", None) or 0
+        worker = os.environ.get("HELPBOT_WORKER", "")
+        if port and worker.isdigit():
+            port += int(worker)  # `--workers N`: worker i serves metrics on port + i
+        server = MetricsServer(metrics, host, port)
+        server.mark("platform", False, f"not connected to {self.platform} yet")
+        server.add_check("store", self._store_ready)
+        metrics.walkthroughs_from(lambda: self._open_walkthroughs)
+        try:
+            await server.start()
+        except OSError as error:
+            print(
+                f"helpbot {self.command}: cannot serve metrics on {host}:{port}: "
+                f"{error.strerror or error}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return False
+        self.metrics_server = server
+        return True
+
+    async def _store_ready(self) -> bool:
+        return bool(await self.engine.store.ready())
+
+    async def _count_walkthroughs_forever(self) -> None:
+        from bot.metrics import count_open_walkthroughs
+
+        while True:
+            since = self.engine.clock() - self.engine.ttl
+            try:
+                self._open_walkthroughs = await count_open_walkthroughs(self.engine.store, since)
+            except Exception as error:
+                log.debug("could not count open walkthroughs: %s", error)
+                self._open_walkthroughs = math.nan
+            await asyncio.sleep(self.gauge_every)
+
     def serve_until_signal(self) -> int:
         """Run the adapter in a new event loop until SIGINT/SIGTERM; the exit status."""
         return asyncio.run(self.serve())
@@ -204,6 +293,12 @@ class Adapter(abc.ABC):
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
         try:
+            if self.metrics is not None:
+                if not await self._start_metrics():
+                    return 2
+                background.append(
+                    asyncio.create_task(self._count_walkthroughs_forever(), name="helpbot-gauge")
+                )
             try:
                 await self.start()
             except AdapterExit as refused:
@@ -212,6 +307,8 @@ class Adapter(abc.ABC):
             except Exception as failure:
                 log.error("%s: could not start: %s", self.command, self.describe_failure(failure))
                 return 1
+            if not self.marks_connection:
+                self.mark_connected(True, "started")
             background.append(asyncio.create_task(self._purge_forever(), name="helpbot-purge"))
             running = asyncio.create_task(self.run(), name=f"helpbot-{self.command}")
             waiting = asyncio.create_task(stopping.wait())
@@ -242,6 +339,10 @@ class Adapter(abc.ABC):
                 task.cancel()
             for signum in handled:
                 loop.remove_signal_handler(signum)
+            if self.metrics_server is not None:
+                self.mark_connected(False, "stopping")
+                await self.metrics_server.stop()
+                self.metrics_server = None
             await self.engine.close()
 
     def _report(self, done: AdapterExit) -> None:

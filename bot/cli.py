@@ -17,18 +17,18 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import __version__
 
 if TYPE_CHECKING:
     from bot.events import EventLog
     from bot.knowledge import Knowledge
-    from bot.metrics import MetricsServer
     from bot.sessions import SessionStore
     from bot.types import Answer, Reply
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+_BUILTIN = ("ask", "validate", "eval", "report")
 
 
 def _adapters() -> dict[str, Any]:
@@ -301,9 +301,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    adapters = _adapters()
+    # The built-in commands need no adapter: skip importing them all (start-up time).
+    adapters = {} if argv[:1] and argv[0] in _BUILTIN else _adapters()
     parser = build_parser(adapters)
     args = parser.parse_args(argv)
+    args.argv = argv  # what started this process (the Telegram workers run it again)
     # Not parser.set_defaults(): it would rewrite the shared actions' defaults in every
     # subparser and so undo an option given before the subcommand.
     args.knowledge = getattr(args, "knowledge", None)
@@ -357,8 +359,7 @@ def _main(argv: list[str] | None) -> int:
             admins = _admins(os.environ.get("HELPBOT_ADMINS", ""))
         except argparse.ArgumentTypeError as error:
             parser.error(f"$HELPBOT_ADMINS: {error}")
-    metrics_server = _start_metrics(args)
-    if metrics_server is False:
+    if not _prepare_metrics(args):
         return EXIT_USAGE
     store = _open_store_or_report(args)
     if store is None:
@@ -382,37 +383,26 @@ def _main(argv: list[str] | None) -> int:
         return int(adapter(engine, args).serve_until_signal())
     except KeyboardInterrupt:
         return 130
-    finally:
-        if metrics_server:
-            metrics_server.stop_thread()
 
 
-def _start_metrics(args: argparse.Namespace) -> MetricsServer | Literal[False] | None:
-    """With --metrics-port: a MetricsServer serving from its own thread (None without it,
-    False after a one-line error). Adapters find it as `args.metrics_server` (and its
-    `Metrics` as `args.metrics`), record into it and mark "platform" ready once connected."""
-    args.metrics = args.metrics_server = None
+def _prepare_metrics(args: argparse.Namespace) -> bool:
+    """With --metrics-port: `args.metrics`, a fresh `Metrics` the adapter serves from its own
+    event loop (see `bot.adapter`); False after a one-line error when prometheus-client is
+    missing. Without the option `args.metrics` is None."""
+    args.metrics = None
     if args.metrics_port is None:
-        return None
-    from bot.metrics import Metrics, MetricsServer, MetricsUnavailable
+        return True
+    from bot.metrics import Metrics, MetricsUnavailable
 
+    if not 0 <= args.metrics_port < 65536:
+        print(f"helpbot: --metrics-port {args.metrics_port} is not a TCP port", file=sys.stderr)
+        return False
     try:
-        metrics = Metrics()
-        server = MetricsServer(metrics, args.metrics_host, args.metrics_port)
-        server.mark("platform", False, "the adapter has not reported a connection")
-        server.start_in_thread()
+        args.metrics = Metrics()
     except MetricsUnavailable as error:
         print(f"helpbot: {error}", file=sys.stderr)
         return False
-    except OSError as error:
-        print(
-            f"helpbot: cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
-            f"{error.strerror or error}",
-            file=sys.stderr,
-        )
-        return False
-    args.metrics, args.metrics_server = metrics, server
-    return server
+    return True
 
 
 def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
@@ -457,12 +447,15 @@ def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
 
 
 def _open_events_or_report(store: SessionStore, args: argparse.Namespace) -> EventLog | None:
-    """The anonymous event log beside the sessions: in the same SQLite file, in memory for a
-    memory store, and (until the Redis event log exists) in memory for a Redis store."""
-    from bot.events import MemoryEventLog, open_event_log
-    from bot.sessions import SqliteStore
+    """The anonymous event log beside the sessions: in the same SQLite file, in the same Redis
+    (keys expiring after --retention-days), in memory for a memory store."""
+    from bot.events import MemoryEventLog, RedisEventLog, open_event_log
+    from bot.sessions import RedisStore, SqliteStore
 
     log_questions = not args.no_question_log
+    if isinstance(store, RedisStore):
+        where = args.store or os.environ.get("HELPBOT_STORE") or ""
+        return RedisEventLog(where, log_questions=log_questions, retention_days=args.retention_days)
     if not isinstance(store, SqliteStore):
         return MemoryEventLog(log_questions)
     try:
@@ -473,10 +466,11 @@ def _open_events_or_report(store: SessionStore, args: argparse.Namespace) -> Eve
 
 
 def _load_or_report(path: str | None, out: TextIO = sys.stderr) -> Knowledge | None:
-    from bot.knowledge import KnowledgeError, load_knowledge
+    from bot.cache import load_knowledge_cached
+    from bot.knowledge import KnowledgeError
 
     try:
-        return load_knowledge(path)
+        return load_knowledge_cached(path)
     except KnowledgeError as error:
         for problem in error.problems:
             print(problem, file=out)

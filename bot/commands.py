@@ -151,6 +151,8 @@ def _help(turn: Turn, argument: str) -> list[Reply]:
 
 @command("ask", options=(Option("question", required=True), _PUBLIC))
 def _ask(turn: Turn, argument: str) -> list[Reply]:
+    if argument and turn.engine.handoffs.asked(argument):  # "/ask talk to a human" (Discord)
+        return turn.engine.handoffs.consent(turn)
     return turn.question(argument) if argument else [Reply(turn.ui("ask_usage"))]
 
 
@@ -191,9 +193,22 @@ def _forget(turn: Turn, argument: str) -> list[Reply]:
     return [Reply(turn.ui("forget_confirm"), ((yes, no),))]
 
 
+@command("human")
+def _human(turn: Turn, argument: str) -> list[Reply]:
+    """Reach a person (bot.handoff): the consent step, or where to get help without a team."""
+    return turn.engine.handoffs.consent(turn)
+
+
 @command("language", options=(Option("language", "language"),))
 def _language(turn: Turn, argument: str) -> list[Reply]:
     return turn.choose_language(argument)
+
+
+@command("close")
+def _close(turn: Turn, argument: str) -> list[Reply]:
+    """Staff end a handoff from inside its thread (Discord) or topic: the adapter handles it
+    there, as only it knows the thread and who is staff. Anywhere else nothing is closed."""
+    return [Reply(turn.ui("handoff_close_elsewhere"))]
 
 
 # -- operators' commands (only for --admins; for anyone else they do not exist) --------------

@@ -29,6 +29,7 @@ from bot.events import (
     new_token,
     retention_cutoff,
 )
+from bot.handoff import Handoff, HandoffDesk, Handoffs, Summary
 from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.language import LanguageDetector, from_locale
 from bot.markup import escape
@@ -87,6 +88,8 @@ class Engine:
         # session key -> (entry id, when): the last entry answered outside a walkthrough, in
         # this process's memory only (never in the store), for CONTEXT_TTL; /forget drops it.
         self.context: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # Handing a conversation to a person (bot.handoff); no desk until an adapter attaches one.
+        self.handoffs = Handoffs(self)
 
     def read(self, text: str, lang: str, text_lang: str | None) -> Answer:
         """The matcher's verdict: an entry, small talk, a refusal kind, suggestions or none."""
@@ -109,9 +112,7 @@ class Engine:
             turn = Turn(self, message, Session(), *self._languages(message, None))
             text = message.text.strip()
             stateful = (
-                message.payload
-                or turn.parse_command()[0]
-                or any(self.words.kinds(text, turn.lang))
+                message.payload or turn.parse_command()[0] or any(self.words.kinds(text, turn.lang))
             )
             if not stateful and normalize(text):
                 return turn.question(text)
@@ -282,8 +283,33 @@ class Engine:
         return tuple(i for i in found[1] if i in self.knowledge.base.entries)
 
     def handoff_rows(self, turn: Turn) -> tuple[tuple[Button, ...], ...]:
-        """Hook for handoff (a way to reach a person), offered after a 👎: none yet."""
-        return ()
+        """A way to reach a person, offered after a 👎 (bot.handoff)."""
+        return self.handoffs.rows(turn)
+
+    # -- handoff to a person (bot.handoff has the contract and the logic) -------------------
+
+    def attach_desk(self, desk: HandoffDesk | None) -> None:
+        """Called by an adapter whose operator configured a support team (None detaches)."""
+        self.handoffs.desk = desk
+
+    async def person_for_ticket(self, platform: str, ticket: str) -> Handoff | None:
+        """The one person a staff-side ticket belongs to, while it is open."""
+        return await self.store.handoff_by_ticket(platform, ticket)
+
+    async def staff_closed(
+        self, platform: str, ticket: str
+    ) -> tuple[IncomingMessage, list[Reply]] | None:
+        """Staff closed `ticket`: forget the handoff; what to tell the person, and where."""
+        return await self.handoffs.staff_closed(platform, ticket)
+
+    async def staff_message(self, handoff: Handoff, text: str) -> Reply:
+        """A staff member's text as the person sees it (relaying adapters)."""
+        return await self.handoffs.staff_message(handoff, text)
+
+    def summary_reply(self, summary: Summary, lang: str = "en") -> Reply:
+        """The first staff-side message of a handoff, from ui.yaml `handoff_summary`."""
+        hint = self.knowledge.ui("handoff_staff_hint", lang)
+        return Reply(f"{self.handoffs.render(summary, lang)}\n\n{hint}")
 
     # -- one message ---------------------------------------------------------------------
 
@@ -303,12 +329,18 @@ class Engine:
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
         turn = Turn(self, message, session, lang, text_lang)
         turn.last_entry = self.recall(key, now)
+        routed = await self.handoffs.route(turn)  # an open handoff takes their messages
+        if routed is not None:
+            return replies + routed
+        self.handoffs.heard(turn)
         replies += await turn.run()
         self.remember(key, turn.last_entry, now)
         for later in turn.later:
             replies += await later()
+        replies += await self.handoffs.after(turn)
         await self._record(turn, idle, now, (time.perf_counter() - started) * 1000)
         if turn.forgotten:
+            await self.handoffs.forget(turn)
             await self.store.delete(key)
             return replies
         session = turn.session
@@ -431,6 +463,8 @@ class Turn:
         text = message.text.strip()
         if not text:
             return [Reply(self.ui("not_text"))]
+        if self.engine.handoffs.asked(text):  # "talk to a human", in any language
+            return self.engine.handoffs.consent(self)
         if self.walk.position() is not None:
             moved = self.walk.typed(self.engine.words, text)
             return moved if moved is not None else self.walk_followup(text)
@@ -522,9 +556,10 @@ class Turn:
             if helpful:
                 return [Reply(self.ui("feedback_thanks"), private=True)]
             offered = engine.alternatives(token) or ()
-            rows = self.topic_rows(offered) + engine.handoff_rows(self)
-            if not rows:
-                rows = self.topic_rows(self.k.pack(self.lang).fallback_topics)
+            rows = self.topic_rows(offered) or self.topic_rows(
+                self.k.pack(self.lang).fallback_topics
+            )
+            rows += engine.handoff_rows(self)
             return [Reply(self.ui("feedback_sorry"), rows)]
 
         self.later.append(store)
@@ -661,4 +696,5 @@ class Turn:
                     self.button(self.ui("button_unhelpful"), Rate(self.token, False)),
                 ),
             )
-        return Reply(text, rating + rows + self.walk.start_row())
+        # "See also:" names the topic rows, so they come first; the rating closes the answer.
+        return Reply(text, rows + self.walk.start_row() + rating)

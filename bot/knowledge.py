@@ -98,6 +98,9 @@ class Knowledge:
     path: str
     packs: dict[str, LanguagePack]
     warnings: list[Problem] = field(default_factory=list)
+    # Indexes derived from the packs (the matcher's), kept with them so bot.cache can store
+    # them on disk; filled by their builders, never edited afterwards.
+    prepared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def base(self) -> LanguagePack:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 
 from bot.knowledge import Knowledge
 from bot.stopwords import STOPWORDS
@@ -23,6 +24,10 @@ _WORD = re.compile(r"[^\W\d_]+")
 class LanguageDetector:
     def __init__(self, knowledge: Knowledge) -> None:
         self.languages = knowledge.languages
+        cached = knowledge.prepared.get("language")
+        if cached is not None:  # kept by bot.cache with the knowledge base
+            self._counts: dict[str, Counter[str]] = cached
+            return
         counts: dict[str, Counter[str]] = {}
         for lang, pack in knowledge.packs.items():
             words: Counter[str] = Counter({word: 1 for word in STOPWORDS.get(lang, ())})
@@ -36,6 +41,10 @@ class LanguageDetector:
                 del words[word]
         self._counts = counts
 
+    def keep_counts(self, knowledge: Knowledge) -> None:
+        """Store the word counts in `knowledge.prepared` (for bot.cache)."""
+        knowledge.prepared["language"] = self._counts
+
     def detect(
         self, text: str, ignore: tuple[str, str] | None = None, margin: float = 1.0
     ) -> str | None:
@@ -48,7 +57,7 @@ class LanguageDetector:
         letters = [ch for ch in sample if ch.isalpha()]
         if not letters:
             return None
-        cyrillic = sum(1 for ch in letters if "CYRILLIC" in unicodedata.name(ch, ""))
+        cyrillic = 0 if sample.isascii() else sum(1 for ch in letters if _is_cyrillic(ch))
         if cyrillic * 2 > len(letters):
             return "ru" if "ru" in self.languages else None
         lowered = sample.lower()
@@ -56,9 +65,10 @@ class LanguageDetector:
         for lang, marks in _MARKERS.items():
             if lang in scores and any(mark in lowered for mark in marks):
                 scores[lang] += 1.5
+        empty: Counter[str] = Counter()
         for word in _WORD.findall(normalize(sample)):
             for lang in scores:
-                count = self._counts.get(lang, Counter())[word]
+                count = self._counts.get(lang, empty)[word]
                 if ignore is not None and lang == ignore[0]:
                     count -= own[word]
                 if count > 0:
@@ -69,6 +79,11 @@ class LanguageDetector:
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < margin:
             return None  # too close to call
         return ranked[0][0]
+
+
+@lru_cache(maxsize=4096)
+def _is_cyrillic(ch: str) -> bool:
+    return "CYRILLIC" in unicodedata.name(ch, "")
 
 
 def from_locale(locale: str | None, languages: list[str]) -> str | None:

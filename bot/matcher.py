@@ -20,11 +20,13 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -39,6 +41,29 @@ OUT_OF_SCOPE = -1
 SMALLTALK = -1000  # a smalltalk example, in the semantic index only
 _SHORTLIST = 50
 _CANDIDATES = 1000
+_VECTOR_FROM = 4000  # postings a question touches before the numpy path pays off
+_LARGE_DOCS = 20_000  # documents from which numpy (when installed) scores word overlaps
+_MERGED_MAX = 200_000  # (word, languages) postings kept merged
+# What _build_index computes: the part of a Matcher that bot.cache keeps on disk.
+_INDEX_STATE = (
+    "entry_ids",
+    "_index_of",
+    "_synonyms",
+    "_docs",
+    "_postings",
+    "_postings_by_lang",
+    "_idf",
+    "_unknown",
+    "_inverse_weight",
+    "_labels",
+    "_stems",
+    "_sorted_texts",
+    "_votes",
+    "_vocab",
+    "_surface_count",
+    "_surface",
+    "_crowded",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +72,8 @@ class Thresholds:
     tests/questions/tuning; ties go to the stricter value)."""
 
     answer: float = 0.40
-    margin: float = 0.04
-    sure: float = 0.65
+    margin: float = 0.02
+    sure: float = 0.80
     suggest: float = 0.22
     refusal_margin: float = 0.0
     stopword_weight: float = 0.3
@@ -80,7 +105,6 @@ class Ranking:
     entries: tuple[tuple[str, float], ...]
     refusal: float
     exact_share: float = 1.0  # share of the question's weight matched word for word, not by typo
-    refusal_kind: str | None = None  # the refusals: kind of the closest refusal example, if any
 
     @property
     def best(self) -> tuple[str | None, float]:
@@ -94,7 +118,6 @@ class _Doc:
     text: str
     lang: str
     weight: float = 0.0
-    kind: str | None = None  # a refusals: kind id, for that kind's examples
 
 
 class Matcher:
@@ -110,26 +133,15 @@ class Matcher:
         installed and HELPBOT_SEMANTIC is not 0). The model itself loads on first use."""
         self.knowledge = knowledge
         self.t = thresholds or Thresholds()
-        self.entry_ids: list[str] = list(knowledge.base.entries)
-        self._index_of = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
-        self._synonyms = _SynonymRewriter(
-            (canonical, variants)
-            for pack in knowledge.packs.values()
-            for canonical, variants in pack.synonyms.items()
-        )
-        self._docs: list[_Doc] = []
-        for pack in knowledge.packs.values():
-            for entry in pack.entries.values():
-                label = self._index_of[entry.id]
-                for text in (*entry.questions, entry.title, *entry.keywords):
-                    self._add(label, text, pack.lang)
-                for text in entry.not_questions:
-                    self._add(-(2 + label), text, pack.lang)
-            for text in pack.out_of_scope:
-                self._add(OUT_OF_SCOPE, text, pack.lang)
-            # The refusals: kinds' examples ("delete my amazon account") are near-copies of
-            # in-scope phrasings but for one word; lexically they pull "how do i delete my
-            # account" into refusals (measured), so they compete in the semantic space only.
+        # A knowledge base from bot.cache carries its lexical index (see `index_state`).
+        state = knowledge.prepared.get(self._state_key())
+        if state is None:
+            self._build_index(knowledge)
+        else:
+            vars(self).update(state)
+        self._merged: dict[tuple[str, frozenset[str]], list[int]] = {}
+        self._large = _LargeIndex.build(self) if len(self._docs) >= _LARGE_DOCS else None
+        self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
         # Small talk ("hi", "thanks", "are you a bot"): a message that is one of the examples
         # (after normalisation, or as typed for an emoji) gets that item's verdict at once.
         self._talk: dict[str, str] = {}
@@ -137,43 +149,6 @@ class Matcher:
             for talk in pack.smalltalk:
                 for text in talk.examples:
                     self._talk.setdefault(normalize(text) or text.strip(), talk.id)
-        self._postings: dict[str, list[int]] = {}
-        # Per language too: a question is compared with its own language's phrasings and the
-        # base language's, not with every translation (issue 6; and 3-4x less work per question).
-        self._postings_by_lang: dict[str, dict[str, list[int]]] = {}
-        for doc_id, doc in enumerate(self._docs):
-            for token in doc.stems:
-                self._postings.setdefault(token, []).append(doc_id)
-                self._postings_by_lang.setdefault(doc.lang, {}).setdefault(token, []).append(doc_id)
-        total = len(self._docs) or 1
-        # IDF over *labels* (entries, plus all refusals as one label): a word's weight is how
-        # well it tells entries apart, not how rare it is among individual phrasings.
-        labels = len(self.entry_ids) + 1
-        self._idf = {
-            token: math.log(1 + labels / len({_label_class(self._docs[i].label) for i in ids}))
-            for token, ids in self._postings.items()
-        }
-        self._unknown = self.t.unknown_weight * math.log(1 + labels)
-        for doc in self._docs:
-            doc.weight = sum(self._weight(token) for token in doc.stems) or 1.0
-        self._inverse_weight = [1.0 / doc.weight for doc in self._docs]
-        # How strongly each word points at each label: the share of its documents per label.
-        self._votes: dict[str, dict[int, float]] = {}
-        for token, ids in self._postings.items():
-            counts: dict[int, float] = {}
-            for i in ids:
-                label = _label_class(self._docs[i].label)
-                counts[label] = counts.get(label, 0.0) + 1.0
-            self._votes[token] = {label: n / len(ids) for label, n in counts.items()}
-        self._vocab = list(self._postings)
-        # Whole words as written (not stems), for completing a half-typed last word.
-        self._surface_count: dict[str, int] = {}
-        for doc in self._docs:
-            for word in doc.text.split():
-                self._surface_count[word] = self._surface_count.get(word, 0) + 1
-        self._surface = sorted(self._surface_count)
-        self._crowded = max(2000, total // 20)
-        self._map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
         self.semantic: SemanticIndex | None = None
         self._sem_kinds: list[str | None] = []
         if semantic if semantic is not None else semantic_available():
@@ -201,13 +176,84 @@ class Matcher:
                         add(text, SMALLTALK, talk.id)
             self.semantic = SemanticIndex(sem_texts, sem_labels)
 
+    def _state_key(self) -> str:
+        return f"matcher:{self.t!r}"
+
+    def keep_index(self) -> None:
+        """Store this matcher's lexical index in `knowledge.prepared`, so that the next Matcher
+        with the same thresholds (in this process, or after bot.cache saved it) reuses it."""
+        state = {name: getattr(self, name) for name in _INDEX_STATE}
+        self.knowledge.prepared[self._state_key()] = state
+
+    def _build_index(self, knowledge: Knowledge) -> None:
+        self.entry_ids: list[str] = list(knowledge.base.entries)
+        self._index_of = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
+        self._synonyms = _SynonymRewriter(
+            (canonical, variants)
+            for pack in knowledge.packs.values()
+            for canonical, variants in pack.synonyms.items()
+        )
+        self._docs: list[_Doc] = []
+        for pack in knowledge.packs.values():
+            for entry in pack.entries.values():
+                label = self._index_of[entry.id]
+                for text in (*entry.questions, entry.title, *entry.keywords):
+                    self._add(label, text, pack.lang)
+                for text in entry.not_questions:
+                    self._add(-(2 + label), text, pack.lang)
+            for text in pack.out_of_scope:
+                self._add(OUT_OF_SCOPE, text, pack.lang)
+            # The refusals: kinds' examples ("delete my amazon account") are near-copies of
+            # in-scope phrasings but for one word; lexically they pull "how do i delete my
+            # account" into refusals (measured), so they compete in the semantic space only.
+        self._postings: dict[str, list[int]] = {}
+        # Per language too: a question is compared with its own language's phrasings and the
+        # base language's, not with every translation (issue 6; and 3-4x less work per question).
+        self._postings_by_lang: dict[str, dict[str, list[int]]] = {}
+        for doc_id, doc in enumerate(self._docs):
+            for token in doc.stems:
+                self._postings.setdefault(token, []).append(doc_id)
+                self._postings_by_lang.setdefault(doc.lang, {}).setdefault(token, []).append(doc_id)
+        total = len(self._docs) or 1
+        # IDF over *labels* (entries, plus all refusals as one label): a word's weight is how
+        # well it tells entries apart, not how rare it is among individual phrasings.
+        labels = len(self.entry_ids) + 1
+        self._idf = {
+            token: math.log(1 + labels / len({_label_class(self._docs[i].label) for i in ids}))
+            for token, ids in self._postings.items()
+        }
+        self._unknown = self.t.unknown_weight * math.log(1 + labels)
+        for doc in self._docs:
+            doc.weight = sum(self._weight(token) for token in doc.stems) or 1.0
+        self._inverse_weight = [1.0 / doc.weight for doc in self._docs]
+        # Flat per-document columns for the hot loop in rank().
+        self._labels = [doc.label for doc in self._docs]
+        self._stems = [doc.stems for doc in self._docs]
+        self._sorted_texts = [" ".join(sorted(doc.text.split())) for doc in self._docs]
+        # How strongly each word points at each label: the share of its documents per label.
+        self._votes: dict[str, dict[int, float]] = {}
+        for token, ids in self._postings.items():
+            counts: dict[int, float] = {}
+            for i in ids:
+                label = _label_class(self._docs[i].label)
+                counts[label] = counts.get(label, 0.0) + 1.0
+            self._votes[token] = {label: n / len(ids) for label, n in counts.items()}
+        self._vocab = list(self._postings)
+        # Whole words as written (not stems), for completing a half-typed last word.
+        self._surface_count: dict[str, int] = {}
+        for doc in self._docs:
+            for word in doc.text.split():
+                self._surface_count[word] = self._surface_count.get(word, 0) + 1
+        self._surface = sorted(self._surface_count)
+        self._crowded = max(2000, total // 20)
+
     # -- building ------------------------------------------------------------------------
 
-    def _add(self, label: int, text: str, lang: str, kind: str | None = None) -> None:
+    def _add(self, label: int, text: str, lang: str) -> None:
         normalized = self._synonyms(normalize(text))
         stems = frozenset(stem(token) for token in normalized.split())
         if stems:
-            self._docs.append(_Doc(label, stems, normalized, lang, kind=kind))
+            self._docs.append(_Doc(label, stems, normalized, lang))
 
     def _weight(self, token: str) -> float:
         weight = self._idf.get(token, self._unknown)
@@ -230,9 +276,16 @@ class Matcher:
     def _postings_in(self, token: str, langs: frozenset[str] | None) -> list[int]:
         if langs is None:
             return self._postings[token]
-        found: list[int] = []
-        for lang in langs:
-            found += self._postings_by_lang.get(lang, {}).get(token, ())
+        key = (token, langs)
+        found = self._merged.get(key)
+        if found is None:
+            # Merged once per (word, languages) and kept: a question names few languages.
+            found = []
+            for lang in sorted(langs):
+                found += self._postings_by_lang.get(lang, {}).get(token, ())
+            found.sort()
+            if len(self._merged) < _MERGED_MAX:
+                self._merged[key] = found
         return found
 
     def rank(self, question: str, langs: Iterable[str] | None = None) -> Ranking:
@@ -257,28 +310,65 @@ class Matcher:
         if not mapped or query_weight <= 0:
             return Ranking((), 0.0)
 
-        matched: dict[int, float] = {}
         # Very common words only add to documents found through rarer ones, which keeps large
         # bases fast; a question made only of common words is scored on all of them.
         crowded = [t for t in mapped if len(self._postings[t]) > self._crowded]
         if len(crowded) == len(mapped):
             crowded = []
+        if self._large is not None:
+            touched = sum(len(self._postings[t]) for t in mapped if t not in crowded)
+            if touched > _VECTOR_FROM:
+                return self._large.rank(self, normalized, mapped, crowded, query_weight, allowed,
+                                        exact_weight)  # fmt: skip
+        matched: dict[int, float] = {}
+        get = matched.get
         for target, similarity in mapped.items():
             if target in crowded:
                 continue
-            postings = self._postings_in(target, allowed)
             gain = self._weight(target) * similarity
-            for doc_id in postings:
-                matched[doc_id] = matched.get(doc_id, 0.0) + gain
+            for doc_id in self._postings_in(target, allowed):
+                matched[doc_id] = get(doc_id, 0.0) + gain
+        stems_of = self._stems
         if crowded:
             if len(matched) > _CANDIDATES:
                 # Common words weigh little: only documents already close on rarer words can win.
                 matched = dict(heapq.nlargest(_CANDIDATES, matched.items(), key=itemgetter(1)))
             common = [(t, self._weight(t) * mapped[t]) for t in crowded]
             for doc_id in matched:
-                stems = self._docs[doc_id].stems
+                stems = stems_of[doc_id]
                 matched[doc_id] += sum(gain for t, gain in common if t in stems)
 
+        # F-beta of precision (gain / query weight) and recall (gain / document weight), in one
+        # closed form: (1 + b2) * g * inv / (b2 + qw * inv) with inv = 1 / document weight.
+        # beta < 1 weighs explaining the question above covering the document.
+        b2 = self.t.beta**2
+        inverse, qw, scale = self._inverse_weight, query_weight, 1 + b2
+        if len(matched) > _SHORTLIST:
+            # String similarity is the costly part: spend it only on the best word overlaps.
+            # The same documents, in the same order, as sorting every (overlap, id) pair
+            # descending and keeping the first _SHORTLIST, with floats compared alone.
+            ids = list(matched)
+            values = [scale * g * inverse[d] / (b2 + qw * inverse[d]) for d, g in matched.items()]
+            cut = heapq.nlargest(_SHORTLIST, values)[-1]
+            overlaps = [(v, d) for v, d in zip(values, ids, strict=True) if v >= cut]
+            overlaps.sort(reverse=True)
+            del overlaps[_SHORTLIST:]
+        else:
+            overlaps = [
+                (scale * g * inverse[d] / (b2 + qw * inverse[d]), d) for d, g in matched.items()
+            ]
+        return self._finish(normalized, mapped, crowded, query_weight, exact_weight, overlaps)
+
+    def _finish(
+        self,
+        normalized: str,
+        mapped: dict[str, float],
+        crowded: list[str],
+        query_weight: float,
+        exact_weight: float,
+        overlaps: list[tuple[float, int]],
+    ) -> Ranking:
+        """Blend the shortlisted word overlaps with string similarity and the word votes."""
         votes: dict[int, float] = {}
         for target, similarity in mapped.items():
             if target in crowded:
@@ -289,32 +379,23 @@ class Matcher:
 
         best_entry: dict[int, float] = {}
         refusal = 0.0
-        refusal_kind: str | None = None
         negative: dict[int, float] = {}
-        # F-beta of precision (gain / query weight) and recall (gain / document weight), in one
-        # closed form: (1 + b2) * g * inv / (b2 + qw * inv) with inv = 1 / document weight.
-        # beta < 1 weighs explaining the question above covering the document.
-        b2 = self.t.beta**2
-        inverse, qw, scale = self._inverse_weight, query_weight, 1 + b2
-        overlaps = [
-            (scale * gain * inverse[d] / (b2 + qw * inverse[d]), d) for d, gain in matched.items()
-        ]
-        if len(overlaps) > _SHORTLIST:
-            # String similarity is the costly part: spend it only on the best word overlaps.
-            overlaps.sort(reverse=True)
-            del overlaps[_SHORTLIST:]
+        # token_sort_ratio(question, document) is ratio() of both texts with their words
+        # sorted; the documents' are sorted once at build time, the question's once here.
+        query_sorted = " ".join(sorted(normalized.split()))
+        labels, texts, sw = self._labels, self._sorted_texts, self.t.string_weight
         for overlap, doc_id in overlaps:
-            doc = self._docs[doc_id]
-            similarity = fuzz.token_sort_ratio(normalized, doc.text) / 100
-            score = (1 - self.t.string_weight) * overlap + self.t.string_weight * similarity
-            if doc.label >= 0:
-                if score > best_entry.get(doc.label, 0.0):
-                    best_entry[doc.label] = score
-            elif doc.label == OUT_OF_SCOPE:
+            similarity = fuzz.ratio(query_sorted, texts[doc_id]) / 100
+            score = (1 - sw) * overlap + sw * similarity
+            label = labels[doc_id]
+            if label >= 0:
+                if score > best_entry.get(label, 0.0):
+                    best_entry[label] = score
+            elif label == OUT_OF_SCOPE:
                 if score > refusal:
-                    refusal, refusal_kind = score, doc.kind
+                    refusal = score
             else:
-                entry = -doc.label - 2
+                entry = -label - 2
                 negative[entry] = max(negative.get(entry, 0.0), score)
         v = self.t.vote_weight
         best_entry = {e: (1 - v) * score + v * votes.get(e, 0.0) for e, score in best_entry.items()}
@@ -323,15 +404,14 @@ class Matcher:
         for entry, score in negative.items():
             if entry in best_entry and score >= best_entry[entry]:
                 # A must-not-match example fits better than any of the entry's own questions.
-                if score > refusal:
-                    refusal, refusal_kind = score, None
+                refusal = max(refusal, score)
                 best_entry[entry] = min(best_entry[entry], score) * 0.5
         ranked = sorted(
             ((self.entry_ids[i], round(s, 4)) for i, s in best_entry.items()),
             key=lambda item: -item[1],
         )
         exact_share = round(exact_weight / query_weight, 4)
-        return Ranking(tuple(ranked), round(refusal, 4), exact_share, refusal_kind)
+        return Ranking(tuple(ranked), round(refusal, 4), exact_share)
 
     def match(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
         """Decide between answer, small talk, refusal, suggest and fallback. Never raises.
@@ -413,7 +493,7 @@ class Matcher:
             return Answer(None, 0.0, (), lang), False
         t = self.t
         if ranking.refusal + t.refusal_margin >= best:
-            return Answer(None, best, (), lang, refusal=ranking.refusal_kind), True
+            return Answer(None, best, (), lang), True
         runner_up = ranking.entries[1][1] if len(ranking.entries) > 1 else 0.0
         confident = ranking.exact_share >= t.min_exact_share  # typo matches alone only suggest
         if confident and best >= t.answer and (best - runner_up >= t.margin or best >= t.sure):
@@ -522,9 +602,7 @@ def fuse(
     if lexical.entry_id == best_id and best - refusal >= t.sem_refusal_margin:
         return lexical  # the words answered and the model agrees on the entry
     if refusal >= best:
-        kind = (
-            evidence.refusal_kind if evidence.refusal >= ranking.refusal else ranking.refusal_kind
-        )
+        kind = evidence.refusal_kind if evidence.refusal >= ranking.refusal else None
         return Answer(None, _unit(best), (), lang, refusal=kind)
     offered = tuple(
         suggestion(entry_id, _unit(score), lang)
@@ -536,6 +614,108 @@ def fuse(
 
 def _unit(score: float) -> float:
     return round(min(1.0, max(0.0, score)), 4)
+
+
+class _LargeIndex:
+    """Word-overlap scoring for large knowledge bases with numpy (when it is installed): the
+    same sums, in the same order, as the pure-Python loop in `Matcher.rank`, so the same
+    rankings, at C speed. Ties at a cut go to the lower document id (the Python loop breaks
+    them by the order words happen to be visited)."""
+
+    def __init__(self, np: Any, matcher: Matcher) -> None:
+        self.np = np
+        self.size = len(matcher._docs)
+        self.inverse = np.array(matcher._inverse_weight, dtype=np.float64)
+        self.arrays: dict[tuple[str, frozenset[str] | None], Any] = {}
+        self.members: dict[str, Any] = {}
+
+    @classmethod
+    def build(cls, matcher: Matcher) -> _LargeIndex | None:
+        if os.environ.get("HELPBOT_NUMPY", "").strip() == "0":
+            return None
+        try:
+            import numpy
+        except ImportError:
+            return None
+        return cls(numpy, matcher)
+
+    def postings(self, m: Matcher, token: str, allowed: frozenset[str] | None) -> Any:
+        key = (token, allowed)
+        found = self.arrays.get(key)
+        if found is None:
+            found = self.np.array(m._postings_in(token, allowed), dtype=self.np.int64)
+            if len(self.arrays) < _MERGED_MAX:
+                self.arrays[key] = found
+        return found
+
+    def member(self, m: Matcher, token: str) -> Any:
+        found = self.members.get(token)
+        if found is None:
+            found = self.np.zeros(self.size, dtype=bool)
+            found[m._postings[token]] = True
+            self.members[token] = found
+        return found
+
+    def rank(
+        self,
+        m: Matcher,
+        normalized: str,
+        mapped: dict[str, float],
+        crowded: list[str],
+        query_weight: float,
+        allowed: frozenset[str] | None,
+        exact_weight: float,
+    ) -> Ranking:
+        np = self.np
+        arrays, gains = [], []
+        for target, similarity in mapped.items():
+            if target in crowded:
+                continue
+            arrays.append(self.postings(m, target, allowed))
+            gains.append(m._weight(target) * similarity)
+        lengths = [len(a) for a in arrays]
+        if not sum(lengths):
+            return m._finish(normalized, mapped, crowded, query_weight, exact_weight, [])
+        every = np.concatenate(arrays)
+        # bincount adds each document's gains in the order the words were visited, from 0.0:
+        # bit for bit the Python loop's sums.
+        totals = np.bincount(every, np.repeat(np.array(gains), lengths), minlength=self.size)
+        present = np.zeros(self.size, dtype=bool)
+        present[every] = True
+        ids = np.flatnonzero(present)
+        if len(ids) <= _SHORTLIST:
+            # Few documents: keep the Python loop's visiting order (it decides ties).
+            first = np.unique(every, return_index=True)[1]
+            ids = every[np.sort(first)]
+        g = totals[ids]
+        if crowded:
+            if len(ids) > _CANDIDATES:
+                keep = self._top(g, _CANDIDATES)
+                ids, g = ids[keep], g[keep]
+            extra = np.zeros(len(ids))
+            for t in crowded:
+                extra = extra + np.where(self.member(m, t)[ids], m._weight(t) * mapped[t], 0.0)
+            g = g + extra
+        b2 = m.t.beta**2
+        inverse = self.inverse[ids]
+        values = (1 + b2) * g * inverse / (b2 + query_weight * inverse)
+        if len(ids) > _SHORTLIST:
+            keep = self._top(values, _SHORTLIST)
+            overlaps = sorted(
+                zip(values[keep].tolist(), ids[keep].tolist(), strict=True), reverse=True
+            )
+            del overlaps[_SHORTLIST:]
+        else:
+            overlaps = list(zip(values.tolist(), ids.tolist(), strict=True))
+        return m._finish(normalized, mapped, crowded, query_weight, exact_weight, overlaps)
+
+    def _top(self, values: Any, n: int) -> Any:
+        """Positions of the n largest values, ties at the cut to the earliest positions."""
+        np = self.np
+        cut = np.partition(values, len(values) - n)[len(values) - n]
+        above = np.flatnonzero(values > cut)
+        level = np.flatnonzero(values == cut)[: n - len(above)]
+        return np.sort(np.concatenate((above, level)))
 
 
 def _label_class(label: int) -> int:

@@ -30,11 +30,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
+
+    from bot.events import Event, EventLog
+    from bot.sessions import Session, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,11 @@ OTHER = "other"
 PLATFORMS = frozenset({"telegram", "discord", "console"})
 LANGUAGES = frozenset({"en", "es", "pt", "ru", "fr"})
 # What a handled message turned out to be.
+# The engine's event kinds (bot.events.KINDS: what `MeteredEventLog` counts) and the older
+# adapter-side names, both accepted.
 KINDS = frozenset(
-    {"answered", "unanswered", "command", "button", "walkthrough", "inline", "autocomplete"}
+    {"answer", "did_you_mean", "fallback", "smalltalk", "command", "walkthrough", "feedback"}
+    | {"handoff", "answered", "unanswered", "button", "inline", "autocomplete"}
 )
 # Why a platform API call failed.
 API_ERRORS = frozenset(
@@ -415,3 +421,160 @@ class MetricsServer:
         if not head:
             writer.write(body)
         await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+
+
+# -- what feeds the metrics: one wrapper around the store, one around the event log --------
+
+
+class MeteredStore:
+    """A session store that times every operation into `metrics` (helpbot_store_seconds,
+    helpbot_store_errors_total) and otherwise behaves exactly like the store it wraps.
+
+    Wrapping once here, rather than timing inside each store, keeps every store (memory,
+    SQLite, Redis, and those still to come) measured the same way. `lock` is timed until the
+    lock is held (the waiting is what shows contention). Other attributes pass through.
+    """
+
+    def __init__(self, store: SessionStore, metrics: Metrics) -> None:
+        self.inner = store
+        self.metrics = metrics
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def _timed(self, op: str, call: Awaitable[Any]) -> Any:
+        with self.metrics.store_timer(op):
+            return await call
+
+    async def get(self, key: str) -> Session | None:
+        found: Session | None = await self._timed("get", self.inner.get(key))
+        return found
+
+    async def put(self, key: str, session: Session) -> None:
+        await self._timed("put", self.inner.put(key, session))
+
+    async def delete(self, key: str) -> None:
+        await self._timed("delete", self.inner.delete(key))
+
+    async def purge(self, older_than: float) -> int:
+        removed: int = await self._timed("purge", self.inner.purge(older_than))
+        return removed
+
+    async def ready(self) -> bool:
+        start = time.perf_counter()
+        ok = False
+        try:
+            ok = bool(await self.inner.ready())
+            return ok
+        finally:
+            self.metrics.store_call("ready", time.perf_counter() - start, ok=ok)
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        start = time.perf_counter()
+        held = self.inner.lock(key)
+        try:
+            await held.__aenter__()
+        except BaseException:
+            self.metrics.store_call("lock", time.perf_counter() - start, ok=False)
+            raise
+        self.metrics.store_call("lock", time.perf_counter() - start, ok=True)
+        try:
+            yield
+        except BaseException as error:
+            if not await held.__aexit__(type(error), error, error.__traceback__):
+                raise
+        else:
+            await held.__aexit__(None, None, None)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class MeteredEventLog:
+    """An event log that also counts handled messages (helpbot_messages_total by platform,
+    kind and language; helpbot_handling_seconds): the engine records the events of a message
+    in one place (`Engine._record`), so this is the one place messages are counted.
+
+    A message can give several events (an idle notice, walkthrough moves, the answer); they
+    share the message's time and handling time, so only the first event with a handling time
+    of each (time, handling time) pair is counted. Ratings arrive through `rate` and are not
+    messages of their own here (the press that carried them is counted by the platform)."""
+
+    def __init__(self, log: EventLog, metrics: Metrics) -> None:
+        self.inner = log
+        self.metrics = metrics
+        self._last: tuple[float, float] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def record(self, event: Event) -> None:
+        if event.ms is not None and (event.at, event.ms) != self._last:
+            self._last = (event.at, event.ms)
+            self.metrics.message(event.platform, event.kind, event.lang, event.ms / 1000.0)
+        await self.inner.record(event)
+
+    async def rate(self, token: str, rating: int) -> bool:
+        return await self.inner.rate(token, rating)
+
+    async def events(self, since: float) -> list[Event]:
+        return await self.inner.events(since)
+
+    async def purge(self, older_than: float) -> int:
+        return await self.inner.purge(older_than)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+OPEN_SCAN_LIMIT = 200_000  # Redis keys looked at per count; beyond it the gauge reads NaN
+
+
+async def count_open_walkthroughs(store: Any, since: float) -> float:
+    """Walkthroughs in progress (a mode set, changed at or after `since`) in `store`: a scan
+    made every 30 s by the adapter for the helpbot_walkthroughs_open gauge. NaN for a store
+    this does not know how to count, or a Redis with more than OPEN_SCAN_LIMIT of them."""
+    from bot.sessions import MemoryStore, RedisStore, Session, SqliteStore
+
+    store = getattr(store, "inner", store)
+
+    def active(data: str | bytes | None) -> bool:
+        if not data:
+            return False
+        try:
+            session = Session.from_json(data)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return False
+        return session.active and session.updated_at >= since
+
+    if isinstance(store, MemoryStore):
+        return float(sum(active(v) for v in list(store._data.values())))
+    if isinstance(store, SqliteStore):
+        reader = store._reader
+
+        def count() -> int:
+            row = reader.execute(
+                "SELECT count(*) FROM sessions WHERE updated_at >= ?"
+                " AND json_extract(data, '$.mode') IS NOT NULL",
+                (since,),
+            ).fetchone()
+            return int(row[0])
+
+        return float(await asyncio.to_thread(count))
+    if isinstance(store, RedisStore):
+        client = store._redis
+        seen = total = 0
+        batch: list[Any] = []
+        async for name in client.scan_iter(match=f"{store.prefix}s:*", count=1000):
+            batch.append(name)
+            seen += 1
+            if seen > OPEN_SCAN_LIMIT:
+                return math.nan
+            if len(batch) >= 500:
+                total += sum(active(v) for v in await client.mget(batch))
+                batch = []
+        if batch:
+            total += sum(active(v) for v in await client.mget(batch))
+        return float(total)
+    return math.nan

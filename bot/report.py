@@ -28,6 +28,7 @@ from rapidfuzz import fuzz, process
 
 from bot.events import Event, open_event_log
 from bot.knowledge import Knowledge
+from bot.sessions import StoreUnavailable
 
 SCHEMA = "helpbot-report/1"
 QUESTION_KINDS = ("answer", "did_you_mean", "fallback")
@@ -513,7 +514,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="db",
         default=None,
         metavar="PATH",
-        help="SQLite file the bot writes to, or sqlite:///PATH (default: $HELPBOT_DB or the user data folder)",
+        help="SQLite file the bot writes to, sqlite:///PATH, or the bots' redis://host:port/db "
+        "(default: $HELPBOT_DB or the user data folder)",
     )
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -535,16 +537,17 @@ def run(args: argparse.Namespace, knowledge: Knowledge | None) -> int:
         print(f"helpbot report: --since {error}", file=sys.stderr)
         return 2
     db: str | None = args.db
-    if db is not None and "://" in db:
+    redis = db is not None and db.startswith(("redis://", "rediss://"))
+    if db is not None and "://" in db and not redis:
         scheme, _, rest = db.partition("://")
         if scheme != "sqlite":
             print(
-                f"helpbot report: cannot read events from {scheme}:// stores yet; "
-                "give the SQLite file with --db PATH",
+                f"helpbot report: cannot read events from {scheme}:// stores; give the SQLite "
+                "file with --db PATH or the bots' redis:// URL",
                 file=sys.stderr,
             )
             return 1
-        db = rest[1:] if rest.startswith("/") else rest
+        db = rest[1:] if rest.startswith("//") else rest
     if db == ":memory:":
         print("helpbot report: a :memory: store keeps no events to report on", file=sys.stderr)
         return 1
@@ -552,11 +555,12 @@ def run(args: argparse.Namespace, knowledge: Knowledge | None) -> int:
     try:
         log = open_event_log(db, read_only=True)
         events = asyncio.run(_read(log, until - period))
-    except (OSError, sqlite3.Error) as error:
-        from bot.sessions import default_db_path
+    except (OSError, sqlite3.Error, StoreUnavailable, ValueError) as error:
+        from bot.sessions import default_db_path, redact_url
 
         print(
-            f"helpbot report: cannot read events from {db or default_db_path()}: {error}",
+            f"helpbot report: cannot read events from "
+            f"{redact_url(str(db)) if db else default_db_path()}: {redact_url(str(error))}",
             file=sys.stderr,
         )
         return 1

@@ -197,6 +197,18 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts("unknown_command", placeholders=("command",)),
     **_texts("feedback_thanks", "feedback_sorry"),
     **_texts("reload_done", "reload_refused", placeholders=("reason",)),
+    # handoff to a person (bot.handoff); staff read handoff_summary and handoff_staff_*
+    **_texts(
+        *"""handoff_when handoff_declined handoff_passed handoff_already handoff_cancelled
+        handoff_closed handoff_failed handoff_nowhere handoff_none handoff_staff_closed
+        handoff_staff_ended handoff_staff_hint support_link words_human""".split()
+    ),
+    **_texts("handoff_offer", "handoff_opened", placeholders=("when",)),
+    **_texts("handoff_consent", placeholders=("summary", "when")),
+    **_texts("handoff_from_staff", placeholders=("text",)),
+    **_texts("handoff_rate_limited", placeholders=("limit",)),
+    **_texts("handoff_unavailable", placeholders=("support",)),
+    **_texts("handoff_summary", placeholders=("language", "where", "questions")),
     **_texts(
         "stats",
         placeholders=(
@@ -207,7 +219,8 @@ UI_KEYS: dict[str, frozenset[str]] = {
         *(
             f"button_{name}"
             for name in """next back repeat cancel done more stop continue walkthrough restart
-            steps faq checklist forget_yes forget_no helpful unhelpful""".split()
+            steps faq checklist forget_yes forget_no helpful unhelpful human handoff_yes
+            handoff_no""".split()
         )
     ),
     **_texts(
@@ -217,6 +230,11 @@ UI_KEYS: dict[str, frozenset[str]] = {
         ),  # bot.engine follow-ups
     ),
     **_texts(*sorted(f"option_{name}" for name in REGISTRY.option_names())),
+    # handoff on Discord (adapters/discord.py): thread name, Close button, where to write
+    **_texts("handoff_close_button", "handoff_close_staff_only", "handoff_close_elsewhere"),
+    **_texts("handoff_thread_name", placeholders=("time",)),
+    **_texts("handoff_thread_opened", placeholders=("link", "when")),
+    **_texts("handoff_in_thread", placeholders=("link",)),
 }
 COMMANDS = REGISTRY.names()
 """Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from bot.handoff import Handoff
+
 if TYPE_CHECKING:
     import redis.asyncio
 
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_SESSION_TTL = 48 * 3600.0  # twice the engine's default walkthrough time-out
+HANDOFF_TTL = 30 * 24 * 3600.0
+"""Redis: an open handoff nobody touched for this long expires (staff forgot to close it)."""
+HANDOFF_OPENS_TTL = 24 * 3600.0
+"""How long the open times behind the handoff rate limit are kept (well over its window)."""
 
 
 @dataclass(slots=True)
@@ -130,6 +136,14 @@ class SessionStore(Protocol):
     async def ready(self) -> bool: ...
     async def close(self) -> None: ...
 
+    # Handoffs to a person (bot.handoff): one open handoff per key, found by its ticket too;
+    # every put of a new handoff also records its open time for the rate limit.
+    async def get_handoff(self, key: str) -> Handoff | None: ...
+    async def put_handoff(self, handoff: Handoff) -> None: ...
+    async def delete_handoff(self, key: str) -> None: ...
+    async def handoff_by_ticket(self, platform: str, ticket: str) -> Handoff | None: ...
+    async def count_handoffs_since(self, key: str, since: float) -> int: ...
+
 
 def _split(session: Session) -> tuple[str, str | None]:
     """(walkthrough JSON without the language choice, the language choice)."""
@@ -155,6 +169,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self._data: dict[str, str] = {}
         self._langs: dict[str, str] = {}
+        self._handoffs: dict[str, Handoff] = {}
+        self._tickets: dict[tuple[str, str], str] = {}
+        self._opens: dict[str, set[float]] = {}
         self.lock = KeyedLocks()
 
     async def get(self, key: str) -> Session | None:
@@ -170,12 +187,40 @@ class MemoryStore:
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
         self._langs.pop(key, None)
+        await self.delete_handoff(key)
+        self._opens.pop(key, None)
 
     async def purge(self, older_than: float) -> int:
         stale = [k for k, v in self._data.items() if Session.from_json(v).updated_at < older_than]
         for key in stale:
             del self._data[key]
+        for key, opens in list(self._opens.items()):
+            opens.difference_update({t for t in opens if t < older_than})
+            if not opens:
+                del self._opens[key]
         return len(stale)
+
+    async def get_handoff(self, key: str) -> Handoff | None:
+        found = self._handoffs.get(key)
+        return None if found is None else replace(found)
+
+    async def put_handoff(self, handoff: Handoff) -> None:
+        await self.delete_handoff(handoff.key)
+        self._handoffs[handoff.key] = replace(handoff)
+        self._tickets[(handoff.platform, handoff.ticket)] = handoff.key
+        self._opens.setdefault(handoff.key, set()).add(handoff.opened_at)
+
+    async def delete_handoff(self, key: str) -> None:
+        gone = self._handoffs.pop(key, None)
+        if gone is not None:
+            self._tickets.pop((gone.platform, gone.ticket), None)
+
+    async def handoff_by_ticket(self, platform: str, ticket: str) -> Handoff | None:
+        key = self._tickets.get((platform, ticket))
+        return None if key is None else await self.get_handoff(key)
+
+    async def count_handoffs_since(self, key: str, since: float) -> int:
+        return sum(1 for t in self._opens.get(key, ()) if t >= since)
 
     async def ready(self) -> bool:
         return True
@@ -183,6 +228,9 @@ class MemoryStore:
     async def close(self) -> None:
         self._data.clear()
         self._langs.clear()
+        self._handoffs.clear()
+        self._tickets.clear()
+        self._opens.clear()
 
     def __len__(self) -> int:
         return len(self._data.keys() | self._langs.keys())
@@ -215,6 +263,7 @@ class SqliteStore:
         )
         try:
             self._setup()
+            self._setup_handoffs()
             self._reader = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
             )
@@ -267,6 +316,29 @@ class SqliteStore:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+    def _setup_handoffs(self) -> None:
+        """The handoff tables (bot.handoff): the open handoff per person, one ticket per
+        platform mapping to exactly one person, and the open times behind the rate limit."""
+        self._write(
+            [
+                (
+                    "CREATE TABLE IF NOT EXISTS handoffs (key TEXT PRIMARY KEY,"
+                    " platform TEXT NOT NULL, ticket TEXT NOT NULL, data TEXT NOT NULL)",
+                    (),
+                ),
+                (
+                    "CREATE UNIQUE INDEX IF NOT EXISTS handoffs_ticket"
+                    " ON handoffs(platform, ticket)",
+                    (),
+                ),
+                (
+                    "CREATE TABLE IF NOT EXISTS handoff_opens (key TEXT NOT NULL,"
+                    " at REAL NOT NULL, PRIMARY KEY (key, at))",
+                    (),
+                ),
+            ]
+        )
 
     def _move_language_choices(self) -> None:
         """Version 0 kept the language choice inside the session row, where the purge erased
@@ -357,18 +429,71 @@ class SqliteStore:
             [
                 ("DELETE FROM sessions WHERE key = ?", (key,)),
                 ("DELETE FROM languages WHERE key = ?", (key,)),
+                ("DELETE FROM handoffs WHERE key = ?", (key,)),
+                ("DELETE FROM handoff_opens WHERE key = ?", (key,)),
             ]
         )
 
     async def purge(self, older_than: float) -> int:
-        """Drops idle walkthroughs; language choices stay."""
+        """Drops idle walkthroughs; language choices and open handoffs stay."""
         try:
             cursor = await asyncio.to_thread(
                 self._run, "DELETE FROM sessions WHERE updated_at < ?", (older_than,)
             )
+            await asyncio.to_thread(
+                self._run, "DELETE FROM handoff_opens WHERE at < ?", (older_than,)
+            )
         except sqlite3.Error as error:
             raise self._unavailable(error) from None
         return cursor.rowcount
+
+    def _handoff_row(self, sql: str, args: tuple[object, ...]) -> Handoff | None:
+        try:
+            row = self._reader.execute(sql, args).fetchone()
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
+        if row is None:
+            return None
+        try:
+            return Handoff.from_json(row[0])
+        except (ValueError, TypeError) as error:
+            log.warning("ignored an unreadable handoff in %s: %s", self.path, error)
+            return None
+
+    async def get_handoff(self, key: str) -> Handoff | None:
+        return self._handoff_row("SELECT data FROM handoffs WHERE key = ?", (key,))
+
+    async def put_handoff(self, handoff: Handoff) -> None:
+        await self._write_async(
+            [
+                ("DELETE FROM handoffs WHERE key = ?", (handoff.key,)),
+                (
+                    "INSERT INTO handoffs (key, platform, ticket, data) VALUES (?, ?, ?, ?)",
+                    (handoff.key, handoff.platform, handoff.ticket, handoff.to_json()),
+                ),
+                (
+                    "INSERT OR IGNORE INTO handoff_opens (key, at) VALUES (?, ?)",
+                    (handoff.key, handoff.opened_at),
+                ),
+            ]
+        )
+
+    async def delete_handoff(self, key: str) -> None:
+        await self._write_async([("DELETE FROM handoffs WHERE key = ?", (key,))])
+
+    async def handoff_by_ticket(self, platform: str, ticket: str) -> Handoff | None:
+        return self._handoff_row(
+            "SELECT data FROM handoffs WHERE platform = ? AND ticket = ?", (platform, ticket)
+        )
+
+    async def count_handoffs_since(self, key: str, since: float) -> int:
+        try:
+            row = self._reader.execute(
+                "SELECT COUNT(*) FROM handoff_opens WHERE key = ? AND at >= ?", (key, since)
+            ).fetchone()
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
+        return int(row[0])
 
     async def ready(self) -> bool:
         try:
@@ -531,11 +656,63 @@ class RedisStore:
         await self._call(pipe.execute())
 
     async def delete(self, key: str) -> None:
-        await self._call(self._redis.delete(f"{self.prefix}s:{key}", f"{self.prefix}l:{key}"))
+        await self.delete_handoff(key)
+        await self._call(
+            self._redis.delete(
+                f"{self.prefix}s:{key}", f"{self.prefix}l:{key}", f"{self.prefix}ho:{key}"
+            )
+        )
 
     async def purge(self, older_than: float) -> int:
         """Nothing to do: walkthrough keys expire by themselves."""
         return 0
+
+    # Handoffs: `h:<key>` the open handoff as JSON and `t:<platform>:<ticket>` its person's
+    # key, both expiring HANDOFF_TTL after the last change; `ho:<key>` a sorted set of open
+    # times for the rate limit, expiring HANDOFF_OPENS_TTL after the last open.
+
+    async def get_handoff(self, key: str) -> Handoff | None:
+        data = await self._call(self._redis.get(f"{self.prefix}h:{key}"))
+        if data is None:
+            return None
+        try:
+            return Handoff.from_json(data)
+        except (ValueError, TypeError, UnicodeDecodeError) as error:
+            log.warning("ignored an unreadable handoff in %s: %s", self.where, error)
+            return None
+
+    async def put_handoff(self, handoff: Handoff) -> None:
+        old = await self.get_handoff(handoff.key)
+        ttl = max(1, int(HANDOFF_TTL * 1000))
+        opens = f"{self.prefix}ho:{handoff.key}"
+        pipe = self._redis.pipeline(transaction=True)
+        if old is not None and (old.platform, old.ticket) != (handoff.platform, handoff.ticket):
+            pipe.delete(f"{self.prefix}t:{old.platform}:{old.ticket}")
+        pipe.set(f"{self.prefix}h:{handoff.key}", handoff.to_json(), px=ttl)
+        pipe.set(f"{self.prefix}t:{handoff.platform}:{handoff.ticket}", handoff.key, px=ttl)
+        pipe.zadd(opens, {repr(handoff.opened_at): handoff.opened_at})
+        pipe.pexpire(opens, max(1, int(HANDOFF_OPENS_TTL * 1000)))
+        await self._call(pipe.execute())
+
+    async def delete_handoff(self, key: str) -> None:
+        old = await self.get_handoff(key)
+        names = [f"{self.prefix}h:{key}"]
+        if old is not None:
+            names.append(f"{self.prefix}t:{old.platform}:{old.ticket}")
+        await self._call(self._redis.delete(*names))
+
+    async def handoff_by_ticket(self, platform: str, ticket: str) -> Handoff | None:
+        key = await self._call(self._redis.get(f"{self.prefix}t:{platform}:{ticket}"))
+        if key is None:
+            return None
+        found = await self.get_handoff(key.decode() if isinstance(key, bytes) else str(key))
+        if found is None or (found.platform, found.ticket) != (platform, ticket):
+            return None
+        return found
+
+    async def count_handoffs_since(self, key: str, since: float) -> int:
+        count = await self._call(self._redis.zcount(f"{self.prefix}ho:{key}", since, "+inf"))
+        return int(count)
 
     async def close(self) -> None:
         await self._redis.aclose()

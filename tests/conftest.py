@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 from bot.engine import Engine
 from bot.knowledge import Knowledge, load_knowledge
 from bot.sessions import MemoryStore
 from bot.types import IncomingMessage, Reply
+
+# The index cache (bot/cache.py) of every CLI run in the tests goes to a throw-away folder
+# shared by the session (child processes inherit it), never the user's ~/.cache.
+os.environ.setdefault("HELPBOT_CACHE", tempfile.mkdtemp(prefix="helpbot-test-cache-"))
 
 
 @pytest.fixture(scope="session")

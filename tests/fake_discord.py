@@ -12,6 +12,18 @@ autocomplete choices), injected 429 (with retry_after and X-RateLimit-* headers)
 responses, and a gateway doing HELLO -> IDENTIFY -> READY (+ GUILD_CREATE when the GUILDS intent
 is asked for), heartbeats, RESUME, and zlib-stream compression when the client asks for it.
 
+Channels and threads (for the handoff to staff): GET /channels/{id}, private and public threads
+(POST /channels/{id}/threads with Discord's checks on type, name and archive duration), thread
+members (PUT /channels/{thread}/thread-members/{user}, refused on an archived thread), PATCH of a
+thread (archived, locked, name, ...), and channel messages (POST /channels/{id}/messages) with
+the mentions Discord would actually ping (`mentions`, `mention_roles`, `mention_everyone`,
+worked out from the content and `allowed_mentions`). A locked, archived thread refuses new
+messages; an archived, unlocked one is unarchived by a new message, as on Discord. Members a test
+plays can post into a channel or thread they can see (`post_as`), and interactions can come from
+inside a thread (`channel_id=` a thread id). Gateway events follow the intents the client asked
+for: THREAD_CREATE and THREAD_UPDATE only with GUILDS, MESSAGE_CREATE only with GUILD_MESSAGES
+(its content only with MESSAGE_CONTENT), so a bot that asks for no intents gets none of them.
+
 Every JSON response has the Content-Type exactly `application/json`: discord.py treats anything
 else (even `application/json; charset=utf-8`) as text.
 """
@@ -22,6 +34,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -34,6 +47,14 @@ API_PREFIX = "/api/v10"
 EPOCH = "2024-01-01T00:00:00.000000+00:00"
 EPHEMERAL = 1 << 6
 GUILDS_INTENT = 1 << 0
+GUILD_MESSAGES_INTENT = 1 << 9
+MESSAGE_CONTENT_INTENT = 1 << 15
+# What a member of the test server may do in its channels (the value Discord computes for an
+# interaction's `member.permissions`): no Manage Threads, so a plain member is not staff.
+MEMBER_PERMISSIONS = 2248473465835073
+MANAGE_THREADS = 1 << 34
+TEXT_CHANNEL, PUBLIC_THREAD, PRIVATE_THREAD = 0, 11, 12
+ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 DEADLINE = 3.0  # seconds to acknowledge an interaction
 # Interaction callback types
 PONG, MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, AUTOCOMPLETE = 1, 4, 5, 6, 7, 8
@@ -58,10 +79,17 @@ def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any
 
 @dataclass
 class Member:
-    """A person a test plays."""
+    """A person a test plays: their server roles and channel permissions go into interactions
+    (staff: a support role, or Manage Threads)."""
 
     id: int
     name: str
+    roles: tuple[int, ...] = ()
+    permissions: int = MEMBER_PERMISSIONS
+
+    @property
+    def manages_threads(self) -> bool:
+        return bool(self.permissions & MANAGE_THREADS)
 
     @property
     def user(self) -> dict[str, Any]:
@@ -178,6 +206,7 @@ class FakeDiscord:
         app_id: int = 700000000000000001,
         guild_id: int = 800000000000000001,
         channel_id: int = 810000000000000001,
+        support_channel_id: int = 810000000000000002,
         deadline: float = DEADLINE,
         retry_after: float = 0.05,
         latency: float = 0.0,
@@ -187,6 +216,15 @@ class FakeDiscord:
         self.bot_id = app_id  # as for real bots, the bot user id equals the application id
         self.guild_id = guild_id
         self.channel_id = channel_id
+        self.support_channel_id = support_channel_id
+        # Channels and threads by id (payloads as GET /channels/{id} returns them), thread
+        # members, and every message posted in a channel (by the bot over REST, or by members).
+        self.channels: dict[int, dict[str, Any]] = {
+            channel_id: self._text_channel(channel_id, "general"),
+            support_channel_id: self._text_channel(support_channel_id, "support"),
+        }
+        self.thread_members: dict[int, set[int]] = {}
+        self.channel_messages: dict[int, list[dict[str, Any]]] = {}
         self.deadline = deadline
         self.retry_after = retry_after
         self.latency = latency  # seconds added to every REST request: a network to cross
@@ -308,23 +346,12 @@ class FakeDiscord:
                 guild_locale="en-US",
                 channel_id=str(channel),
                 channel={
-                    "id": str(channel),
-                    "type": 0,
-                    "guild_id": str(self.guild_id),
-                    "name": "general",
-                    "position": 0,
-                    "permission_overwrites": [],
-                    "nsfw": False,
-                    "parent_id": None,
-                    "topic": None,
-                    "rate_limit_per_user": 0,
-                    "last_message_id": None,
-                    "flags": 0,
-                    "permissions": "2248473465835073",
+                    **self.channels.get(channel, self._text_channel(channel, "general")),
+                    "permissions": str(member.permissions),
                 },
                 member={
                     "user": member.user,
-                    "roles": [],
+                    "roles": [str(role) for role in member.roles],
                     "nick": None,
                     "avatar": None,
                     "banner": None,
@@ -335,7 +362,7 @@ class FakeDiscord:
                     "flags": 0,
                     "pending": False,
                     "communication_disabled_until": None,
-                    "permissions": "2248473465835073",
+                    "permissions": str(member.permissions),
                 },
                 authorizing_integration_owners={"0": str(self.guild_id)},
                 context=0,
@@ -466,12 +493,247 @@ class FakeDiscord:
             f"no button {label!r} in {[b.get('label') for b in self.buttons(current)]}"
         )
 
+    # -- channels, threads and members' messages ---------------------------------------------
+
+    def _text_channel(self, channel_id: int, name: str) -> dict[str, Any]:
+        return {
+            "id": str(channel_id),
+            "type": TEXT_CHANNEL,
+            "guild_id": str(self.guild_id),
+            "name": name,
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "rate_limit_per_user": 0,
+            "last_message_id": None,
+            "flags": 0,
+            "default_auto_archive_duration": 1440,
+        }
+
+    def threads(self) -> list[dict[str, Any]]:
+        """Every thread, oldest first."""
+        return [c for c in self.channels.values() if c["type"] in (PUBLIC_THREAD, PRIVATE_THREAD)]
+
+    def thread(self, thread_id: int | str) -> dict[str, Any]:
+        channel = self.channels[int(thread_id)]
+        assert channel["type"] in (PUBLIC_THREAD, PRIVATE_THREAD), f"{thread_id} is not a thread"
+        return channel
+
+    def can_see(self, member: Member, channel_id: int | str) -> bool:
+        """Whether `member` sees the channel: every member sees the text channels and public
+        threads; a private thread only its members and those with Manage Threads."""
+        channel = self.channels[int(channel_id)]
+        if channel["type"] != PRIVATE_THREAD:
+            return True
+        return member.manages_threads or member.id in self.thread_members.get(
+            int(channel_id), set()
+        )
+
+    def messages_in(self, channel_id: int | str) -> list[dict[str, Any]]:
+        return list(self.channel_messages.get(int(channel_id), []))
+
+    async def post_as(self, member: Member, channel_id: int | str, content: str) -> dict[str, Any]:
+        """`member` writes `content` in a channel or thread (staff talking to a person in a
+        thread). Refused (ApiError) where Discord would refuse it: a private thread the member
+        cannot see, a locked thread without Manage Threads."""
+        channel_id = int(channel_id)
+        channel = self.channels.get(channel_id)
+        if channel is None or not self.can_see(member, channel_id):
+            raise ApiError(403, 50001, "Missing Access")
+        meta = channel.get("thread_metadata")
+        if meta is not None:
+            if meta["locked"] and not member.manages_threads:
+                raise ApiError(403, 50083, "Thread is archived")
+            if meta["archived"]:
+                await self._set_archived(channel, False)
+        return await self._post(channel, member.user, {"content": content})
+
+    def _channel(self, channel_id: str) -> dict[str, Any]:
+        channel = self.channels.get(int(channel_id)) if channel_id.isdigit() else None
+        if channel is None:
+            raise ApiError(404, 10003, "Unknown Channel")
+        return channel
+
+    async def _channel_route(self, method: str, parts: list[str], call: Call) -> web.Response:
+        channel = self._channel(parts[1])
+        body = call.body if isinstance(call.body, dict) else {}
+        if len(parts) == 2 and method == "GET":
+            return self._json(channel)
+        if len(parts) == 2 and method == "PATCH":
+            return self._json(await self._edit_channel(channel, body))
+        if parts[2:] == ["threads"] and method == "POST":
+            return self._json(await self._create_thread(channel, body), 201)
+        if len(parts) == 4 and parts[2] == "thread-members" and method == "PUT":
+            self._add_thread_member(channel, parts[3])
+            return web.Response(status=204)
+        if parts[2:] == ["messages"] and method == "POST":
+            meta = channel.get("thread_metadata")
+            if meta is not None and meta["archived"]:
+                if meta["locked"]:
+                    raise ApiError(400, 50083, "Thread is archived")
+                await self._set_archived(channel, False)
+            return self._json(await self._post(channel, self.bot_user, body))
+        raise ApiError(404, 0, "404: Not Found")
+
+    async def _create_thread(self, parent: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        if parent["type"] != TEXT_CHANNEL:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        kind = body.get("type", PRIVATE_THREAD)
+        name = body.get("name")
+        duration = body.get("auto_archive_duration", parent["default_auto_archive_duration"])
+        problems = []
+        if kind not in (PUBLIC_THREAD, PRIVATE_THREAD):
+            problems.append(f"type {kind!r} is not a thread type")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            problems.append(f"name {name!r} must be 1-100 characters")
+        if duration not in ARCHIVE_DURATIONS:
+            problems.append(f"auto_archive_duration {duration!r} not one of {ARCHIVE_DURATIONS}")
+        if problems:
+            raise ApiError(400, 50035, "Invalid Form Body", {"problems": problems})
+        thread_id = self.next_id()
+        thread: dict[str, Any] = {
+            "id": str(thread_id),
+            "type": kind,
+            "guild_id": str(self.guild_id),
+            "parent_id": parent["id"],
+            "owner_id": str(self.bot_id),
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "archive_timestamp": EPOCH,
+                "auto_archive_duration": duration,
+                "locked": False,
+                "invitable": bool(body.get("invitable", True)) if kind == PRIVATE_THREAD else True,
+                "create_timestamp": EPOCH,
+            },
+            "member": {
+                "id": str(thread_id),
+                "user_id": str(self.bot_id),
+                "join_timestamp": EPOCH,
+                "flags": 0,
+            },
+        }
+        self.channels[thread_id] = thread
+        self.thread_members[thread_id] = {self.bot_id}
+        await self._to_gateway(GUILDS_INTENT, "THREAD_CREATE", {**thread, "newly_created": True})
+        return thread
+
+    def _add_thread_member(self, thread: dict[str, Any], user_id: str) -> None:
+        meta = thread.get("thread_metadata")
+        if meta is None:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        if meta["archived"]:
+            raise ApiError(400, 50083, "Thread is archived")
+        if not user_id.isdigit():
+            raise ApiError(404, 10013, "Unknown User")
+        members = self.thread_members[int(thread["id"])]
+        members.add(int(user_id))
+        thread["member_count"] = len(members)
+
+    async def _edit_channel(self, channel: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        meta = channel.get("thread_metadata")
+        if meta is None:
+            for key in ("name", "topic"):
+                if key in body:
+                    channel[key] = body[key]
+            return channel
+        if meta["locked"] and meta["archived"] and body.get("archived", True) and set(body) - {"archived", "locked"}:  # fmt: skip
+            raise ApiError(400, 50083, "Thread is archived")
+        if "name" in body:
+            if not isinstance(body["name"], str) or not 1 <= len(body["name"]) <= 100:
+                raise ApiError(400, 50035, "Invalid Form Body", {"name": "1-100 characters"})
+            channel["name"] = body["name"]
+        for key in ("locked", "invitable"):
+            if key in body:
+                meta[key] = bool(body[key])
+        if "auto_archive_duration" in body:
+            if body["auto_archive_duration"] not in ARCHIVE_DURATIONS:
+                raise ApiError(400, 50035, "Invalid Form Body", {"auto_archive_duration": "bad"})
+            meta["auto_archive_duration"] = body["auto_archive_duration"]
+        if "archived" in body:
+            await self._set_archived(channel, bool(body["archived"]), notify=False)
+        await self._to_gateway(GUILDS_INTENT, "THREAD_UPDATE", channel)
+        return channel
+
+    async def _set_archived(
+        self, thread: dict[str, Any], archived: bool, *, notify: bool = True
+    ) -> None:
+        meta = thread["thread_metadata"]
+        meta["archived"] = archived
+        meta["archive_timestamp"] = EPOCH
+        if notify:
+            await self._to_gateway(GUILDS_INTENT, "THREAD_UPDATE", thread)
+
+    async def _post(
+        self, channel: dict[str, Any], author: dict[str, Any], data: dict[str, Any]
+    ) -> dict[str, Any]:
+        problems = validate_message(data, new=True) + validate_allowed_mentions(data)
+        if problems:
+            raise ApiError(400, 50035, "Invalid Form Body", {"problems": problems})
+        message_id = self.next_id()
+        content = data.get("content") or ""
+        users, roles, everyone = pinged(content, data.get("allowed_mentions"))
+        message: dict[str, Any] = {
+            "id": str(message_id),
+            "channel_id": channel["id"],
+            "guild_id": str(self.guild_id),
+            "author": author,
+            "content": content,
+            "timestamp": EPOCH,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": everyone,
+            "mentions": [user_payload(int(u), f"user{u}") for u in users],
+            "mention_roles": roles,
+            "attachments": [],
+            "embeds": data.get("embeds") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": int(data.get("flags") or 0),
+            "components": data.get("components") or [],
+            "allowed_mentions": data.get("allowed_mentions"),  # kept so tests can inspect it
+        }
+        self.messages[message_id] = message
+        self.channel_messages.setdefault(int(channel["id"]), []).append(message)
+        channel["last_message_id"] = str(message_id)
+        if "message_count" in channel:
+            channel["message_count"] += 1
+            channel["total_message_sent"] += 1
+        event = dict(message)
+        event.pop("allowed_mentions")
+        await self._to_gateway(GUILD_MESSAGES_INTENT, "MESSAGE_CREATE", event)
+        return message
+
+    async def _to_gateway(self, intent: int, event: str, data: dict[str, Any]) -> None:
+        """Dispatch `event` to every connected bot that asked for `intent` (MESSAGE_CREATE
+        carries its content only with MESSAGE_CONTENT as well)."""
+        for connection in self.connections:
+            if connection.identify is None or connection.ws.closed:
+                continue
+            intents = int(connection.identify.get("intents") or 0)
+            if not intents & intent:
+                continue
+            payload = dict(data)
+            if event == "MESSAGE_CREATE" and not intents & MESSAGE_CONTENT_INTENT:
+                payload.update(content="", embeds=[], components=[], attachments=[])
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await connection.send(0, payload, event)
+
     # -- HTTP plumbing ------------------------------------------------------------------------
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path == "/gateway":
-            return await handler(request)
+            passed: web.StreamResponse = await handler(request)
+            return passed
         if self.latency:
             await asyncio.sleep(self.latency)
         body: Any = None
@@ -486,7 +748,7 @@ class FakeDiscord:
         call = Call(request.method, request.path, dict(request.query), body, dict(request.headers))
         self.calls.append(call)
         request[CALL] = call
-        response = await handler(request)
+        response: web.StreamResponse = await handler(request)
         call.status = response.status
         return response
 
@@ -535,6 +797,8 @@ class FakeDiscord:
                 return await self._interaction_route(request.method, parts, call)
             if request.headers.get("Authorization") != f"Bot {self.token}":
                 raise ApiError(401, 0, "401: Unauthorized")
+            if parts[0] == "channels" and len(parts) >= 2:
+                return await self._channel_route(request.method, parts, call)
             return self._bot_route(request.method, parts, call)
         except ApiError as error:
             body: dict[str, Any] = {"message": error.message, "code": error.code}
@@ -802,7 +1066,8 @@ class FakeDiscord:
                 "guilds": [{"id": str(self.guild_id), "unavailable": True}],
                 "session_id": connection.session_id,
                 "resume_gateway_url": self.gateway_url,
-                "shard": [0, 1],
+                # The shard asked for in IDENTIFY ([id, count]), as Discord echoes it.
+                "shard": list(identify.get("shard") or [0, 1]),
                 "application": {"id": str(self.app_id), "flags": 1 << 23},
                 "private_channels": [],
                 "relationships": [],
@@ -920,8 +1185,6 @@ def validate_choices(data: dict[str, Any]) -> list[str]:
 
 
 def validate_command(data: dict[str, Any]) -> list[str]:
-    import re
-
     problems = []
     name = data.get("name", "")
     if not re.fullmatch(r"[-_\w]{1,32}", name) or name != name.lower():
@@ -935,3 +1198,45 @@ def validate_command(data: dict[str, Any]) -> list[str]:
         if not 1 <= len(option.get("description", "")) <= 100:
             problems.append(f"/{name} {option.get('name')}: description must be 1-100 characters")
     return problems
+
+
+# A backslash before a mention shows it literally and pings nobody, as on Discord.
+_USER_MENTION = re.compile(r"(?<!\\)<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"(?<!\\)<@&(\d+)>")
+_EVERYONE = re.compile(r"(?<!\\)@(?:everyone|here)\b")
+
+
+def validate_allowed_mentions(data: dict[str, Any]) -> list[str]:
+    allowed = data.get("allowed_mentions")
+    if allowed is None:
+        return []
+    problems = []
+    parse = allowed.get("parse") or []
+    if not set(parse) <= {"users", "roles", "everyone"}:
+        problems.append(f"allowed_mentions.parse {parse!r}")
+    for kind in ("users", "roles"):
+        if kind in parse and allowed.get(kind):
+            problems.append(
+                f"allowed_mentions: {kind} both in parse and listed (mutually exclusive)"
+            )
+        if len(allowed.get(kind) or []) > 100:
+            problems.append(f"allowed_mentions.{kind}: more than 100")
+    return problems
+
+
+def pinged(content: str, allowed: dict[str, Any] | None) -> tuple[list[str], list[str], bool]:
+    """(user ids, role ids, @everyone/@here) that `content` really pings under `allowed`
+    (no allowed_mentions: everything written pings, as Discord does for bots)."""
+    users = list(dict.fromkeys(_USER_MENTION.findall(content)))
+    roles = list(dict.fromkeys(_ROLE_MENTION.findall(content)))
+    everyone = _EVERYONE.search(content) is not None
+    if allowed is None:
+        return users, roles, everyone
+    parse = set(allowed.get("parse") or [])
+    listed_users = {str(u) for u in allowed.get("users") or []}
+    listed_roles = {str(r) for r in allowed.get("roles") or []}
+    return (
+        [u for u in users if "users" in parse or u in listed_users],
+        [r for r in roles if "roles" in parse or r in listed_roles],
+        everyone and "everyone" in parse,
+    )

@@ -17,6 +17,7 @@ checks where it matters to us: Telegram HTML, the 4096-character limit, 64-byte 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import itertools
 import json
@@ -92,13 +93,23 @@ class FakeTelegram:
     bot_id: int = BOT_ID
     username: str = BOT_USERNAME
     calls: list[Call] = field(default_factory=list)
-    # update_id -> time.monotonic() when getUpdates last handed it out
+    # update_id -> time.monotonic() when getUpdates first handed it out
     served_at: dict[int, float] = field(default_factory=dict)
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
     # Seconds added before every answer, to model the network between a bot and Telegram
     # (benchmarks only; tests keep 0).
     latency: float = 0.0
+    # Webhook delivery mode: once the bot calls setWebhook, every update is POSTed here (the
+    # bot's local listen address standing in for its public URL) with the secret header, like
+    # Telegram: retried until answered 200 (a refused connection, an error status or no answer
+    # within `delivery_timeout`), one update per chat at a time, up to `max_connections` at once.
+    deliver_to: str | None = None
+    delivery_timeout: float = 10.0
+    max_connections: int = 40
+    # update_id -> delivery attempts, and the update_ids answered 200
+    attempts: dict[int, int] = field(default_factory=dict)
+    delivered: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -116,6 +127,11 @@ class FakeTelegram:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._on_call: list[Callable[[Call], None]] = []
+        self._delivery: asyncio.Task[None] | None = None
+        # Forum topics (issue 13): (chat id, message_thread_id) -> {"name", "closed"}, and
+        # the bot's rights per chat (getChatMember of the bot; none means a plain member).
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}
+        self.rights: dict[int, dict[str, Any]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -137,6 +153,11 @@ class FakeTelegram:
     async def stop(self) -> None:
         self._closing = True
         self._wake()
+        if self._delivery is not None:
+            self._delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery
+            self._delivery = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -184,6 +205,42 @@ class FakeTelegram:
         chat = {"id": chat_id, "title": title, "type": kind}
         self._chats[chat_id] = chat
         return chat
+
+    def forum(
+        self,
+        chat_id: int = -1009876543210,
+        title: str = "Support",
+        *,
+        admin: bool = True,
+        manage_topics: bool = True,
+        is_forum: bool = True,
+    ) -> dict[str, Any]:
+        """A supergroup with Topics enabled (or not), where the bot is an admin with the right
+        to manage topics (or not)."""
+        chat = self.group(chat_id, title)
+        if is_forum:
+            chat["is_forum"] = True
+        if admin:
+            self.rights[chat_id] = {"status": "administrator", "can_manage_topics": manage_topics}
+        return chat
+
+    def topic_message(
+        self, user: dict[str, Any], chat: dict[str, Any], thread_id: int, text: str
+    ) -> dict[str, Any]:
+        """A person (staff) writes `text` in forum topic `thread_id` of `chat`; pushed."""
+        message = self.message(user, text, chat, message_thread_id=thread_id, is_topic_message=True)
+        self.push({"message": message})
+        return message
+
+    def thread_texts(self, chat_id: int, thread_id: int) -> list[str]:
+        """What the bot wrote in one forum topic, oldest first."""
+        return [
+            m["text"]
+            for (c, _), m in sorted(self._messages.items())
+            if c == chat_id
+            and m.get("message_thread_id") == thread_id
+            and m["from"]["id"] == self.bot_id
+        ]
 
     def private(self, user: dict[str, Any]) -> dict[str, Any]:
         chat = {"id": user["id"], "first_name": user["first_name"], "type": "private"}
@@ -321,6 +378,64 @@ class FakeTelegram:
             await self._change(left)
         return found()[:count]
 
+    async def wait_delivered(self, count: int, timeout: float = 30.0) -> None:
+        """Webhook mode: until `count` updates were answered 200 by the bot."""
+        async with asyncio.timeout(timeout):
+            while len(set(self.delivered)) < count:
+                await self._change(timeout)
+
+    # -- webhook delivery ------------------------------------------------------------------
+
+    async def _deliver_forever(self) -> None:
+        import aiohttp
+
+        busy: set[int] = set()  # chats with an update on its way
+        flying: set[asyncio.Task[None]] = set()
+        connector = aiohttp.TCPConnector(force_close=True)  # a new connection per update
+        timeout = aiohttp.ClientTimeout(total=self.delivery_timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+            async def post(update: dict[str, Any], chat: int) -> None:
+                update_id = update["update_id"]
+                headers = {"Content-Type": "application/json"}
+                secret = self.webhook.get("secret_token")
+                if secret:
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+                self.attempts[update_id] = self.attempts.get(update_id, 0) + 1
+                self.served_at.setdefault(update_id, time.monotonic())
+                ok = False
+                try:
+                    assert self.deliver_to is not None
+                    async with session.post(
+                        self.deliver_to, data=json.dumps(update), headers=headers
+                    ) as response:
+                        ok = response.status == 200
+                except (aiohttp.ClientError, OSError, TimeoutError):
+                    ok = False
+                if ok:
+                    self.delivered.append(update_id)
+                    self._pending = [u for u in self._pending if u["update_id"] != update_id]
+                else:
+                    await asyncio.sleep(0.1)  # then again, as Telegram does (it waits longer)
+                busy.discard(chat)
+                self._wake()
+
+            while not self._closing:
+                if self.webhook.get("url"):
+                    for update in list(self._pending):
+                        if len(flying) >= self.max_connections:
+                            break
+                        chat = _update_chat(update)
+                        if chat in busy:
+                            continue
+                        busy.add(chat)
+                        task = asyncio.create_task(post(update, chat))
+                        flying.add(task)
+                        task.add_done_callback(flying.discard)
+                await self._change(1.0)
+            for task in flying:
+                task.cancel()
+
     async def settle(self, idle: float = 0.3, timeout: float = 5.0) -> None:
         """Wait until every pushed update was fetched and the bot made no call for `idle` s."""
         async with asyncio.timeout(timeout):
@@ -421,7 +536,7 @@ class FakeTelegram:
         batch = self._pending[:limit]
         now = time.monotonic()
         for update in batch:
-            self.served_at[update["update_id"]] = now
+            self.served_at.setdefault(update["update_id"], now)  # first time: latency
         return batch
 
     async def _api_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -436,8 +551,16 @@ class FakeTelegram:
         }
         if markup:
             message["reply_markup"] = markup
-        if params.get("message_thread_id"):
-            message["message_thread_id"] = params["message_thread_id"]
+        thread = params.get("message_thread_id")
+        if thread and chat.get("is_forum"):
+            topic = self.topics.get((chat["id"], int(thread)))
+            if topic is None:
+                raise ApiError(400, "Bad Request: message thread not found")
+            if topic["closed"] and not self._can_manage_topics(chat["id"]):
+                raise ApiError(400, "Bad Request: TOPIC_CLOSED")
+            message["is_topic_message"] = True
+        if thread:
+            message["message_thread_id"] = int(thread)
         reply = params.get("reply_parameters")
         if reply:
             original = self._messages.get((chat["id"], reply["message_id"]))
@@ -530,6 +653,8 @@ class FakeTelegram:
         if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         self.webhook = dict(params) if url else {}
+        if url and self.deliver_to and self._delivery is None:
+            self._delivery = asyncio.create_task(self._deliver_forever())
         return True
 
     async def _api_getwebhookinfo(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -543,6 +668,66 @@ class FakeTelegram:
         return True
 
     async def _api_logout(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_getchat(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params.get("chat_id"))
+        return {**chat, "accent_color_id": 0, "max_reaction_count": 11}
+
+    async def _api_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params.get("chat_id"))
+        user_id = int(params.get("user_id") or 0)
+        if user_id != self.bot_id:
+            raise ApiError(400, "Bad Request: user not found")
+        rights = self.rights.get(chat["id"])
+        if rights is None:
+            return {"status": "member", "user": self.bot_user}
+        return {
+            "user": self.bot_user,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            "can_manage_chat": True,
+            "can_delete_messages": True,
+            "can_manage_video_chats": False,
+            "can_restrict_members": False,
+            "can_promote_members": False,
+            "can_change_info": False,
+            "can_invite_users": True,
+            "can_post_stories": False,
+            "can_edit_stories": False,
+            "can_delete_stories": False,
+            **rights,
+        }
+
+    def _can_manage_topics(self, chat_id: int) -> bool:
+        rights = self.rights.get(chat_id) or {}
+        return rights.get("status") == "administrator" and bool(rights.get("can_manage_topics"))
+
+    def _topic(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        chat = self._chat(params.get("chat_id"))
+        if not chat.get("is_forum"):
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        if not self._can_manage_topics(chat["id"]):
+            raise ApiError(400, "Bad Request: not enough rights to manage topics")
+        return chat, self.topics.get((chat["id"], int(params.get("message_thread_id") or 0))) or {}
+
+    async def _api_createforumtopic(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat, _ = self._topic(params)
+        name = str(params.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: TOPIC_NAME_INVALID")
+        # Like Telegram: the topic's id is the id of its "topic created" service message.
+        thread_id = self._next_message_id(chat["id"])
+        self.topics[(chat["id"], thread_id)] = {"name": name, "closed": False}
+        return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+
+    async def _api_closeforumtopic(self, params: dict[str, Any]) -> bool:
+        _, topic = self._topic(params)
+        if not topic:
+            raise ApiError(400, "Bad Request: TOPIC_ID_INVALID")
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = True
         return True
 
     # -- checks --------------------------------------------------------------------------
@@ -560,7 +745,9 @@ class FakeTelegram:
         text = parse_html(raw) if params.get("parse_mode") == "HTML" else raw
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(text.encode("utf-16-le")) // 2 > 4096:
+        if re.search("[\ud800-\udfff]", text):  # a lone surrogate: not valid UTF-8
+            raise ApiError(400, "Bad Request: text must be encoded in UTF-8")
+        if _utf16_len(text) > 4096:
             raise ApiError(400, "Bad Request: message is too long")
         markup = params.get("reply_markup")
         if markup is not None:
@@ -617,11 +804,16 @@ def _entities(text: str) -> list[dict[str, Any]]:
         entities.append(
             {
                 "type": kind,
-                "offset": len(text[: match.start()].encode("utf-16-le")) // 2,
-                "length": len(match.group(0).encode("utf-16-le")) // 2,
+                "offset": _utf16_len(text[: match.start()]),
+                "length": _utf16_len(match.group(0)),
             }
         )
     return entities
+
+
+def _utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts; lone surrogates count as one."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
@@ -641,6 +833,18 @@ async def _params(request: web.Request) -> dict[str, Any]:
         except ValueError:
             params[key] = value
     return params
+
+
+def _update_chat(update: dict[str, Any]) -> int:
+    """The chat an update belongs to (a person's id for inline queries)."""
+    for kind in ("message", "callback_query", "inline_query"):
+        body = update.get(kind)
+        if isinstance(body, dict):
+            message = body.get("message") if kind == "callback_query" else body
+            if kind != "inline_query" and isinstance(message, dict) and "chat" in message:
+                return int(message["chat"]["id"])
+            return int(body.get("from", {}).get("id", 0))
+    return 0
 
 
 def _error(code: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:

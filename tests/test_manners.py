@@ -103,3 +103,20 @@ async def test_a_verdict_from_the_matcher_is_used_as_is(knowledge: Knowledge) ->
     assert reply.text == refusal(knowledge, "hacked", "en") and not reply.buttons
     answer, reply = engine.ask("hi")
     assert answer.smalltalk == "greeting" and answer.entry_id is None
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("how do i delete my account", "delete_account"),
+        ("how do I close my account?", "delete_account"),
+        ("how long does it take to delete my account", "processing_time"),
+    ],
+)
+async def test_the_core_questions_are_never_mistaken_for_another_site(
+    person: Person, knowledge: Knowledge, text: str, entry: str
+) -> None:
+    """A refusal kind's example that differs by one word ("my ebay account") must not swallow
+    the question the bot exists for."""
+    await person.say(text)
+    assert knowledge.entry(entry).title in person.text()

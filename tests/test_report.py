@@ -264,8 +264,14 @@ def test_report_errors_are_one_clear_line(
     assert not missing.exists()
     assert main(["report", "--db", str(missing), "--since", "a week"]) == 2
     assert "--since 'a week' is not a period" in capsys.readouterr().err
-    assert main(["report", "--store", "redis://localhost:6379/0"]) == 1
-    assert "cannot read events from redis:// stores yet" in capsys.readouterr().err
+    from tests.redis_server import free_port
+
+    nowhere = f"redis://:hunter2@127.0.0.1:{free_port()}/0"  # nothing listens there
+    assert main(["report", "--store", nowhere]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read events from redis://:***@127.0.0.1" in err and "hunter2" not in err
+    assert main(["report", "--store", "mongodb://x/y"]) == 1
+    assert "cannot read events from mongodb:// stores" in capsys.readouterr().err
     not_db = tmp_path / "notes.txt"
     not_db.write_text("hello, this is not a database" * 100)
     assert main(["report", "--db", str(not_db)]) == 1

@@ -40,12 +40,17 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 async def running(
     fake: FakeTelegram, engine: Engine, webhook: tg.Webhook | None = None
 ) -> AsyncIterator[Engine]:
-    application = tg.build_application(engine, fake.token, base_url=fake.base_url, backoff=0.05)
-    await tg.start(application, webhook=webhook, poll_timeout=2)
+    adapter = tg.TelegramAdapter(
+        engine, token=fake.token, base_url=fake.base_url, webhook=webhook, backoff=0.05,
+        poll_timeout=2,
+    )  # fmt: skip
+    await adapter.start()
+    running = asyncio.create_task(adapter.run())  # as `Adapter.serve` does
     try:
         yield engine
     finally:
-        await tg.shutdown(application)
+        await adapter.stop()
+        await asyncio.wait_for(running, 5)
         await engine.close()
 
 
@@ -176,6 +181,22 @@ async def test_one_persons_replies_arrive_in_order(fake, bot, knowledge):
     headers = [knowledge.ui(k).split("**")[1][:20] for k in ("faq_header", "steps_header")]
     assert headers[0] in texts(sent)[0] and headers[1] in texts(sent)[1]
     assert knowledge.ui("help").split("**")[1] in texts(sent)[3]
+
+
+async def test_replies_of_several_messages_keep_the_order_of_the_updates(fake, bot, knowledge):
+    """'/walkthrough' answers with two messages; the 'next' typed right after must not
+    overtake the second one (the engine serialises handling, not sending)."""
+    checks = [c.prompt for c in knowledge.walkthrough().checklist]
+    people = [fake.user(110 + n, "Ann") for n in range(8)]
+    for person in people:
+        for text in ("/walkthrough", "next", "next"):
+            fake.send_text(person, text)
+    await fake.wait_for("sendMessage", 4 * len(people), timeout=10)
+    for person in people:
+        sent = [c for c in fake.calls_of("sendMessage") if c.params["chat_id"] == person["id"]]
+        shown = texts(sent)
+        assert len(shown) == 4
+        assert [checks[n] in shown[n + 1] for n in range(3)] == [True] * 3, shown
 
 
 async def test_a_button_on_a_message_that_cannot_be_edited_sends_a_new_one(fake, bot, knowledge):
@@ -319,7 +340,7 @@ async def test_long_messages_are_split_and_never_crash(fake, knowledge):
 
 def test_render_keeps_every_piece_valid_and_within_limits():
     markup = "\n\n".join(f"**{n}** 😀 <&> [a](https://x.y/{n}) " + "é😀 " * 900 for n in range(5))
-    pieces = tg.render(markup)
+    pieces = tg.split_html(markup)
     assert len(pieces) > 1
     for piece in pieces:
         plain = parse_html(piece)  # raises on broken HTML
@@ -453,7 +474,6 @@ async def test_a_restart_mid_walkthrough_resumes_where_it_was(fake, knowledge, t
 
 
 async def test_webhook_mode_checks_the_secret_on_every_request(fake, knowledge):
-    pytest.importorskip("tornado", reason="webhook mode needs python-telegram-bot[webhooks]")
     port = _free_port()
     secret = "s3cret_token-for-tests"
     hook = tg.Webhook("https://bot.example.com/tg/hook", "127.0.0.1", port, secret)
@@ -476,10 +496,11 @@ async def test_webhook_mode_checks_the_secret_on_every_request(fake, knowledge):
     assert fake.calls_of("getUpdates") == []
 
 
-async def test_a_wrong_token_stops_with_an_error(fake, knowledge, caplog):
+async def test_a_wrong_token_stops_with_an_error(fake, knowledge, capsys):
     engine = Engine(knowledge, MemoryStore())
-    status = await tg.serve(engine, "123456789:" + "x" * 35, base_url=fake.base_url)
-    assert status == 1 and "rejected the bot token" in caplog.text
+    adapter = tg.TelegramAdapter(engine, token="123456789:" + "x" * 35, base_url=fake.base_url)
+    status = await adapter.serve()
+    assert status == 1 and "rejected the bot token" in capsys.readouterr().err
 
 
 async def test_cli_runs_answers_and_stops_cleanly_on_sigterm(fake, tmp_path):
@@ -551,7 +572,7 @@ async def test_answers_carry_rating_buttons_and_a_thumbs_down_offers_alternative
         ann = fake.user(101, "Ann")
         fake.send_text(ann, "how long does deletion take")
         [answer] = await fake.wait_for("sendMessage")
-        assert labels(answer)[:2] == ["👍 Helpful", "👎 Not helpful"]  # an inline keyboard
+        assert labels(answer)[-2:] == ["👍 Helpful", "👎 Not helpful"]  # an inline keyboard
         mark = len(fake.calls)
         fake.press(ann, answer.result, "Not helpful")
         [sorry] = await fake.wait_for("sendMessage", since=mark)
@@ -562,3 +583,203 @@ async def test_answers_carry_rating_buttons_and_a_thumbs_down_offers_alternative
         await fake.wait_for("answerCallbackQuery", since=mark)
         rated = [e for e in await log.events(0) if e.kind == "feedback"]
         assert [(e.entry, e.rating) for e in rated] == [("processing_time", 1)]
+
+
+# -- issue 9: defects ----------------------------------------------------------------------
+
+
+async def _cli(fake: FakeTelegram, tmp_path: Path, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """Run `helpbot telegram ARGS` against the fake until it exits (at most 20 s)."""
+    base = {k: v for k, v in os.environ.items() if k != "TELEGRAM_WEBHOOK_SECRET"}
+    env = {**base, "TELEGRAM_BOT_TOKEN": fake.token, **(env or {})}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "telegram", "--db", ":memory:", "--base-url", fake.base_url,
+        *args,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return process.returncode, stderr.decode()
+
+
+async def test_webhook_settings_are_checked_before_connecting(fake, tmp_path):
+    """9.8: each bad setting is named at once; nothing is sent to Telegram."""
+    cases = [
+        (["--webhook-url", "http://bot.example.com/hook"], {}, "https://"),
+        (["--webhook-url", "https://bot.example.com:8080/hook"], {}, "port 8080"),
+        (["--webhook-url", "https://bot.example.com/hook"], {"TELEGRAM_WEBHOOK_SECRET": "has space!"}, "A-Z a-z 0-9 _ -"),
+        (["--webhook-url", "https://bot.example.com/hook"], {"TELEGRAM_WEBHOOK_SECRET": "x" * 257}, "257 characters"),
+    ]  # fmt: skip
+    started = time.monotonic()
+    results = await asyncio.gather(*(_cli(fake, tmp_path, *a, env=e) for a, e, _ in cases))
+    for (_, _, expected), (status, stderr) in zip(cases, results, strict=True):
+        assert status == 2, stderr
+        assert expected in stderr and "Traceback" not in stderr
+        assert "has space!" not in stderr  # the secret itself is never shown
+    assert fake.calls == []
+    assert time.monotonic() - started < 15
+
+
+async def test_secret_token_comes_from_a_file_or_the_environment_never_the_command_line(
+    fake, tmp_path
+):
+    """9.22: --secret-token is refused (it shows in `ps`); --secret-token-file works."""
+    status, stderr = await _cli(
+        fake, tmp_path, "--webhook-url", "https://bot.example.com/hook",
+        "--secret-token", "visible_in_ps_123",
+    )  # fmt: skip
+    assert status == 2 and "--secret-token-file" in stderr and "TELEGRAM_WEBHOOK_SECRET" in stderr
+    assert "visible_in_ps_123" not in stderr and fake.calls == []
+
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from_a_file_0123456789\n")
+    port = _free_port()
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "PYTHONPATH": str(ROOT)}
+    env.pop("TELEGRAM_WEBHOOK_SECRET", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "telegram", "--db", ":memory:", "--base-url", fake.base_url,
+        "--webhook-url", "https://bot.example.com/hook", "--port", str(port),
+        "--secret-token-file", str(secret_file),
+        env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await fake.wait_for("setWebhook", timeout=30)
+        assert fake.webhook["secret_token"] == "from_a_file_0123456789"
+        process.send_signal(signal.SIGTERM)
+        _, stderr_bytes = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0 and "from_a_file" not in stderr_bytes.decode()
+
+
+async def test_kill_9_during_a_burst_loses_no_update(fake, tmp_path):
+    """9.11: updates are confirmed only once handled: after kill -9 and a restart every update
+    of the burst has its answer (some maybe twice, none never)."""
+    crash = _bench_module("telegram_crash")
+    outcome = await crash.burst_kill_restart(
+        fake, tmp_path, messages=120, presses=40, inline=20, kill_after=40, timeout=60
+    )
+    assert outcome.answered_before_kill < outcome.updates  # the kill really came mid-burst
+    assert outcome.lost.total() == 0, outcome
+
+
+async def test_a_malformed_update_is_skipped_and_the_rest_answered(fake, bot, caplog):
+    """9.12: no re-fetching loop, one log line per bad update, no message text in the log."""
+    ann, bob = fake.user(901, "Ann"), fake.user(902, "Bob")
+    undated = fake.message(ann, "secret words one")
+    del undated["date"]
+    anonymous = fake.message(ann, "secret words two")
+    anonymous["from"] = {"is_bot": False, "first_name": "Ann"}
+    bad = [fake.push({"message": undated}), fake.push({"message": anonymous})]
+    fake.send_text(bob, "how long does deletion take?")
+    [answer] = await fake.wait_for("sendMessage")
+    assert int(answer.params["chat_id"]) == bob["id"]
+    await fake.settle()
+    assert len(fake.calls_of("getUpdates")) < 10
+    skipped = [r.getMessage() for r in caplog.records if "skipped update" in r.getMessage()]
+    assert len(skipped) == 2 and all(str(i) in " ".join(skipped) for i in bad)
+    assert "secret words" not in caplog.text
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+async def test_any_text_the_api_can_deliver_gets_a_reply(fake, bot, knowledge):
+    """9.13: lone surrogates (valid in JSON, not in UTF-8) in commands, text and captions."""
+    ann = fake.user(903, "Ann")
+    for text in ("/x\ud800y", "/faq \udfff", "how long does deletion take \ud83d?"):
+        mark = len(fake.calls)
+        fake.send_text(ann, text)
+        [reply] = await fake.wait_for("sendMessage", since=mark)
+        assert "\ufffd" not in reply.params["text"] or text.startswith("/x")
+    assert knowledge.entry("processing_time").title in parse_html(reply.params["text"])
+    mark = len(fake.calls)
+    photo = [{"file_id": "AgACAgIAAxk", "file_unique_id": "AQADx", "width": 90, "height": 90}]
+    fake.push({"message": fake.message(ann, None, photo=photo, caption="\udc00 wallet money")})
+    await fake.wait_for("sendMessage", since=mark)
+    mark = len(fake.calls)
+    fake.inline(ann, "wallet \ud800")
+    await fake.wait_for("answerInlineQuery", since=mark)
+
+
+async def test_webhook_checks_the_secret_before_reading_the_body(fake, knowledge):
+    """9.14: a request without the secret is refused as soon as its headers arrive, and a
+    body larger than any update is refused unread, with or without the secret."""
+    port = _free_port()
+    secret = "s3cret_token-for-tests"
+    hook = tg.Webhook("https://bot.example.com/tg/hook", "127.0.0.1", port, secret)
+
+    async def status_after_headers(headers: str, size: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(
+                f"POST /tg/hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {size}\r\n{headers}\r\n".encode()
+                + b"{" * 1024  # a sliver of the body; the rest never comes
+            )
+            await writer.drain()
+            return await asyncio.wait_for(reader.readline(), 3)
+        finally:
+            writer.close()
+
+    async with running(fake, Engine(knowledge, MemoryStore()), webhook=hook):
+        huge = 99 * 1024 * 1024
+        assert b" 403 " in await status_after_headers("", huge)
+        assert b" 403 " in await status_after_headers(
+            "X-Telegram-Bot-Api-Secret-Token: no\r\n", huge
+        )
+        good = f"X-Telegram-Bot-Api-Secret-Token: {secret}\r\n"
+        assert b" 413 " in await status_after_headers(good, 5 * 1024 * 1024)
+        # An ordinary update still works, and is answered only after it was handled.
+        ann = fake.user(904, "Ann")
+        fake.private(ann)
+        update = {"update_id": 90002, "message": fake.message(ann, "/help")}
+        async with aiohttp.ClientSession() as http:
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+            url = f"http://127.0.0.1:{port}/tg/hook"
+            async with http.post(url, json=update, headers=headers) as response:
+                assert response.status == 200
+                assert fake.calls_of("sendMessage")  # already sent when Telegram hears "200"
+
+
+def test_help_examples_put_no_token_on_the_command_line():
+    """9.10: the examples in `helpbot telegram --help` read the token from a file."""
+    import re
+
+    help_text = subprocess_run([sys.executable, "-m", "bot", "telegram", "--help"]).stdout
+    assert "--token-file" in help_text and "--secret-token-file" in help_text
+    assert not re.search(r"\d{3,}:[A-Za-z0-9_-]{3,}", help_text)
+    assert "TOKEN=" not in help_text and "SECRET=" not in help_text
+
+
+def _bench_module(name: str):  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_inline_mode_answers_in_the_language_chosen_with_slash_language(fake, bot, knowledge):
+    """Inline queries go through Engine.suggest, so /language (in the private chat) counts
+    even though the person's Telegram app is in English."""
+    ann = fake.user(905, "Ann", language_code="en")
+    fake.send_text(ann, "/language es")
+    await fake.wait_for("sendMessage")
+    fake.inline(ann, "")
+    [call] = await fake.wait_for("answerInlineQuery")
+    faq = [knowledge.entry(i, "es").title for i in knowledge.pack("es").faq_topics]
+    assert [r["title"] for r in call.params["results"]] == faq
+    assert call.params["is_personal"] is True
+    shared = parse_html(call.params["results"][0]["input_message_content"]["message_text"])
+    assert shared.startswith(faq[0])

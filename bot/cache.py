@@ -1,0 +1,189 @@
+"""The loaded, validated and indexed knowledge base, cached on disk so `helpbot ask` and the
+bots start without parsing YAML or building the matcher's index.
+
+One file per knowledge folder in `$HELPBOT_CACHE` (default `~/.cache/helpbot`, the folder the
+semantic extra keeps its embeddings in): `index-<folder hash>-<key>.pickle`. The key is a hash
+of every file in the knowledge folder (names and bytes), the helpbot version, the Python
+version and the source of the modules that shape the index, so any edit to the guide or to the
+code makes a new key and the old file is replaced. Deleting the folder is always safe.
+
+A cache file is used only when all of this holds, else it is ignored and rebuilt:
+- it is a regular file owned by the current user and not writable by group or others (POSIX),
+  in a folder with the same properties;
+- it starts with the format's magic bytes and a SHA-256 of the rest that matches, so a
+  truncated or corrupted file is never unpickled;
+- it unpickles to the knowledge base of the same key.
+
+Trust assumption: the payload is a pickle, and unpickling runs code. The cache folder is the
+user's own (like `~/.cache/pip`): whoever can write there can already run code as that user.
+The ownership and permission checks above keep a file planted by another local user from being
+loaded; the checksum only detects accidents, not tampering by the owner.
+
+`HELPBOT_INDEX_CACHE=0` turns the cache off (always load and index from the YAML).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+from bot import __version__
+from bot.knowledge import Knowledge, default_path, load_knowledge
+from bot.semantic import cache_dir
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+MAGIC = b"HELPBOT-INDEX\x00" + FORMAT.to_bytes(2, "big")
+_DIGEST = 32
+# The modules whose code decides what is cached: a change to any of them is a new key.
+_SOURCES = (
+    "cache.py",
+    "knowledge.py",
+    "language.py",
+    "matcher.py",
+    "schema.py",
+    "stopwords.py",
+    "text.py",
+    "yamlfile.py",
+)
+
+
+def enabled() -> bool:
+    return os.environ.get("HELPBOT_INDEX_CACHE", "").strip().lower() not in ("0", "off", "no")
+
+
+def knowledge_key(root: Path) -> str:
+    """A hash of everything the cached object depends on (see the module docstring)."""
+    digest = hashlib.sha256()
+    digest.update(f"{FORMAT}\0{__version__}\0{sys.version}\0".encode())
+    here = Path(__file__).resolve().parent
+    for name in _SOURCES:
+        digest.update(name.encode() + b"\0" + (here / name).read_bytes())
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = file.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in relative.split("/")):
+            continue
+        data = file.read_bytes()
+        digest.update(f"\0{relative}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()
+
+
+def cache_file(root: Path, key: str) -> Path:
+    folder = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    return cache_dir() / f"index-{folder}-{key[:32]}.pickle"
+
+
+def load_knowledge_cached(path: str | Path | None = None) -> Knowledge:
+    """`load_knowledge(path)` with the matcher's index built, from the cache when it holds
+    this exact knowledge base; otherwise loaded, indexed and written to the cache. Raises
+    `KnowledgeError` like `load_knowledge` (a broken knowledge base is never cached)."""
+    root = Path(path) if path is not None else default_path()
+    if not enabled() or not root.is_dir():
+        return _build(root)
+    try:
+        key = knowledge_key(root)
+    except OSError as error:  # an unreadable file: loading reports it with its name
+        log.debug("index cache: cannot hash %s: %s", root, error)
+        return _build(root)
+    file = cache_file(root, key)
+    cached = read(file, key)
+    if cached is not None:
+        return cached
+    knowledge = _build(root)
+    write(file, key, knowledge)
+    return knowledge
+
+
+def _build(root: Path) -> Knowledge:
+    from bot.language import LanguageDetector
+    from bot.matcher import Matcher
+
+    knowledge = load_knowledge(root)
+    Matcher(knowledge, semantic=False).keep_index()
+    LanguageDetector(knowledge).keep_counts(knowledge)
+    return knowledge
+
+
+def _trusted(path: Path) -> bool:
+    """Owned by this user and writable by nobody else (always true where there are no uids)."""
+    if not hasattr(os, "getuid"):
+        return True
+    info = path.lstat()
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def read(file: Path, key: str) -> Knowledge | None:
+    """The cached knowledge base, or None when the file is missing, foreign, damaged, stale
+    or of another version. Never raises."""
+    try:
+        if not file.is_file() or file.is_symlink():
+            return None
+        if not (_trusted(file.parent) and _trusted(file)):
+            log.warning(
+                "index cache: ignoring %s (not owned by this user, or writable by others)", file
+            )
+            return None
+        data = file.read_bytes()
+    except OSError as error:
+        log.debug("index cache: cannot read %s: %s", file, error)
+        return None
+    head, digest, payload = (
+        data[: len(MAGIC)],
+        data[len(MAGIC) : len(MAGIC) + _DIGEST],
+        data[len(MAGIC) + _DIGEST :],
+    )
+    if head != MAGIC or hashlib.sha256(payload).digest() != digest:
+        log.info("index cache: %s is damaged or of another format; rebuilding", file)
+        return None
+    try:
+        stored = pickle.loads(payload)
+    except Exception as error:  # a file from another version of a library, say
+        log.info("index cache: cannot load %s (%s); rebuilding", file, error)
+        return None
+    if (
+        not isinstance(stored, tuple)
+        or len(stored) != 2
+        or stored[0] != key
+        or not isinstance(stored[1], Knowledge)
+    ):
+        log.info("index cache: %s holds something else; rebuilding", file)
+        return None
+    knowledge: Knowledge = stored[1]
+    return knowledge
+
+
+def write(file: Path, key: str, knowledge: Knowledge) -> bool:
+    """Write atomically (a temporary file renamed over the old one) and remove this folder's
+    older cache files. A cache that cannot be written is only a slower start: never raises."""
+    try:
+        payload = pickle.dumps((key, knowledge), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:  # something in the knowledge base that cannot be pickled
+        log.info("index cache: not cached (%s)", error)
+        return False
+    try:
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".index-", dir=file.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(MAGIC + hashlib.sha256(payload).digest() + payload)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, file)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        prefix = file.name.rsplit("-", 1)[0] + "-"
+        for old in file.parent.glob(f"{prefix}*.pickle"):
+            if old != file:
+                old.unlink(missing_ok=True)
+    except OSError as error:
+        log.info("index cache: cannot write %s: %s", file, error)
+        return False
+    return True

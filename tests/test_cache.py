@@ -1,0 +1,116 @@
+"""The on-disk index cache (bot/cache.py): used when it holds this exact knowledge base,
+ignored and rebuilt when stale, damaged, truncated or not the user's own; never answers
+differently from a fresh load."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import cache
+from bot.knowledge import default_path
+from bot.matcher import Matcher
+
+QUESTIONS = ["how long does deletion take", "¿cuánto tarda?", "close my etsy account", "wallet"]
+
+
+@pytest.fixture()
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HELPBOT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HELPBOT_INDEX_CACHE", raising=False)
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(default_path(), knowledge)
+    return knowledge
+
+
+def answers(knowledge: object) -> list[str]:
+    matcher = Matcher(knowledge, semantic=False)  # type: ignore[arg-type]
+    return [repr(matcher.match(q)) for q in QUESTIONS]
+
+
+def only_file(tmp_path: Path) -> Path:
+    files = list((tmp_path / "cache").glob("index-*.pickle"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def test_second_load_comes_from_the_cache_and_answers_the_same(
+    folder: Path, tmp_path: Path
+) -> None:
+    fresh = cache.load_knowledge_cached(folder)
+    file = only_file(tmp_path)
+    assert oct(file.stat().st_mode & 0o777) == "0o600"
+    cached = cache.read(file, cache.knowledge_key(folder))
+    assert cached is not None and "matcher:" + repr(Matcher(fresh).t) in cached.prepared
+    assert answers(cached) == answers(fresh)
+    assert answers(cache.load_knowledge_cached(folder)) == answers(fresh)
+
+
+def test_an_edited_guide_makes_a_new_key_and_replaces_the_old_file(
+    folder: Path, tmp_path: Path
+) -> None:
+    cache.load_knowledge_cached(folder)
+    old = only_file(tmp_path)
+    guide = folder / "en" / "guide.yaml"
+    guide.write_text(
+        guide.read_text(encoding="utf-8").replace(
+            "How long does deletion take?", "How long does removal take?", 1
+        ),
+        encoding="utf-8",
+    )
+    knowledge = cache.load_knowledge_cached(folder)
+    new = only_file(tmp_path)
+    assert new != old and not old.exists()
+    assert knowledge.entry("processing_time").title == "How long does removal take?"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: data[:40] + bytes([data[40] ^ 0xFF]) + data[41:],  # one byte flipped
+        lambda data: b"",  # empty
+        lambda data: b"not a cache file at all",
+    ],
+)
+def test_a_damaged_file_is_ignored_and_rewritten(folder: Path, tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
+    fresh = answers(cache.load_knowledge_cached(folder))
+    file = only_file(tmp_path)
+    good = file.read_bytes()
+    file.write_bytes(damage(good))
+    assert cache.read(file, cache.knowledge_key(folder)) is None
+    assert answers(cache.load_knowledge_cached(folder)) == fresh
+    assert file.read_bytes() == good  # rebuilt
+
+
+def test_a_file_writable_by_others_is_not_loaded(folder: Path, tmp_path: Path) -> None:
+    cache.load_knowledge_cached(folder)
+    file = only_file(tmp_path)
+    os.chmod(file, 0o666)
+    assert cache.read(file, cache.knowledge_key(folder)) is None
+
+
+def test_a_file_for_another_key_is_not_used(folder: Path, tmp_path: Path) -> None:
+    cache.load_knowledge_cached(folder)
+    file = only_file(tmp_path)
+    assert cache.read(file, "0" * 64) is None
+
+
+def test_an_unwritable_cache_folder_only_costs_time(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("HELPBOT_CACHE", str(blocker / "cache"))
+    assert answers(cache.load_knowledge_cached(folder)) == answers(
+        cache.load_knowledge_cached(folder)
+    )
+
+
+def test_switched_off(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPBOT_INDEX_CACHE", "0")
+    cache.load_knowledge_cached(folder)
+    assert not (tmp_path / "cache").exists()
