@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from bot.evaluate import load_question_set, question_files, run_eval  # noqa: E402
 from bot.knowledge import load_knowledge  # noqa: E402
-from bot.matcher import Matcher, Ranking, Thresholds, fuse  # noqa: E402
-from bot.types import Answer  # noqa: E402
+from bot.matcher import Evidence, Matcher, Ranking, Thresholds, fuse  # noqa: E402
+from bot.text import normalize  # noqa: E402
+from bot.types import Answer, Suggestion  # noqa: E402
 
 PENALTY = 3.0
 FOLDS = 5
@@ -47,10 +48,12 @@ LEXICAL_GRID = {
     "sure": [0.80, 0.70, 0.65],
 }
 SEMANTIC_GRID = {
-    "sem_weight": [0.7, 0.6, 0.8, 0.5, 1.0],
+    # No 1.01 (always ask the model): confident lexical answers must stay under 0.5 ms p50.
+    "sem_skip": [0.9, 0.8, 0.7, 0.6],
+    "sem_weight": [0.7, 0.6, 0.8, 0.5, 0.9],
     "sem_answer": [0.65, 0.60, 0.55, 0.50, 0.45],
-    "sem_gap": [0.10, 0.05, 0.03, 0.0],
-    "sem_refusal_margin": [0.10, 0.05, 0.0],
+    "sem_gap": [0.06, 0.04, 0.02, 0.01, 0.0],
+    "sem_refusal_margin": [0.06, 0.04, 0.02, 0.0],
 }
 
 
@@ -79,6 +82,10 @@ def utility(outcomes: Sequence[tuple[Item, str | None]]) -> float:
         elif got is not None:
             total -= PENALTY
     return total
+
+
+def _no_suggestion(entry_id: str, score: float, lang: str) -> Suggestion:
+    return Suggestion(entry_id, "", score)
 
 
 def grid(space: dict[str, list[float]]) -> Iterator[dict[str, float]]:
@@ -113,7 +120,12 @@ def cross_validate(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tuning", type=Path, nargs="+", default=[ROOT / "tests/questions/tuning"])
+    parser.add_argument(
+        "--tuning",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "tests/questions/tuning", ROOT / "tests/questions/tuning_b"],
+    )
     parser.add_argument(
         "--report", type=Path, nargs="*", default=[], help="blind sets: scored after choosing"
     )
@@ -135,36 +147,39 @@ def main() -> int:
 
     semantic = Matcher(knowledge, thresholds=lexical.t)
     if semantic.semantic is None:
-        print("stage 2 skipped: the semantic extra is not installed")
+        print("stage 2 skipped: the semantic model is not installed")
         final = lexical.t
     else:
-        reached: dict[int, tuple[Ranking, dict[int, float], float]] = {}
-        lexical_answer: dict[int, str | None] = {}
-        captured: list[Ranking] = []
-
-        def capture(question: str, ranking: Ranking, lang: str) -> Answer | None:
-            captured.append(ranking)  # the questions that reach the model, with their ranking
-            return None
-
-        semantic._semantic = capture  # type: ignore[method-assign]
+        # Everything fuse() needs, computed once per question: the words' verdict (with the
+        # stage-1 values), the ranking and the semantic evidence.
+        features: dict[int, tuple[Answer, Ranking, Evidence]] = {}
         for i, item in enumerate(items):
-            captured.clear()
-            lexical_answer[i] = semantic.match(item.question, item.lang).entry_id
-            if captured:
-                by_entry, refusal = semantic.semantic_scores(item.question)
-                reached[i] = (captured[0], by_entry, refusal)
+            langs = semantic._languages(item.lang, ())
+            talk = semantic._talk.get(normalize(item.question) or item.question.strip())
+            if talk is not None:
+                continue  # small talk by its examples: no threshold involved
+            ranking = semantic.rank(item.question, langs)
+            answer, refused = semantic._decide(ranking, item.lang)
+            if not answer.matched:
+                whole = answer
+                answer, part_refused = semantic._clauses(item.question, langs, item.lang, answer)
+                if answer.matched:
+                    answer = replace(answer, score=2.0)  # a clause's answer never reaches the model
+                elif refused and not part_refused:
+                    answer = whole
+            features[i] = (answer, ranking, semantic.evidence(item.question))
         index = {id(item): i for i, item in enumerate(items)}
-        print(f"  {len(reached)} tuning questions reach the semantic model")
+        print(f"  {len(features)} tuning questions scored with the semantic signal")
 
         def semantic_outcome(values: dict[str, float], item: Item) -> str | None:
             i = index[id(item)]
-            if i not in reached:
-                return lexical_answer[i]
-            ranking, by_entry, refusal = reached[i]
-            decided = fuse(
-                replace(lexical.t, **values), by_entry, refusal, ranking, semantic._index_of
-            )
-            return decided[0] if decided else None
+            if i not in features:
+                return None
+            answer, ranking, evidence = features[i]
+            t = replace(lexical.t, **values)
+            if answer.matched and answer.score >= t.sem_skip:
+                return answer.entry_id
+            return fuse(t, answer, ranking, evidence, semantic.entry_ids, _no_suggestion).entry_id
 
         chosen_sem, cv, fit = cross_validate(items, list(grid(SEMANTIC_GRID)), semantic_outcome)
         print(f"stage 2 (semantic): {chosen_sem}  CV utility/question {cv:.3f}, on all {fit:.3f}")

@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rapidfuzz import fuzz, process
-
 from bot import actions
 from bot.actions import ChooseLanguage, Rate, RunCommand, ShowEntry
 from bot.commands import REGISTRY, CommandSpec, OptionSpec
@@ -87,7 +85,6 @@ class Engine:
         # mean" without keeping the question. Entry ids only: nothing about the person.
         self._alternatives: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
         self.followups = FollowUps(knowledge)
-        self.manners = Manners(knowledge)
         # session key -> (entry id, when): the last entry answered outside a walkthrough, in
         # this process's memory only (never in the store), for CONTEXT_TTL; /forget drops it.
         self.context: OrderedDict[str, tuple[str, float]] = OrderedDict()
@@ -95,8 +92,8 @@ class Engine:
         self.handoffs = Handoffs(self)
 
     def read(self, text: str, lang: str, text_lang: str | None) -> Answer:
-        """The matcher's verdict, with smalltalk and refusal kinds filled in (see Manners)."""
-        return self.manners.verdict(text, self.matcher.match(text, lang, also=(text_lang,)))
+        """The matcher's verdict: an entry, small talk, a refusal kind, suggestions or none."""
+        return self.matcher.match(text, lang, also=(text_lang,))
 
     # -- public API used by adapters -----------------------------------------------------
 
@@ -701,48 +698,3 @@ class Turn:
             )
         # "See also:" names the topic rows, so they come first; the rating closes the answer.
         return Reply(text, rows + self.walk.start_row() + rating)
-
-
-class Manners:
-    """Smalltalk and refusal kinds for the verdicts the matcher does not name yet.
-
-    `Matcher.match` may set `Answer.smalltalk` / `Answer.refusal` itself; when it does not, a
-    message that is (after normalisation) one of a smalltalk item's examples gets that item,
-    unless an entry was answered, and one that is nearly word for word a refusal kind's example
-    gets that kind, even over an entry ("someone broke into my account" must never get the
-    deletion steps). Examples come from every language.
-    """
-
-    REFUSAL_SIMILARITY = 88.0  # rapidfuzz ratio, 0-100: near-verbatim examples only
-    REFUSAL_OVER_ANSWER = 96.0  # when the matcher answered confidently
-
-    def __init__(self, knowledge: Knowledge) -> None:
-        self.smalltalk: dict[str, str] = {}
-        refusals: dict[str, str] = {}
-        for pack in knowledge.packs.values():
-            for talk in pack.smalltalk:
-                for example in talk.examples:
-                    self.smalltalk.setdefault(normalize(example), talk.id)
-            for refusal in pack.refusals:
-                for example in refusal.examples:
-                    refusals.setdefault(normalize(example), refusal.id)
-        self.refusals = refusals
-
-    def verdict(self, text: str, answer: Answer) -> Answer:
-        if answer.smalltalk is not None or answer.refusal is not None:
-            return answer
-        said = normalize(text)
-        if not said:
-            return answer
-        if self.refusals:
-            # Over a confident answer only a practically verbatim example counts: "how do i
-            # delete my account" is 91% like "how do i delete my ebay account".
-            cutoff = self.REFUSAL_OVER_ANSWER if answer.matched else self.REFUSAL_SIMILARITY
-            found = process.extractOne(said, list(self.refusals), scorer=fuzz.ratio, score_cutoff=cutoff)
-            if found is not None:
-                return replace(
-                    answer, entry_id=None, suggestions=(), refusal=self.refusals[found[0]]
-                )
-        if not answer.matched and said in self.smalltalk:
-            return replace(answer, suggestions=(), smalltalk=self.smalltalk[said])
-        return answer

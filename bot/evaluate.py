@@ -39,6 +39,7 @@ class Report:
     rejected: int = 0
     smalltalk: int = 0
     smalltalk_kept: int = 0  # small talk that got no guide entry
+    smalltalk_right: int = 0  # small talk that got a small-talk reply (not the refusal)
     confusions: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -177,6 +178,16 @@ def evaluate(
         answer = matcher.match(question, lang)
         if answer.entry_id is None:
             report.smalltalk_kept += 1
+            report.smalltalk_right += answer.smalltalk is not None
+            if answer.smalltalk is None:
+                report.confusions.append(
+                    {
+                        "question": question,
+                        "expected": "(small talk)",
+                        "got": "(refusal)" if answer.refusal else "(fallback)",
+                        "score": round(answer.score, 3),
+                    }
+                )
         else:
             report.confusions.append(
                 {
@@ -296,13 +307,13 @@ def format_table(reports: list[Report]) -> str:
     by_key = {(r.set_name, r.lang): r for r in reports}
     lines = [
         "Per set: right = accuracy, confident answers with the right entry; dym = right entry offered as"
-        " 'did you mean'; refused = out-of-scope questions not answered; talk = small talk not"
-        " answered with an entry; c-wrong = confident wrong answers (wrong entry, or an entry for"
+        " 'did you mean'; refused = out-of-scope questions not answered; talk = small talk that got"
+        " a small-talk reply; c-wrong = confident wrong answers (wrong entry, or an entry for"
         " out-of-scope or small talk)."
     ]
-    head = f"{'lang':<5}" + "".join(f" | {name[:36]:^36}" for name in sets)
+    head = f"{'lang':<5}" + "".join(f" | {name[:39]:^39}" for name in sets)
     sub = f"{'':<5}" + "".join(
-        f" | {'in':>4} {'right':>6} {'dym':>3} {'oos':>4} {'refused':>7} {'talk':>4} {'c-wrong':>7}"
+        f" | {'in':>4} {'right':>6} {'dym':>3} {'oos':>4} {'refused':>7} {'talk':>7} {'c-wrong':>7}"
         for _ in sets
     )
     lines += [head, sub]
@@ -313,13 +324,13 @@ def format_table(reports: list[Report]) -> str:
             if lang == "all":
                 group = [r for r in reports if r.set_name == name]
             if not group:
-                row += f" | {'-':^36}"
+                row += f" | {'-':^39}"
                 continue
             total = _sum(group)
-            talk = f"{total.smalltalk_kept}/{total.smalltalk}" if total.smalltalk else "-"
+            talk = f"{total.smalltalk_right}/{total.smalltalk}" if total.smalltalk else "-"
             row += (
                 f" | {total.in_scope:>4} {total.accuracy:>6.1%} {total.suggested:>3}"
-                f" {total.out_of_scope:>4} {total.rejection:>7.1%} {talk:>4} {total.confident_wrong:>7}"
+                f" {total.out_of_scope:>4} {total.rejection:>7.1%} {talk:>7} {total.confident_wrong:>7}"
             )
         lines.append(row)
     return "\n".join(lines)
@@ -338,6 +349,7 @@ def _sum(reports: list[Report]) -> Report:
             "rejected",
             "smalltalk",
             "smalltalk_kept",
+            "smalltalk_right",
         ):
             setattr(total, name, getattr(total, name) + getattr(r, name))
     return total

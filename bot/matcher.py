@@ -21,7 +21,7 @@ import bisect
 import heapq
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -38,7 +38,7 @@ from bot.text import clauses, is_question_like, normalize, stem
 from bot.types import Answer, Suggestion
 
 OUT_OF_SCOPE = -1
-SEMANTIC_LANG = "en"  # all-MiniLM-L6-v2 is an English model
+SMALLTALK = -1000  # a smalltalk example, in the semantic index only
 _SHORTLIST = 50
 _CANDIDATES = 1000
 _VECTOR_FROM = 4000  # postings a question touches before the numpy path pays off
@@ -82,14 +82,20 @@ class Thresholds:
     vote_weight: float = 0.2
     beta: float = 0.8
     min_exact_share: float = 0.4
-    # The semantic signal (bot/semantic.py), for English questions the words alone do not answer:
-    # fused = sem_weight * cosine + (1 - sem_weight) * lexical score, per entry. The best entry is
-    # answered when fused >= sem_answer, it leads the next entry by sem_gap, and its cosine beats
-    # the closest refusal example's by sem_refusal_margin. Chosen by bench/tune.py.
-    sem_weight: float = 0.7
-    sem_answer: float = 0.60
-    sem_gap: float = 0.10
-    sem_refusal_margin: float = 0.10
+    # The semantic signal (bot/semantic.py, every language). A lexical answer scoring at least
+    # sem_skip is given without the model (fast path); every other question is decided on
+    # fused = sem_weight * cosine + (1 - sem_weight) * lexical score, per entry and for the
+    # refusal examples. The best entry is answered when fused >= sem_answer, it leads the next
+    # entry by sem_gap and the refusal side by sem_refusal_margin; the refusal side wins when it
+    # is ahead of every entry. Small talk wins when its closest example is at least
+    # talk_answer similar and closer than any entry or refusal example. Chosen by bench/tune.py.
+    sem_skip: float = 0.8
+    sem_weight: float = 0.6
+    sem_answer: float = 0.45
+    sem_gap: float = 0.04
+    sem_refusal_margin: float = 0.06
+    sem_suggest: float = 0.45
+    talk_answer: float = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,22 +145,38 @@ class Matcher:
         # A few recent rankings (speed only: rank is a pure function of its arguments): an
         # answered question is ranked again at once for its runners-up (Matcher.search).
         self._rank_cached = lru_cache(maxsize=64)(self._rank)
+        # Small talk ("hi", "thanks", "are you a bot"): a message that is one of the examples
+        # (after normalisation, or as typed for an emoji) gets that item's verdict at once.
+        self._talk: dict[str, str] = {}
+        for pack in knowledge.packs.values():
+            for talk in pack.smalltalk:
+                for text in talk.examples:
+                    self._talk.setdefault(normalize(text) or text.strip(), talk.id)
         self.semantic: SemanticIndex | None = None
+        self._sem_kinds: list[str | None] = []
         if semantic if semantic is not None else semantic_available():
             sem_texts: list[str] = []
             sem_labels: list[int] = []
+
+            def add(text: str, label: int, kind: str | None = None) -> None:
+                sem_texts.append(text)
+                sem_labels.append(label)
+                self._sem_kinds.append(kind)
+
             for pack in knowledge.packs.values():
-                if pack.lang != SEMANTIC_LANG:
-                    continue
                 for entry in pack.entries.values():
                     for text in (*entry.questions, entry.title):
-                        sem_texts.append(text)
-                        sem_labels.append(self._index_of[entry.id])
+                        add(text, self._index_of[entry.id])
                     for text in entry.not_questions:
-                        sem_texts.append(text)
-                        sem_labels.append(OUT_OF_SCOPE)
-                sem_texts += pack.out_of_scope
-                sem_labels += [OUT_OF_SCOPE] * len(pack.out_of_scope)
+                        add(text, OUT_OF_SCOPE)
+                for text in pack.out_of_scope:
+                    add(text, OUT_OF_SCOPE)
+                for refusal in pack.refusals:
+                    for text in refusal.examples:
+                        add(text, OUT_OF_SCOPE, refusal.id)
+                for talk in pack.smalltalk:
+                    for text in talk.examples:
+                        add(text, SMALLTALK, talk.id)
             self.semantic = SemanticIndex(sem_texts, sem_labels)
 
     def _state_key(self) -> str:
@@ -184,6 +206,9 @@ class Matcher:
                     self._add(-(2 + label), text, pack.lang)
             for text in pack.out_of_scope:
                 self._add(OUT_OF_SCOPE, text, pack.lang)
+            # The refusals: kinds' examples ("delete my amazon account") are near-copies of
+            # in-scope phrasings but for one word; lexically they pull "how do i delete my
+            # account" into refusals (measured), so they compete in the semantic space only.
         self._postings: dict[str, list[int]] = {}
         # Per language too: a question is compared with its own language's phrasings and the
         # base language's, not with every translation (issue 6; and 3-4x less work per question).
@@ -395,50 +420,60 @@ class Matcher:
         return Ranking(tuple(ranked), round(refusal, 4), exact_share)
 
     def match(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
-        """Decide between answer, suggest and fallback for one question. Never raises.
+        """Decide between answer, small talk, refusal, suggest and fallback. Never raises.
 
         The question is compared with phrasings in `lang`, the base language and `also` (the
         language the text itself was detected in, when that differs from the reply language).
 
-        A message of several sentences or clauses that is not answered as a whole is read clause
-        by clause (issue 11.4): the best confident answer to a question-like clause ("..., so how
-        do i close it?") wins; a story with no question-like clause, or a message whose refusal
-        examples fit better than any entry, keeps the whole message's verdict."""
+        - A message that is one of the small-talk examples ("hi", "merci") gets that item.
+        - A message of several sentences or clauses that is not answered as a whole is read
+          clause by clause (issue 11.4): the best confident answer to a question-like clause
+          ("..., so how do i close it?") wins, so "hi, how long does it take?" is answered.
+        - A lexical answer scoring at least `sem_skip` is given at once; anything else is decided
+          on the words and the semantic signal together (`fuse`), when it is installed.
+        - A refusal names its `refusals:` kind when the closest refusal example is one of that
+          kind's examples (another site, a hacked account, an order problem)."""
         also = tuple(also)
+        talk = self._talk.get(normalize(question) or question.strip())
+        if talk is not None:
+            return Answer(None, 1.0, (), lang, smalltalk=talk)
         langs = self._languages(lang, also)
         ranking = self.rank(question, langs)
         answer, refused = self._decide(ranking, lang)
-        if answer.matched or refused:
+        if not answer.matched:
+            # A story that complains first ("my orders came late, ... so how do i close it?")
+            # may look like a refusal as a whole: its question-like clause decides.
+            whole, whole_refused = answer, refused
+            answer, refused = self._clauses(question, langs, lang, answer)
+            if answer.matched:
+                return answer  # a clause's answer: the whole story would only blur the model
+            if whole_refused and not refused:
+                answer, refused = whole, True
+        if self.semantic is None or (answer.matched and answer.score >= self.t.sem_skip):
             return answer
-        answer, refused = self._clauses(question, langs, lang, answer)
-        if answer.matched or refused or self.semantic is None:
-            return answer
-        if lang != SEMANTIC_LANG or any(a not in (None, SEMANTIC_LANG) for a in also):
-            return answer
-        return self._semantic(question, ranking, lang) or answer
+        return fuse(
+            self.t, answer, ranking, self.evidence(question), self.entry_ids, self._suggestion
+        )
 
-    def semantic_scores(self, question: str) -> tuple[dict[int, float], float]:
-        """Best cosine per entry index and the best refusal example's cosine (for tuning)."""
-        if self.semantic is None:
-            return {}, 0.0
+    def evidence(self, question: str) -> Evidence:
+        """What the semantic signal says about `question` (empty without the model)."""
+        if self.semantic is None or not normalize(question):
+            return Evidence({}, 0.0, None, 0.0, None)
         by_entry: dict[int, float] = {}
-        refusal = 0.0
-        for label, similarity in zip(
-            self.semantic.labels, self.semantic.similarities(question), strict=True
+        refusal, refusal_kind, talk, talk_id = 0.0, None, 0.0, None
+        kinds = self._sem_kinds
+        for i, (label, similarity) in enumerate(
+            zip(self.semantic.labels, self.semantic.similarities(question), strict=True)
         ):
-            if label == OUT_OF_SCOPE:
-                refusal = max(refusal, similarity)
-            elif similarity > by_entry.get(label, -1.0):
-                by_entry[label] = similarity
-        return by_entry, refusal
-
-    def _semantic(self, question: str, ranking: Ranking, lang: str) -> Answer | None:
-        by_entry, refusal = self.semantic_scores(question)
-        decided = fuse(self.t, by_entry, refusal, ranking, self._index_of)
-        if decided is None:
-            return None
-        entry_id, score = decided
-        return Answer(entry_id, score, (), lang)
+            if label >= 0:
+                if similarity > by_entry.get(label, -1.0):
+                    by_entry[label] = similarity
+            elif label == SMALLTALK:
+                if similarity > talk:
+                    talk, talk_id = similarity, kinds[i]
+            elif similarity > refusal:
+                refusal, refusal_kind = similarity, kinds[i]
+        return Evidence(by_entry, refusal, refusal_kind, talk, talk_id)
 
     def _clauses(
         self, question: str, langs: frozenset[str], lang: str, answer: Answer
@@ -452,7 +487,7 @@ class Matcher:
                 continue
             candidate, part_refused = self._decide(self.rank(part, langs), lang)
             if part_refused:
-                return answer, True  # an off-topic question asked inside the story: not ours
+                return candidate, True  # an off-topic question asked inside the story: not ours
             if candidate.matched and (best is None or candidate.score > best.score):
                 best = candidate
         return best or answer, False
@@ -515,35 +550,76 @@ class Matcher:
         return Suggestion(entry_id, self.knowledge.entry(entry_id, lang).title, score)
 
 
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The semantic signal on one question: best cosine per entry index, and the closest
+    refusal example and small-talk example (with their kind / item ids)."""
+
+    entries: dict[int, float]
+    refusal: float
+    refusal_kind: str | None
+    talk: float
+    talk_id: str | None
+
+
 def fuse(
     t: Thresholds,
-    by_entry: dict[int, float],
-    refusal: float,
+    lexical: Answer,
     ranking: Ranking,
-    index_of: dict[str, int],
-) -> tuple[str, float] | None:
-    """The entry the semantic and lexical evidence agree on, or None (see Thresholds.sem_*)."""
-    if not by_entry:
-        return None
-    lexical = {index_of[entry_id]: score for entry_id, score in ranking.entries}
+    evidence: Evidence,
+    entry_ids: list[str],
+    suggestion: Callable[[str, float, str], Suggestion],
+) -> Answer:
+    """The verdict of the words and the semantic signal together (see Thresholds.sem_*).
+
+    `lexical` is the words' own verdict (a clause's answer for a long message): it stands when
+    the model has nothing to say."""
+    lang = lexical.lang
+    if not evidence.entries:
+        return lexical
+    lex = {entry_id: score for entry_id, score in ranking.entries}
+    if lexical.entry_id is not None:
+        lex[lexical.entry_id] = max(lex.get(lexical.entry_id, 0.0), lexical.score)
     w = t.sem_weight
     fused = sorted(
         (
-            (w * sim + (1 - w) * lexical.get(label, 0.0), sim, label)
-            for label, sim in by_entry.items()
+            (w * sim + (1 - w) * lex.get(entry_ids[label], 0.0), entry_ids[label])
+            for label, sim in evidence.entries.items()
         ),
         reverse=True,
     )
-    score, similarity, label = fused[0]
+    best, best_id = fused[0]
     runner_up = fused[1][0] if len(fused) > 1 else 0.0
+    refusal = w * evidence.refusal + (1 - w) * ranking.refusal
+    closest_entry = max(evidence.entries.values())
     if (
-        score >= t.sem_answer
-        and score - runner_up >= t.sem_gap
-        and similarity - refusal >= t.sem_refusal_margin
+        not lexical.matched
+        and evidence.talk_id is not None
+        and evidence.talk >= t.talk_answer
+        and evidence.talk >= max(closest_entry, evidence.refusal)
     ):
-        entry_ids = list(index_of)
-        return entry_ids[label], round(score, 4)
-    return None
+        return Answer(None, _unit(evidence.talk), (), lang, smalltalk=evidence.talk_id)
+    if (
+        best >= t.sem_answer
+        and best - runner_up >= t.sem_gap
+        and best - refusal >= t.sem_refusal_margin
+    ):
+        return Answer(best_id, _unit(best), (), lang)
+    if lexical.entry_id == best_id and best - refusal >= t.sem_refusal_margin:
+        return lexical  # the words answered and the model agrees on the entry
+    if refusal >= best:
+        kind = evidence.refusal_kind if evidence.refusal >= ranking.refusal else None
+        return Answer(None, _unit(best), (), lang, refusal=kind)
+    offered = tuple(
+        suggestion(entry_id, _unit(score), lang)
+        for score, entry_id in fused[:3]
+        if score >= t.sem_suggest and score > refusal
+    )
+    return Answer(None, _unit(best), offered, lang)
+
+
+def _unit(score: float) -> float:
+    return round(min(1.0, max(0.0, score)), 4)
 
 
 class _LargeIndex:

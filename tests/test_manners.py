@@ -97,8 +97,8 @@ async def test_refusal_kinds_reply_with_their_own_text(
 async def test_a_verdict_from_the_matcher_is_used_as_is(knowledge: Knowledge) -> None:
     """The interface the matcher fills in: Answer.smalltalk / Answer.refusal win."""
     engine = Engine(knowledge)
-    said = engine.manners.verdict("anything", Answer(None, 0.0, smalltalk="thanks"))
-    assert said.smalltalk == "thanks"
+    said = engine.read("thanks", "en", None)
+    assert said == Answer(None, 1.0, (), "en", smalltalk="thanks")
     _, reply = engine.ask("my account was hacked")
     assert reply.text == refusal(knowledge, "hacked", "en") and not reply.buttons
     answer, reply = engine.ask("hi")

