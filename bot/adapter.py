@@ -299,6 +299,9 @@ class Adapter(abc.ABC):
                 background.append(
                     asyncio.create_task(self._count_walkthroughs_forever(), name="helpbot-gauge")
                 )
+            # Load the sentence model before taking traffic, off the event loop: loaded lazily,
+            # the first question would wait for it (over a second; Discord allows three).
+            await self.engine.warm_up()
             try:
                 await self.start()
             except AdapterExit as refused:

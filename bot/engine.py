@@ -227,6 +227,17 @@ class Engine:
     def _default_lang(self, message: IncomingMessage) -> str:
         return from_locale(message.locale, self.knowledge.languages) or "en"
 
+    async def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for (the sentence model and its
+        index), in a worker thread; a failure is logged and leaves the model to load lazily."""
+        semantic = self.matcher.semantic
+        if semantic is None:
+            return
+        try:
+            await asyncio.to_thread(semantic.warm)
+        except Exception:
+            log.exception("could not load the sentence model ahead of time")
+
     async def purge_expired(self) -> int:
         """Delete what was kept for people idle for over twice the TTL (walkthroughs and
         remembered languages); returns how many. Adapters call this periodically, outside any

@@ -6,6 +6,8 @@ import ast
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.actions import MAX_PAYLOAD_BYTES, Navigate, ShowEntry, encode
 from bot.engine import Engine
 from bot.sessions import MemoryStore, SqliteStore
@@ -255,3 +257,24 @@ async def test_emoji_only_messages_ask_for_words(person):
 async def test_answers_introduce_related_topics(person):
     replies = await person.say("what happens to my wallet money")
     assert replies[0].text.rstrip().endswith("See also:")
+
+
+async def test_warm_up_loads_the_sentence_model_before_the_first_question(knowledge):
+    """Adapters call warm_up before they connect, so no person waits for the model."""
+    from bot.semantic import available
+
+    if not available():
+        pytest.skip("the sentence model is not installed")
+    engine = Engine(knowledge, MemoryStore())
+    semantic = engine.matcher.semantic
+    assert semantic is not None
+    loads: list[int] = []
+    original = semantic._load
+
+    def counting_load():  # type: ignore[no-untyped-def]
+        loads.append(1)
+        return original()
+
+    semantic._load = counting_load  # type: ignore[method-assign]
+    await engine.warm_up()
+    assert loads, "warm_up did not load the model"
