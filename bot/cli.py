@@ -588,14 +588,28 @@ def ask_json(knowledge: Knowledge, answer: Answer, reply: Reply) -> dict[str, ob
         "topics": [{"id": i, "title": label} for i, label in _topics(reply)],
         "buttons": [b.label for b in reply.all_buttons()],
         "lang": answer.lang,
+        "kind": _kind(answer),
+        "smalltalk": answer.smalltalk,
+        "refusal": answer.refusal,
     }
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def _kind(answer: Answer) -> str:
+    """The verdict in one word, as the operator's events name it."""
+    if answer.smalltalk is not None:
+        return "smalltalk"
+    if answer.refusal is not None:
+        return "refusal"
+    if answer.matched:
+        return "answer"
+    return "did_you_mean" if answer.suggestions else "fallback"
 
 
 def _percentage(text: str) -> float:
     from bot.evaluate import percentage
 
     return percentage(text)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
