@@ -160,4 +160,7 @@ class SemanticIndex:
         return tuple((matrix @ vector).tolist())
 
     def warm(self) -> None:
-        self._load()
+        """Load the model and the vectors, and run the model once: its first sentence costs
+        most of a second of set-up that should not fall on a person's question."""
+        encoder, _ = self._load()
+        encoder.embed(["warm up", "a slightly longer sentence to warm the model up with"])
