@@ -312,7 +312,7 @@ def _chat(
 
 def test_store_and_db_together_is_an_error(tmp_path: Path) -> None:
     run = _chat("hi\n", "--store", "memory://", "--db", str(tmp_path / "x.sqlite3"))
-    assert run.returncode == 1 and "not both" in run.stderr
+    assert run.returncode == 2 and "not both" in run.stderr
 
 
 def test_store_from_the_environment(tmp_path: Path) -> None:
@@ -321,7 +321,7 @@ def test_store_from_the_environment(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert asyncio.run(_active(path, "console:terminal:e"))
     run = _chat("hi\n", "--store", "mongodb://x")
-    assert run.returncode == 1 and "unknown store mongodb://" in run.stderr
+    assert run.returncode == 2 and "unknown store mongodb://" in run.stderr
 
 
 async def _active(path: Path, key: str) -> bool:
@@ -341,6 +341,22 @@ def test_unreachable_redis_is_one_line_without_the_password() -> None:
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "hunter2" not in run.stderr and "redis://:***@127.0.0.1" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_redis_without_its_extra_is_one_line_and_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pip install helpbot` has no redis package: naming a redis:// store says how to get it."""
+    from bot.cli import main
+
+    monkeypatch.setitem(sys.modules, "redis", None)  # `import redis...` now raises ImportError
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    url = "redis://:hunter2@127.0.0.1:1/0"
+    for command in (["chat", "--store", url], ["report", "--store", url]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert "pip install 'helpbot[redis]'" in err and "Traceback" not in err
+        assert "hunter2" not in err and len(err.strip().splitlines()) == 1
 
 
 # -- Redis ------------------------------------------------------------------------------------
