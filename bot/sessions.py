@@ -492,7 +492,8 @@ class SqliteStore:
         )
 
     async def purge(self, older_than: float) -> int:
-        """Drops idle walkthroughs; language choices and open handoffs stay."""
+        """Drops idle walkthroughs and handoff-open times older than `older_than`; language
+        choices and open handoffs stay."""
         try:
             cursor = await asyncio.to_thread(
                 self._run, "DELETE FROM sessions WHERE updated_at < ?", (older_than,)
