@@ -6,7 +6,7 @@ other users could read it). Slash commands are registered at start-up with --syn
 (instant, for development) or `none` (when another process registers them). Replies in servers
 are visible only to the person who asked, unless they pass `public:true` to /ask or /faq.
 
-  DISCORD_BOT_TOKEN=... helpbot discord --sync guild:123456789012345678
+  helpbot discord --token-file /run/secrets/discord-token --sync guild:123456789012345678
 
 With --support-channel (and optionally --support-role) a person who asks for a human gets a
 private thread in that channel: they are added to it, the role is mentioned (the only mention

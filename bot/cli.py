@@ -380,8 +380,8 @@ def _main(argv: list[str] | None) -> int:
     if not _prepare_metrics(args):
         return EXIT_USAGE
     store = _open_store_or_report(args)
-    if store is None:
-        return EXIT_PROBLEM
+    if isinstance(store, int):
+        return store
     events = _open_events_or_report(store, args)
     if events is None:
         return EXIT_PROBLEM
@@ -423,16 +423,18 @@ def _prepare_metrics(args: argparse.Namespace) -> bool:
     return True
 
 
-def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
+def _open_store_or_report(args: argparse.Namespace) -> SessionStore | int:
     """The store chosen by --store, --db, $HELPBOT_STORE or $HELPBOT_DB (in that order),
-    proven usable (a SQLite file writable, Redis answering), else None after one clear line."""
+    proven usable (a SQLite file writable, Redis answering), else an exit status after one
+    clear line: EXIT_USAGE for a store that cannot be named so (both options, an unknown
+    scheme, redis:// without its extra), EXIT_PROBLEM for one that does not work."""
     import asyncio
 
-    from bot.sessions import RedisStore, StoreUnavailable, open_store, redact_url
+    from bot.sessions import RedisStore, StoreUnavailable, UnknownStore, open_store, redact_url
 
     if args.store and args.db:
         print("helpbot: give --store URL or --db PATH, not both.", file=sys.stderr)
-        return None
+        return EXIT_USAGE
     where = args.store or args.db or os.environ.get("HELPBOT_STORE") or None
     shown = (
         redact_url(str(where))
@@ -454,13 +456,16 @@ def _open_store_or_report(args: argparse.Namespace) -> SessionStore | None:
                     await probe.close()
 
             asyncio.run(check())
+    except UnknownStore as error:
+        print(f"helpbot: --store {shown}: {error}.", file=sys.stderr)
+        return EXIT_USAGE
     except (OSError, sqlite3.Error, StoreUnavailable, ValueError) as error:
         print(
             f"helpbot: cannot open the session database at {shown}: {redact_url(str(error)).rstrip('.')}. "
             "Choose another with --store URL or --db PATH (memory:// keeps nothing).",
             file=sys.stderr,
         )
-        return None
+        return EXIT_PROBLEM
     return store
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import secrets
 import sqlite3
 import threading
@@ -31,12 +30,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args
+from typing import Literal, Protocol, TypeVar, get_args
 
 from bot.text import normalize
-
-if TYPE_CHECKING:
-    import redis.asyncio
 
 T = TypeVar("T")
 
@@ -388,22 +384,13 @@ class RedisEventLog:
         prefix: str = "helpbot:",
         timeout: float = 2.0,
     ) -> None:
-        import redis.asyncio
-
-        from bot.sessions import redact_url
+        from bot.sessions import redact_url, redis_client
 
         self.where = redact_url(url)
         self.log_questions = log_questions
         self.retention = retention_days * DAY
         self.prefix = prefix
-        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-        password = os.environ.get("REDIS_PASSWORD")
-        if password and "@" not in url.partition("://")[2].partition("/")[0]:
-            options["password"] = password
-        try:
-            self._redis: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
-        except ValueError as error:
-            raise ValueError(f"not a usable Redis URL {self.where}: {error}") from None
+        self._redis = redis_client(url, timeout)
         self._pending = _Pending()
 
     def _expiry(self, at: float) -> int:

@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 
 from bot.events import Event, open_event_log
 from bot.knowledge import Knowledge
-from bot.sessions import StoreUnavailable
+from bot.sessions import StoreUnavailable, UnknownStore
 
 SCHEMA = "helpbot-report/1"
 QUESTION_KINDS = ("answer", "did_you_mean", "fallback")
@@ -546,7 +546,7 @@ def run(args: argparse.Namespace, knowledge: Knowledge | None) -> int:
                 "file with --db PATH or the bots' redis:// URL",
                 file=sys.stderr,
             )
-            return 1
+            return 2
         db = rest[1:] if rest.startswith("//") else rest
     if db == ":memory:":
         print("helpbot report: a :memory: store keeps no events to report on", file=sys.stderr)
@@ -555,6 +555,9 @@ def run(args: argparse.Namespace, knowledge: Knowledge | None) -> int:
     try:
         log = open_event_log(db, read_only=True)
         events = asyncio.run(_read(log, until - period))
+    except UnknownStore as error:
+        print(f"helpbot report: {error}", file=sys.stderr)
+        return 2
     except (OSError, sqlite3.Error, StoreUnavailable, ValueError) as error:
         from bot.sessions import default_db_path, redact_url
 

@@ -492,7 +492,8 @@ class SqliteStore:
         )
 
     async def purge(self, older_than: float) -> int:
-        """Drops idle walkthroughs; language choices and open handoffs stay."""
+        """Drops idle walkthroughs and handoff-open times older than `older_than`; language
+        choices and open handoffs stay."""
         try:
             cursor = await asyncio.to_thread(
                 self._run, "DELETE FROM sessions WHERE updated_at < ?", (older_than,)
@@ -610,7 +611,7 @@ class RedisStore:
         prefix: str = "helpbot:",
         timeout: float = 2.0,
     ) -> None:
-        import redis.asyncio
+        require_redis()
         from redis.asyncio.retry import Retry
         from redis.backoff import ExponentialBackoff
 
@@ -619,19 +620,12 @@ class RedisStore:
         self.lock_timeout = lock_timeout
         self.lock_wait = lock_wait
         self.prefix = prefix
-        options: dict[str, Any] = {
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
+        self._redis = redis_client(
+            url,
+            timeout,
             # Two quick retries, then StoreUnavailable: a person waits seconds, not minutes.
-            "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
-        }
-        password = os.environ.get("REDIS_PASSWORD")
-        if password and "@" not in url.partition("://")[2].partition("/")[0]:
-            options["password"] = password
-        try:
-            self._redis: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
-        except ValueError as error:
-            raise ValueError(f"not a usable Redis URL {self.where}: {error}") from None
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        )
         self._release = self._redis.register_script(_RELEASE)
         self._renew = self._redis.register_script(_RENEW)
         self._local = KeyedLocks()
@@ -798,6 +792,42 @@ def default_db_path() -> Path:
 STORE_SCHEMES = ("sqlite://", "memory://", "redis://", "rediss://")
 
 
+class UnknownStore(ValueError):
+    """A store URL helpbot cannot use as given: an unknown scheme, or redis:// without the
+    redis extra installed. A usage error (exit 2), unlike a store that is down."""
+
+
+def require_redis() -> None:
+    """Raise `UnknownStore` with the one-line fix when the redis package is missing."""
+    try:
+        import redis.asyncio  # noqa: F401
+    except ImportError:
+        raise UnknownStore(
+            "redis:// needs the redis package, which is not installed: "
+            "pip install 'helpbot[redis]'"
+        ) from None
+
+
+def redis_client(url: str, timeout: float, **extra: Any) -> redis.asyncio.Redis:
+    """A Redis client for `url` (sessions and events share this): `timeout` seconds to
+    connect and per command, the password from `$REDIS_PASSWORD` unless the URL has one.
+    Raises `UnknownStore` without the redis extra, ValueError (password masked) for a URL
+    redis cannot parse."""
+    require_redis()
+    import redis.asyncio
+
+    options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    options.update(extra)
+    password = os.environ.get("REDIS_PASSWORD")
+    if password and "@" not in url.partition("://")[2].partition("/")[0]:
+        options["password"] = password
+    try:
+        client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
+    except ValueError as error:
+        raise ValueError(f"not a usable Redis URL {redact_url(url)}: {error}") from None
+    return client
+
+
 def open_store(
     where: str | Path | None,
     *,
@@ -828,7 +858,7 @@ def open_store(
         return SqliteStore(Path(path).expanduser())
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         scheme = text.partition("://")[0]
-        raise ValueError(
+        raise UnknownStore(
             f"unknown store {scheme}://; use one of {', '.join(STORE_SCHEMES)} or a file path"
         )
     return SqliteStore(Path(text).expanduser())

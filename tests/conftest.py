@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,6 +17,34 @@ from bot.types import IncomingMessage, Reply
 # The index cache (bot/cache.py) of every CLI run in the tests goes to a throw-away folder
 # shared by the session (child processes inherit it), never the user's ~/.cache.
 os.environ.setdefault("HELPBOT_CACHE", tempfile.mkdtemp(prefix="helpbot-test-cache-"))
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """Undo what an in-process `helpbot ...` (`bot.cli.main`) does to logging: it replaces the
+    root handlers with one on the sys.stderr of that moment (pytest's capture, closed once the
+    test ends: later records hit "I/O operation on closed file"), sets the root level, and
+    marks logging configured, after which `quiet_loggers` raises library loggers such as
+    discord.gateway to WARNING at once. Tests that ran after such a test saw another logging."""
+    import bot.logs
+
+    root = logging.getLogger()
+    handlers, level, configured = root.handlers[:], root.level, bot.logs._configured
+    levels = {
+        name: logger.level
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    for handler in root.handlers[:]:
+        # setup_logging's own handler; pytest's capture handlers are subclasses, per phase.
+        if type(handler) is logging.StreamHandler and handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    bot.logs._configured = configured
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and logger.level != levels.get(name, logging.NOTSET):
+            logger.setLevel(levels.get(name, logging.NOTSET))
 
 
 @pytest.fixture(scope="session")

@@ -270,7 +270,7 @@ def test_report_errors_are_one_clear_line(
     assert main(["report", "--store", nowhere]) == 1
     err = capsys.readouterr().err
     assert "cannot read events from redis://:***@127.0.0.1" in err and "hunter2" not in err
-    assert main(["report", "--store", "mongodb://x/y"]) == 1
+    assert main(["report", "--store", "mongodb://x/y"]) == 2
     assert "cannot read events from mongodb:// stores" in capsys.readouterr().err
     not_db = tmp_path / "notes.txt"
     not_db.write_text("hello, this is not a database" * 100)

@@ -312,7 +312,7 @@ def _chat(
 
 def test_store_and_db_together_is_an_error(tmp_path: Path) -> None:
     run = _chat("hi\n", "--store", "memory://", "--db", str(tmp_path / "x.sqlite3"))
-    assert run.returncode == 1 and "not both" in run.stderr
+    assert run.returncode == 2 and "not both" in run.stderr
 
 
 def test_store_from_the_environment(tmp_path: Path) -> None:
@@ -321,7 +321,7 @@ def test_store_from_the_environment(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert asyncio.run(_active(path, "console:terminal:e"))
     run = _chat("hi\n", "--store", "mongodb://x")
-    assert run.returncode == 1 and "unknown store mongodb://" in run.stderr
+    assert run.returncode == 2 and "unknown store mongodb://" in run.stderr
 
 
 async def _active(path: Path, key: str) -> bool:
@@ -341,6 +341,22 @@ def test_unreachable_redis_is_one_line_without_the_password() -> None:
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "hunter2" not in run.stderr and "redis://:***@127.0.0.1" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_redis_without_its_extra_is_one_line_and_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pip install helpbot` has no redis package: naming a redis:// store says how to get it."""
+    from bot.cli import main
+
+    monkeypatch.setitem(sys.modules, "redis", None)  # `import redis...` now raises ImportError
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    url = "redis://:hunter2@127.0.0.1:1/0"
+    for command in (["chat", "--store", url], ["report", "--store", url]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert "pip install 'helpbot[redis]'" in err and "Traceback" not in err
+        assert "hunter2" not in err and len(err.strip().splitlines()) == 1
 
 
 # -- Redis ------------------------------------------------------------------------------------
@@ -448,7 +464,7 @@ _DIE_HOLDING = """
 import asyncio, os, sys
 from bot.sessions import RedisStore
 async def main():
-    store = RedisStore(sys.argv[1])
+    store = RedisStore(sys.argv[1], lock_timeout=float(sys.argv[2]))
     async with store.lock("test:c1:victim"):
         print("held", flush=True)
         os._exit(9)
@@ -459,13 +475,14 @@ asyncio.run(main())
 async def test_a_holder_that_dies_blocks_the_person_for_a_few_seconds_at_most(
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
+    lease = 2.0  # the default 5 s proves nothing more, and cost 3 s more of every run
     dead = subprocess.run(
-        [sys.executable, "-c", _DIE_HOLDING, redis_server.url],
+        [sys.executable, "-c", _DIE_HOLDING, redis_server.url, str(lease)],
         capture_output=True, text=True, timeout=60, env=ENV,
     )  # fmt: skip
     assert dead.returncode == 9 and "held" in dead.stdout, dead.stderr
     died = time.monotonic()
-    store = RedisStore(redis_server.url)
+    store = RedisStore(redis_server.url, lock_timeout=lease)
     async with store.lock("test:c1:victim"):
         waited = time.monotonic() - died
     assert waited <= store.lock_timeout + 1.0
