@@ -20,6 +20,7 @@ from bot.types import Reply
 
 if TYPE_CHECKING:
     from bot.engine import Turn
+    from bot.knowledge import Knowledge
 
 OptionKind = Literal["text", "bool", "language"]
 Handler = Callable[["Turn", str], list[Reply]]
@@ -127,6 +128,33 @@ class CommandSpec:
     description: str
     options: tuple[OptionSpec, ...] = ()
     admin: bool = False
+
+
+def menu_specs(knowledge: Knowledge, lang: str | None, admin: bool) -> list[CommandSpec]:
+    """Every declared command as a menu shows it in `lang` (admin commands only when `admin`);
+    `Engine.command_specs` serves this to the adapters."""
+    k = knowledge
+    descriptions = k.command_descriptions(lang)
+    languages = tuple((code, k.ui("language_name", code)) for code in k.languages)
+    specs = []
+    for declared in REGISTRY:
+        if declared.admin and not admin:
+            continue
+        options = tuple(
+            OptionSpec(
+                o.name,
+                k.ui(o.text_key, lang),
+                o.kind,
+                o.required,
+                o.autocomplete,
+                languages if o.kind == "language" else (),
+            )
+            for o in declared.options
+        )
+        specs.append(
+            CommandSpec(declared.name, descriptions[declared.name], options, declared.admin)
+        )
+    return specs
 
 
 # -- the commands ---------------------------------------------------------------------------

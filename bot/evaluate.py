@@ -126,19 +126,31 @@ def _strings(path: Path, container: object, key: str, value: object) -> list[str
 def evaluate(
     knowledge: Knowledge, path: Path, matcher: Matcher | None = None, set_name: str = ""
 ) -> Report:
+    """The figures of one question file against `knowledge` (its matcher, when given)."""
     qs = load_question_set(path)
-    lang = qs.lang
     matcher = matcher or Matcher(knowledge)
     unknown = sorted(set(qs.in_scope) - set(knowledge.base.entries))
     if unknown:
         raise QuestionSetError(
             f"{path}: no such entries in the knowledge base: {', '.join(unknown)}"
         )
-    report = Report(lang=lang, set_name=set_name or path.parent.name)
+    report = Report(lang=qs.lang, set_name=set_name or path.parent.name)
+    _score_in_scope(report, matcher, qs)
+    _score_out_of_scope(report, matcher, qs)
+    _score_smalltalk(report, matcher, qs)
+    return report
+
+
+def _confusion(question: str, expected: str, got: str, score: float) -> dict[str, object]:
+    return {"question": question, "expected": expected, "got": got, "score": round(score, 3)}
+
+
+def _score_in_scope(report: Report, matcher: Matcher, qs: QuestionSet) -> None:
+    """Questions with an expected entry: right, among the suggestions, wrong or unanswered."""
     for expected, questions in qs.in_scope.items():
         for question in questions:
             report.in_scope += 1
-            answer = matcher.match(question, lang)
+            answer = matcher.match(question, qs.lang)
             if answer.entry_id == expected:
                 report.correct += 1
                 continue
@@ -151,53 +163,37 @@ def evaluate(
             else:
                 report.unanswered += 1
                 outcome = "(fallback)"
-            report.confusions.append(
-                {
-                    "question": question,
-                    "expected": expected,
-                    "got": outcome,
-                    "score": round(answer.score, 3),
-                }
-            )
+            report.confusions.append(_confusion(question, expected, outcome, answer.score))
+
+
+def _score_out_of_scope(report: Report, matcher: Matcher, qs: QuestionSet) -> None:
+    """Questions the guide does not cover: rejected, or answered with an entry (a confusion)."""
     for question in qs.out_of_scope:
         report.out_of_scope += 1
-        answer = matcher.match(question, lang)
+        answer = matcher.match(question, qs.lang)
         if answer.entry_id is None:
             report.rejected += 1
         else:
             report.confusions.append(
-                {
-                    "question": question,
-                    "expected": "(out of scope)",
-                    "got": answer.entry_id,
-                    "score": round(answer.score, 3),
-                }
+                _confusion(question, "(out of scope)", answer.entry_id, answer.score)
             )
+
+
+def _score_smalltalk(report: Report, matcher: Matcher, qs: QuestionSet) -> None:
+    """Small talk: kept away from guide entries, and right when it got a small-talk reply."""
     for question in qs.smalltalk:
         report.smalltalk += 1
-        answer = matcher.match(question, lang)
+        answer = matcher.match(question, qs.lang)
         if answer.entry_id is None:
             report.smalltalk_kept += 1
             report.smalltalk_right += answer.smalltalk is not None
             if answer.smalltalk is None:
-                report.confusions.append(
-                    {
-                        "question": question,
-                        "expected": "(small talk)",
-                        "got": "(refusal)" if answer.refusal else "(fallback)",
-                        "score": round(answer.score, 3),
-                    }
-                )
+                got = "(refusal)" if answer.refusal else "(fallback)"
+                report.confusions.append(_confusion(question, "(small talk)", got, answer.score))
         else:
             report.confusions.append(
-                {
-                    "question": question,
-                    "expected": "(small talk)",
-                    "got": answer.entry_id,
-                    "score": round(answer.score, 3),
-                }
+                _confusion(question, "(small talk)", answer.entry_id, answer.score)
             )
-    return report
 
 
 def percentage(text: str) -> float:
@@ -250,40 +246,56 @@ def run_eval(
         print(f"helpbot eval: {error}", file=sys.stderr)
         return 2
     if as_json:
-        print(
-            json.dumps(
-                [
-                    {
-                        **asdict(r),
-                        "accuracy": round(r.accuracy, 4),
-                        "rejection": round(r.rejection, 4),
-                        "confident_wrong": r.confident_wrong,
-                    }
-                    for r in reports
-                ],
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        print(_as_json(reports))
     else:
         print(format_table(reports))
-        confusions = [
-            c | {"lang": r.lang, "set": r.set_name} for r in reports for c in r.confusions
-        ]
-        if confusions and limit > 0:
-            kinds = Counter(
-                "wrong answer"
-                if not str(c["got"]).startswith("(")
-                else str(c["got"]).split(":")[0].strip("()")
-                for c in confusions
-            )
-            print(
-                f"\nConfusions ({', '.join(f'{n} {k}' for k, n in kinds.most_common())}), first {min(limit, len(confusions))}:"
-            )
-            for c in confusions[:limit]:
-                print(
-                    f"  [{c['set']}/{c['lang']}] {c['question']!r}: expected {c['expected']}, got {c['got']} (score {c['score']})"
-                )
+        _print_confusions(reports, limit)
+    missed = _missed_floors(reports, min_accuracy, min_rejection)
+    for line in missed:
+        print(f"helpbot eval: {line}", file=sys.stderr)
+    return 1 if missed else 0
+
+
+def _as_json(reports: list[Report]) -> str:
+    return json.dumps(
+        [
+            {
+                **asdict(r),
+                "accuracy": round(r.accuracy, 4),
+                "rejection": round(r.rejection, 4),
+                "confident_wrong": r.confident_wrong,
+            }
+            for r in reports
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def _print_confusions(reports: list[Report], limit: int) -> None:
+    """The first `limit` confusions of every set, after a count of each kind."""
+    confusions = [c | {"lang": r.lang, "set": r.set_name} for r in reports for c in r.confusions]
+    if not confusions or limit <= 0:
+        return
+    kinds = Counter(
+        "wrong answer"
+        if not str(c["got"]).startswith("(")
+        else str(c["got"]).split(":")[0].strip("()")
+        for c in confusions
+    )
+    print(
+        f"\nConfusions ({', '.join(f'{n} {k}' for k, n in kinds.most_common())}), first {min(limit, len(confusions))}:"
+    )
+    for c in confusions[:limit]:
+        print(
+            f"  [{c['set']}/{c['lang']}] {c['question']!r}: expected {c['expected']}, got {c['got']} (score {c['score']})"
+        )
+
+
+def _missed_floors(
+    reports: list[Report], min_accuracy: float | None, min_rejection: float | None
+) -> list[str]:
+    """One line per set and language below a floor given in percent (none given: none)."""
     missed: list[str] = []
     for r in reports:
         where = f"{r.set_name}/{r.lang}"
@@ -295,9 +307,7 @@ def run_eval(
             missed.append(
                 f"{where}: rejection {r.rejection:.1%} is below --min-rejection {min_rejection:g}%"
             )
-    for line in missed:
-        print(f"helpbot eval: {line}", file=sys.stderr)
-    return 1 if missed else 0
+    return missed
 
 
 def format_table(reports: list[Report]) -> str:

@@ -10,6 +10,7 @@ a knowledge base with any problem never starts a bot.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -182,31 +183,6 @@ def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) ->
     `translated_min`)."""
     warnings: list[Problem] = []
     guide = folder / "guide.yaml"
-
-    def complete(kind: str, file: Path, mine: Any, original: Any) -> Any:
-        changes: dict[str, Any] = {}
-        for f in fields(type(original)):
-            value = getattr(mine, f.name)
-            if f.rule.inherit and not value:
-                changes[f.name] = getattr(original, f.name)
-                if f.rule.base:
-                    warnings.append(
-                        Problem(
-                            file,
-                            None,
-                            f"{kind} '{original.id}' has no translated {f.name} (English is used)",
-                        )
-                    )
-            if f.rule.translated_min and len(value) < f.rule.translated_min:
-                warnings.append(
-                    Problem(
-                        file,
-                        None,
-                        f"{kind} '{original.id}' has {len(value)} {f.name} in this language; at least {f.rule.translated_min} are expected",
-                    )
-                )
-        return msgspec.structs.replace(mine, **changes) if changes else mine
-
     for entry_id, original in base.entries.items():
         mine = pack.entries.get(entry_id)
         if mine is None:
@@ -214,7 +190,7 @@ def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) ->
                 Problem(guide, None, f"entry '{entry_id}' is not translated (English is used)")
             )
             continue
-        pack.entries[entry_id] = complete("entry", guide, mine, original)
+        pack.entries[entry_id] = _complete(warnings, "entry", guide, mine, original)
     for kind, file, attr in (
         ("refusal", guide, "refusals"),
         ("smalltalk", folder / "smalltalk.yaml", "smalltalk"),
@@ -223,7 +199,7 @@ def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) ->
         completed = []
         for original in getattr(base, attr):
             if original.id in theirs:
-                completed.append(complete(kind, file, theirs[original.id], original))
+                completed.append(_complete(warnings, kind, file, theirs[original.id], original))
             else:
                 # the reply in English; no examples, as questions are never borrowed
                 warnings.append(
@@ -233,6 +209,40 @@ def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) ->
                 )
                 completed.append(msgspec.structs.replace(original, examples=()))
         setattr(pack, attr, tuple(completed))
+    return warnings + _untranslated_ui(pack, folder)
+
+
+def _complete(warnings: list[Problem], kind: str, file: Path, mine: Any, original: Any) -> Any:
+    """One translated item with its empty inherited fields taken from `original`; appends a
+    warning per field the schema wants translated (`base`) or too short (`translated_min`)."""
+    changes: dict[str, Any] = {}
+    for f in fields(type(original)):
+        value = getattr(mine, f.name)
+        if f.rule.inherit and not value:
+            changes[f.name] = getattr(original, f.name)
+            if f.rule.base:
+                warnings.append(
+                    Problem(
+                        file,
+                        None,
+                        f"{kind} '{original.id}' has no translated {f.name} (English is used)",
+                    )
+                )
+        if f.rule.translated_min and len(value) < f.rule.translated_min:
+            warnings.append(
+                Problem(
+                    file,
+                    None,
+                    f"{kind} '{original.id}' has {len(value)} {f.name} in this language; at least {f.rule.translated_min} are expected",
+                )
+            )
+    return msgspec.structs.replace(mine, **changes) if changes else mine
+
+
+def _untranslated_ui(pack: LanguagePack, folder: Path) -> list[Problem]:
+    """A warning per interface string, command description and walkthrough this translation
+    lacks (the lookups fall back to English on their own)."""
+    warnings: list[Problem] = []
     for names, have, what in (
         (UI_KEYS, pack.ui, "interface string '{}'"),
         (COMMANDS, pack.commands, "description of command '{}'"),
@@ -270,14 +280,7 @@ def _load_pack(
 ) -> LanguagePack | None:
     is_base = base is None
     names = (*FILES, UI_FILE)
-    for name in REQUIRED_FILES if is_base else ():
-        if not (folder / name).is_file():
-            problems.append(Problem(folder / name, None, "missing file"))
-    for path in sorted(folder.iterdir()):
-        if path.suffix in (".yaml", ".yml") and path.name not in names:
-            problems.append(
-                Problem(path, None, f"unexpected file (expected {', '.join(sorted(names))})")
-            )
+    _check_file_names(folder, names, is_base, problems)
     raw = {name: _read(folder / name, problems) for name in names}
     checkers = {name: Checker(folder / name, problems, is_base) for name in names}
     parsed = {
@@ -292,36 +295,12 @@ def _load_pack(
     guide_file = folder / "guide.yaml"
 
     entries = {entry.id: entry for entry in guide.entries}
-    known = set(entries) | (set(base.entries) if base else set())
-    guide_unreadable = (folder / "guide.yaml").is_file() and raw["guide.yaml"] is None
-    for checker in checkers.values():
-        for ref in checker.refs:
-            if ref.entry not in known and not (guide_unreadable and is_base):
-                # (guide.yaml did not parse: its error says so; don't cascade)
-                problems.append(Problem(ref.file, ref.line, ref.message.format(ref=ref.entry)))
+    if not (is_base and guide_file.is_file() and raw["guide.yaml"] is None):
+        # (when the base guide.yaml did not parse, its error says so; don't cascade)
+        known = set(entries) | (set(base.entries) if base else set())
+        _check_refs(checkers.values(), known, problems)
     if base is not None:
-        for kind, items, theirs in (
-            ("entry", guide.entries, base.entries),
-            ("refusal", guide.refusals, {r.id for r in base.refusals}),
-        ):
-            for item in items:
-                if item.id not in theirs:
-                    problems.append(
-                        Problem(
-                            guide_file,
-                            _item_line(guide_raw, kind, item.id),
-                            f"{kind} '{item.id}' is not in the base language",
-                        )
-                    )
-        for talk in smalltalk.smalltalk:
-            if talk.id not in {t.id for t in base.smalltalk}:
-                problems.append(
-                    Problem(
-                        folder / "smalltalk.yaml",
-                        None,
-                        f"smalltalk '{talk.id}' is not in the base language",
-                    )
-                )
+        _check_ids_in_base(guide, smalltalk, base, guide_raw, folder, problems)
     _check_synonyms(guide.synonyms, guide_raw, guide_file, problems, synonym_owners)
     _cross_checks(guide_raw, guide_file, entries, checkers.values(), problems)
 
@@ -353,6 +332,63 @@ def _load_pack(
         refusals=guide.refusals,
         smalltalk=smalltalk.smalltalk,
     )
+
+
+def _check_refs(checkers: Iterable[Checker], known: set[str], problems: list[Problem]) -> None:
+    """Every entry id a file names (related, topics, walkthrough steps...) exists."""
+    for checker in checkers:
+        for ref in checker.refs:
+            if ref.entry not in known:
+                problems.append(Problem(ref.file, ref.line, ref.message.format(ref=ref.entry)))
+
+
+def _check_file_names(
+    folder: Path, names: tuple[str, ...], is_base: bool, problems: list[Problem]
+) -> None:
+    """The base language has every required file; no folder has a YAML file we do not read."""
+    for name in REQUIRED_FILES if is_base else ():
+        if not (folder / name).is_file():
+            problems.append(Problem(folder / name, None, "missing file"))
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".yaml", ".yml") and path.name not in names:
+            problems.append(
+                Problem(path, None, f"unexpected file (expected {', '.join(sorted(names))})")
+            )
+
+
+def _check_ids_in_base(
+    guide: GuideFile,
+    smalltalk: SmalltalkFile,
+    base: LanguagePack,
+    guide_raw: YDict,
+    folder: Path,
+    problems: list[Problem],
+) -> None:
+    """A translation only translates: each of its entries, refusals and small-talk kinds must
+    exist in the base language."""
+    guide_file = folder / "guide.yaml"
+    for kind, items, theirs in (
+        ("entry", guide.entries, base.entries),
+        ("refusal", guide.refusals, {r.id for r in base.refusals}),
+    ):
+        for item in items:
+            if item.id not in theirs:
+                problems.append(
+                    Problem(
+                        guide_file,
+                        _item_line(guide_raw, kind, item.id),
+                        f"{kind} '{item.id}' is not in the base language",
+                    )
+                )
+    for talk in smalltalk.smalltalk:
+        if talk.id not in {t.id for t in base.smalltalk}:
+            problems.append(
+                Problem(
+                    folder / "smalltalk.yaml",
+                    None,
+                    f"smalltalk '{talk.id}' is not in the base language",
+                )
+            )
 
 
 def _read(file: Path, problems: list[Problem]) -> Any:
@@ -573,6 +609,11 @@ def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[s
         for key in UI_KEYS:
             if key not in raw:
                 check.add(raw.line, f"missing interface string '{key}'")
+    return strings, _ui_commands(raw, check, is_base)
+
+
+def _ui_commands(raw: YDict, check: Checker, is_base: bool) -> dict[str, str]:
+    """ui.yaml's `commands:`: a description per command of `bot.commands.REGISTRY`."""
     commands: dict[str, str] = {}
     described = raw.get("commands")
     if described is None:
@@ -599,4 +640,4 @@ def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[s
                     commands[name] = value
             elif is_base:
                 check.add(described.line, f"commands: missing required key '{name}'")
-    return strings, commands
+    return commands

@@ -11,18 +11,20 @@ figure drops by more than `MAX_DROP` (one point) on any set. The questions are:
   entry that still exists (per language) must still get its entry, and every out-of-scope
   example must still be refused. It needs no files, so it works from any install.
 
-`Engine.reload(path)` calls this and swaps the knowledge only when it passes.
+`Engine.reload(path)` calls `attempt` (load, validate, check) and swaps the knowledge only when
+it passes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.evaluate import QuestionSetError, evaluate
-from bot.knowledge import Knowledge
+from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.matcher import Matcher
 
 MAX_DROP = 0.01  # one point
@@ -135,3 +137,18 @@ def check(
         " and the built-in check" if sets else " the built-in check)"
     )
     return matcher, ReloadResult(True, new.path, reason, before=before, after=after)
+
+
+async def attempt(
+    old: Knowledge, old_matcher: Matcher, where: str, sets: Sequence[Path]
+) -> tuple[tuple[Knowledge, Matcher] | None, ReloadResult]:
+    """Load and validate the knowledge at `where` and `check` it, in a worker thread: the new
+    knowledge and its matcher when they may be served (None when not), and the verdict."""
+    try:
+        new = await asyncio.to_thread(load_knowledge, where)
+    except KnowledgeError as error:
+        problems = tuple(str(p) for p in error.problems)
+        reason = f"{len(problems)} problem(s) in {where}; first: {problems[0]}"
+        return None, ReloadResult(False, where, reason, problems)
+    matcher, result = await asyncio.to_thread(check, old, old_matcher, new, sets)
+    return ((new, matcher) if result.ok else None), result

@@ -160,6 +160,23 @@ def decode_text(path: str | Path, data: bytes) -> str:
 def _check_expansion(path: Path, root: yaml.Node) -> None:
     """Refuse, before building anything, a document whose aliases would expand past the caps
     (a 'billion laughs'), a text longer than MAX_TEXT_CHARS, or an alias that contains itself."""
+    weights = _weigh(path, root)
+    nodes, chars = weights[id(root)]
+    if nodes <= MAX_EXPANDED_NODES and chars <= MAX_EXPANDED_CHARS:
+        return
+    node = _innermost_heavy(root, weights)
+    raise Problem(
+        path,
+        node.start_mark.line + 1,
+        f"expands to {nodes} items and {chars} characters (aliases count each time they are "
+        f"used); at most {MAX_EXPANDED_NODES} items and {MAX_EXPANDED_CHARS} characters",
+    )
+
+
+def _weigh(path: Path, root: yaml.Node) -> dict[int, tuple[int, int]]:
+    """id(node) -> (expanded nodes, expanded chars) for every node under `root`, an alias
+    counting each time it is used (each node is weighed once). Raises Problem for a text over
+    MAX_TEXT_CHARS or an alias that contains itself."""
     weights: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, expanded chars)
     active: set[int] = set()
 
@@ -193,10 +210,12 @@ def _check_expansion(path: Path, root: yaml.Node) -> None:
         weights[key] = (nodes, chars)
         return weights[key]
 
-    nodes, chars = weigh(root)
-    if nodes <= MAX_EXPANDED_NODES and chars <= MAX_EXPANDED_CHARS:
-        return
-    # Name the innermost collection that is over the cap on its own: that is where the aliases are.
+    weigh(root)
+    return weights
+
+
+def _innermost_heavy(root: yaml.Node, weights: dict[int, tuple[int, int]]) -> yaml.Node:
+    """The innermost collection that is over the cap on its own: that is where the aliases are."""
     node = root
     while True:
         children = (
@@ -212,14 +231,8 @@ def _check_expansion(path: Path, root: yaml.Node) -> None:
             if weights[id(c)][0] > MAX_EXPANDED_NODES or weights[id(c)][1] > MAX_EXPANDED_CHARS
         ]
         if not heavy:
-            break
+            return node
         node = heavy[0]
-    raise Problem(
-        path,
-        node.start_mark.line + 1,
-        f"expands to {nodes} items and {chars} characters (aliases count each time they are "
-        f"used); at most {MAX_EXPANDED_NODES} items and {MAX_EXPANDED_CHARS} characters",
-    )
 
 
 def line_of(container: Any, key: str | int) -> int | None:

@@ -1,0 +1,196 @@
+"""Answering one message's question: matching it, reading follow-ups against what was last
+shown, and rendering an entry, "did you mean", small talk or the fallback as neutral replies.
+
+`Answering` holds one message's state (session, language, walkthrough, what the anonymous
+event will say); `bot.turn.Turn` adds the routing (commands, buttons, walkthrough words) on
+top of it, so commands and actions reach both through the one turn they are given.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot import actions
+from bot.actions import Rate, ShowEntry
+from bot.events import Kind, new_token
+from bot.markup import escape
+from bot.sessions import Session
+from bot.stopwords import ALL_STOPWORDS
+from bot.text import normalize
+from bot.types import Answer, Button, IncomingMessage, Reply
+from bot.walkthrough import Walk, sequence
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+
+class Answering:
+    """One message's state, and how its question is answered and its answers rendered."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        message: IncomingMessage,
+        session: Session,
+        lang: str,
+        text_lang: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.k = engine.knowledge
+        self.message = message
+        self.session = session
+        self.lang = lang
+        self.text_lang = text_lang
+        self.walk = Walk(self.k, lang, message.user_id, session)
+        self.last_entry: str | None = None  # the last answered entry (Engine.context)
+        self.feedback = engine.feedback
+        # What the anonymous event for this message says (see bot.turn_events).
+        self.kind: Kind | None = None
+        self.entry: str | None = None
+        self.score: float | None = None
+        self.token: str | None = None
+        self.question_text: str | None = None
+
+    def ui(self, key: str, **values: object) -> str:
+        return self.k.ui(key, self.lang, **values)
+
+    def button(self, label: str, action: actions.Action) -> Button:
+        return actions.button(label, action, self.message.user_id)
+
+    def topic_rows(self, entry_ids: tuple[str, ...]) -> tuple[tuple[Button, ...], ...]:
+        """One button per entry, labelled with its title, that answers it."""
+        return tuple(
+            (self.button(self.k.entry(i, self.lang).title, ShowEntry(i)),) for i in entry_ids
+        )
+
+    # -- follow-ups read against what was last shown (issue 11.3) ---------------------------
+
+    def walk_followup(self, text: str) -> list[Reply]:
+        """Mid-walkthrough: "I'm signed in, what's next" moves on like Next, "where is that
+        button" shows the step again, and a question about the next step moves there. A
+        follow-up phrase beside a question about something else is just that question."""
+        kind, rest = self.engine.followups.find(text)
+        if kind is not None and not self.about_something_else(rest, self.walk.here_entries()):
+            return self.walk.follow(kind) or []
+        answer = self.engine.read(text, self.lang, self.text_lang)
+        asks_next = answer.entry_id is not None and answer.entry_id == self.walk.next_entry()
+        if kind is None and asks_next:
+            return self.walk.follow("next") or []
+        return self.question(text, answer)
+
+    def answer_followup(self, text: str) -> list[Reply]:
+        """Outside a walkthrough, after an answered entry: "and then?" answers the entry that
+        follows it in the walkthrough's order, "what before that" the one before, "where is
+        that" the same one again."""
+        kind, rest = self.engine.followups.find(text)
+        if kind is None:
+            return self.question(text)
+        last = self.last_entry
+        if last is None:
+            if rest:
+                return self.question(text)
+            return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+        order = sequence(self.k.walkthrough(self.lang))
+        index = order.index(last) if last in order else None
+        step = {"done": 1, "next": 1, "back": -1, "where": 0}[kind]
+        target = None if index is None else index + step
+        inside = target is not None and 0 <= target < len(order)
+        near = {last, order[target]} if inside and target is not None else {last}
+        if self.about_something_else(rest, near):
+            return self.question(text)
+        if target is None or step == 0:
+            return self.show_entry(last)
+        if target < 0:
+            return [Reply(self.ui("already_first")), self.entry_answer(last, False)]
+        if target >= len(order):
+            self.last_entry = None
+            return [Reply(self.k.walkthrough(self.lang).done, self.walk.start_row())]
+        return self.show_entry(order[target])
+
+    def about_something_else(self, rest: str, near: set[str]) -> bool:
+        """Whether the words beside a follow-up phrase confidently ask about another entry
+        (at least two content words: "right, I'm signed in, what's next" is no question)."""
+        if len([w for w in normalize(rest).split() if w not in ALL_STOPWORDS]) < 2:
+            return False
+        other = self.engine.read(rest, self.lang, self.text_lang)
+        return other.entry_id is not None and other.entry_id not in near
+
+    # -- questions and answers -----------------------------------------------------------
+
+    def question(self, text: str, answer: Answer | None = None) -> list[Reply]:
+        position = self.walk.position()
+        if not normalize(text):
+            replies = [Reply(self.ui("fallback_empty"))]
+        else:
+            if answer is None:
+                answer = self.engine.read(text, self.lang, self.text_lang)
+            self.note_answer(answer, text)
+            rated = self.feedback and position is None and answer.entry_id is not None
+            if rated:
+                self.token = new_token()
+                others = self.engine.matcher.search(text, 4, self.lang)
+                runners_up = tuple(s.id for s in others if s.id != answer.entry_id)[:3]
+                self.engine.remember_alternatives(self.token, runners_up)
+            replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
+        return replies + ([self.walk.still_here(position)] if position is not None else [])
+
+    def note_answer(self, answer: Answer, text: str) -> None:
+        """What the event says about a matched question (its text: see bot.events rules)."""
+        if answer.smalltalk is not None:
+            self.kind = "smalltalk"
+        elif answer.entry_id is not None:
+            self.kind = "answer"
+        else:
+            self.kind = "did_you_mean" if answer.suggestions else "fallback"
+        self.entry = answer.entry_id or (answer.suggestions[0].id if answer.suggestions else None)
+        self.score = round(answer.score, 4)
+        self.question_text = text
+
+    def show_entry(self, entry_id: str) -> list[Reply]:
+        """One entry's answer; mid-walkthrough, followed by where the person still is."""
+        self.entry = entry_id
+        position = self.walk.position()
+        replies = [self.entry_answer(entry_id, in_walkthrough=position is not None)]
+        return replies + ([self.walk.still_here(position)] if position is not None else [])
+
+    def answer_reply(self, answer: Answer, in_walkthrough: bool) -> Reply:
+        if answer.smalltalk is not None or answer.refusal is not None:
+            return self.manners_reply(answer)
+        if answer.entry_id is not None:
+            return self.entry_answer(answer.entry_id, in_walkthrough)
+        if answer.suggestions:
+            offered = tuple((self.button(s.title, ShowEntry(s.id)),) for s in answer.suggestions)
+            return Reply(self.ui("did_you_mean"), offered)
+        rows = self.topic_rows(self.k.pack(self.lang).fallback_topics)
+        if not in_walkthrough:
+            rows += self.walk.start_row()
+        return Reply(self.ui("fallback"), rows)
+
+    def manners_reply(self, answer: Answer) -> Reply:
+        """A smalltalk or refusal kind's own short reply (issue 11.5, 11.6): no guide facts and
+        no entry buttons, so nothing pushes deletion on a hacked account."""
+        pack = self.k.pack(self.lang)
+        items = pack.smalltalk if answer.smalltalk is not None else pack.refusals
+        wanted = answer.smalltalk if answer.smalltalk is not None else answer.refusal
+        reply = next((item.reply for item in items if item.id == wanted), None)
+        return Reply(reply) if reply else Reply(self.ui("fallback"))
+
+    def entry_answer(self, entry_id: str, in_walkthrough: bool) -> Reply:
+        entry = self.k.entry(entry_id, self.lang)
+        text = f"**{escape(entry.title)}**\n\n{entry.answer}"
+        if in_walkthrough:
+            return Reply(text)
+        self.last_entry = entry_id
+        rows = self.topic_rows(entry.related[:3])
+        if rows:
+            text += f"\n\n{self.ui('see_also')}"
+        rating: tuple[tuple[Button, ...], ...] = ()
+        if self.token is not None:
+            rating = (
+                (
+                    self.button(self.ui("button_helpful"), Rate(self.token, True)),
+                    self.button(self.ui("button_unhelpful"), Rate(self.token, False)),
+                ),
+            )
+        # "See also:" names the topic rows, so they come first; the rating closes the answer.
+        return Reply(text, rows + self.walk.start_row() + rating)

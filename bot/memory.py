@@ -1,0 +1,71 @@
+"""What the engine remembers between one person's messages, in this process's memory only.
+
+Neither memory is ever written to the session store or the events: both hold entry ids (never
+a question's text), expire on their own, and are bounded, so a busy bot cannot grow them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from bot.events import PENDING_MAX, PENDING_SECONDS
+
+CONTEXT_TTL = 30 * 60.0
+"""How long the last answered entry is remembered for follow-ups ("and then?")."""
+CONTEXT_MAX = 100_000
+"""At most this many people's last answered entries are held (oldest dropped first)."""
+
+
+class ContextMemory:
+    """session key -> the last entry answered outside a walkthrough, for CONTEXT_TTL, so a
+    follow-up ("and then?", "where is that") is read against it. /forget drops it."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[str, tuple[str, float]] = OrderedDict()  # key -> (entry, when)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def recall(self, key: str, now: float) -> str | None:
+        """The entry last answered to this person, if within CONTEXT_TTL."""
+        kept = self._kept.get(key)
+        if kept is None or now - kept[1] > CONTEXT_TTL:
+            self._kept.pop(key, None)
+            return None
+        return kept[0]
+
+    def remember(self, key: str, entry_id: str | None, now: float) -> None:
+        """Keep `entry_id` for this person (None forgets); drops the expired and the oldest."""
+        self._kept.pop(key, None)
+        if entry_id is None:
+            return
+        self._kept[key] = (entry_id, now)
+        while len(self._kept) > CONTEXT_MAX or (
+            self._kept and now - next(iter(self._kept.values()))[1] > CONTEXT_TTL
+        ):
+            self._kept.popitem(last=False)
+
+
+class AlternativesMemory:
+    """Rating token -> the runner-up entry ids of that answer's question, so a 👎 can offer
+    "did you mean" without keeping the question. Entry ids only: nothing about the person."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+
+    def remember(self, token: str, entry_ids: tuple[str, ...]) -> None:
+        self._kept[token] = (time.monotonic(), entry_ids)
+        while len(self._kept) > PENDING_MAX:
+            self._kept.popitem(last=False)
+
+    def get(self, token: str) -> tuple[str, ...] | None:
+        """The runners-up kept for `token`, or None when unknown or older than PENDING_SECONDS."""
+        found = self._kept.get(token)
+        if found is None or time.monotonic() - found[0] > PENDING_SECONDS:
+            return None
+        return found[1]
+
+    def clear(self) -> None:
+        """Forget everything (after a reload: the ids belonged to the old knowledge)."""
+        self._kept.clear()

@@ -1,0 +1,167 @@
+"""One incoming message, routed: a command, a button press, a walkthrough word or a question.
+
+`Turn` is short-lived, so it can hold the person's session while the engine handles the
+message; `bot.answering.Answering` (its base) answers questions and renders entries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from bot import actions
+from bot.actions import ChooseLanguage, RunCommand
+from bot.answering import Answering
+from bot.commands import REGISTRY
+from bot.markup import escape
+from bot.sessions import Session
+from bot.text import normalize
+from bot.types import Button, IncomingMessage, Reply
+from bot.walkthrough import Walk
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class Turn(Answering):
+    """Everything about handling one message; short-lived, so it can hold the session. Routes
+    the message to a command, a button action, a walkthrough word or a question."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        message: IncomingMessage,
+        session: Session,
+        lang: str,
+        text_lang: str | None = None,
+    ) -> None:
+        super().__init__(engine, message, session, lang, text_lang)
+        self.forgotten = False
+        self.admin = engine.is_admin(message)
+        # Work that needs the event loop (ratings, /stats, /reload); replies are appended.
+        self.later: list[Callable[[], Awaitable[list[Reply]]]] = []
+
+    # -- routing -------------------------------------------------------------------------
+
+    async def run(self) -> list[Reply]:
+        message = self.message
+        if message.payload is not None:
+            return self.press(message.payload)
+        command, argument = self.parse_command()
+        if command is not None:
+            return self.command(command, argument)
+        text = message.text.strip()
+        if not text:
+            return [Reply(self.ui("not_text"))]
+        if self.engine.handoffs.asked(text):  # "talk to a human", in any language
+            return self.engine.handoffs.consent(self)
+        if self.walk.position() is not None:
+            moved = self.walk.typed(self.engine.words, text)
+            return moved if moved is not None else self.walk_followup(text)
+        if not normalize(text):  # only emoji or punctuation: nothing to match
+            return [Reply(self.ui("fallback_empty"))]
+        if self.engine.words.is_navigation(text, self.lang):
+            return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+        return self.answer_followup(text)
+
+    def parse_command(self) -> tuple[str | None, str]:
+        message = self.message
+        if message.command:
+            return message.command.lower().lstrip("/"), message.text.strip()
+        text = message.text.strip()
+        if text.startswith("/") and len(text) > 1:
+            head, _, rest = text[1:].partition(" ")
+            return head.split("@", 1)[0].lower(), rest.strip()
+        bare = normalize(text)
+        declared = REGISTRY.get(bare)
+        if declared is not None and (self.admin or not declared.admin):
+            return bare, ""
+        return None, ""
+
+    def command(self, name: str, argument: str) -> list[Reply]:
+        declared = REGISTRY.get(name)
+        if declared is None or (declared.admin and not self.admin):  # others: no such command
+            unknown = self.ui("unknown_command", command=escape(name[:40]))
+            return [Reply(unknown, self.main_buttons())]
+        return declared.handler(self, argument)
+
+    def press(self, payload: str) -> list[Reply]:
+        pressed = actions.decode(payload)
+        if pressed is None:
+            return self.walk.stale()
+        if not pressed.belongs_to(self.message.user_id):
+            return [Reply(self.ui("not_your_button"), private=True)]
+        return pressed.action.run(self)
+
+    # -- what commands and actions share -------------------------------------------------
+
+    def main_buttons(self) -> tuple[tuple[Button, ...], ...]:
+        def run(label_key: str, name: str) -> Button:
+            return self.button(self.ui(label_key), RunCommand(name))
+
+        return (
+            (run("button_walkthrough", "walkthrough"),),
+            (run("button_steps", "steps"), run("button_faq", "faq")),
+            (run("button_checklist", "checklist"),),
+        )
+
+    def choose_language(self, code: str) -> list[Reply]:
+        """Set the reply language (/language xx, or its buttons); without a valid code, ask."""
+        code = normalize(code)
+        if code in self.k.languages:
+            self.session.lang = self.lang = code
+            self.walk = Walk(self.k, code, self.message.user_id, self.session)
+            return [Reply(self.ui("language_set"), edit=self.message.payload is not None)]
+        rows = tuple(
+            (self.button(self.k.ui("language_name", lang), ChooseLanguage(lang)),)
+            for lang in self.k.languages
+        )
+        return [Reply(self.ui("language_prompt"), rows)]
+
+    def forget(self) -> None:
+        """Erase everything kept about this person once the message is handled."""
+        self.forgotten = True
+        self.last_entry = None
+        self.session = Session()
+        moves = self.walk.moves
+        self.walk = Walk(self.k, self.lang, self.message.user_id, self.session)
+        self.walk.moves = moves
+
+    def rate(self, token: str, helpful: bool) -> list[Reply]:
+        """👍 / 👎 pressed under an answer: store the rating (a second press replaces it);
+        👎 also offers the runners-up of that question, or the answer's related topics."""
+        self.kind = "feedback"
+        engine = self.engine
+
+        async def store() -> list[Reply]:
+            known = await engine.events.rate(token, 1 if helpful else -1)
+            if not known:
+                log.info("a rating for an unknown or purged answer")
+            if helpful:
+                return [Reply(self.ui("feedback_thanks"), private=True)]
+            offered = engine.alternatives(token) or ()
+            rows = self.topic_rows(offered) or self.topic_rows(
+                self.k.pack(self.lang).fallback_topics
+            )
+            rows += engine.handoff_rows(self)
+            return [Reply(self.ui("feedback_sorry"), rows)]
+
+        self.later.append(store)
+        return []
+
+    def without_store(self) -> list[Reply]:
+        """The reply when the session store is down: questions need no state, so they are
+        answered; anything that reads or moves a walkthrough (a button, a command, a
+        walkthrough word) gets the store_unavailable apology."""
+        text = self.message.text.strip()
+        stateful = (
+            self.message.payload
+            or self.parse_command()[0]
+            or any(self.engine.words.kinds(text, self.lang))
+        )
+        if not stateful and normalize(text):
+            return self.question(text)
+        return [Reply(self.ui("store_unavailable"))]
