@@ -152,6 +152,25 @@ class Matcher:
             for talk in pack.smalltalk:
                 for text in talk.examples:
                     self._talk.setdefault(normalize(text) or text.strip(), talk.id)
+        # Refusal kinds' `signals:` (guide.yaml): a question naming another site ("ebay") or a
+        # break-in ("hacked") is that kind, whatever its other words say, unless it also names
+        # one of the kind's "!" words ("aliexpress": then it is about this site after all).
+        self._signals: dict[str, dict[str, tuple[list[tuple[str, ...]], list[tuple[str, ...]]]]]
+        self._signals = {}
+        for pack in knowledge.packs.values():
+            for refusal in pack.refusals:
+                words, unless = self._signals.setdefault(pack.lang, {}).setdefault(
+                    refusal.id, ([], [])
+                )
+                for signal in refusal.signals:
+                    target = unless if signal.startswith("!") else words
+                    phrase = tuple(normalize(signal.removeprefix("!")).split())
+                    if phrase:
+                        target.append(phrase)
+        self._signalled_kinds = frozenset(
+            kind for by_kind in self._signals.values() for kind, (_, unless) in by_kind.items()
+            if unless
+        )
         self.semantic: SemanticIndex | None = None
         self._sem_kinds: list[str | None] = []
         if semantic if semantic is not None else semantic_available():
@@ -438,6 +457,9 @@ class Matcher:
         if talk is not None:
             return Answer(None, 1.0, (), lang, smalltalk=talk)
         langs = self._languages(lang, also)
+        kind = self._signalled(question, langs)
+        if kind is not None:
+            return Answer(None, 1.0, (), lang, refusal=kind)
         ranking = self.rank(question, langs)
         answer, refused = self._decide(ranking, lang)
         if not answer.matched:
@@ -455,6 +477,25 @@ class Matcher:
             self.t, answer, ranking, self.evidence(question), self.entry_ids, self._suggestion
         )
 
+    def _signalled(self, question: str, langs: frozenset[str]) -> str | None:
+        """The refusal kind one of whose `signals:` the question names (see __init__)."""
+        normalized = normalize(question)
+        if not normalized:
+            return None
+        texts = (normalized.split(), self._synonyms(normalized).split())
+        kinds: dict[str, tuple[list[tuple[str, ...]], list[tuple[str, ...]]]] = {}
+        for lang in sorted(langs, key=lambda code: code != BASE_LANG):
+            for kind, (words, unless) in self._signals.get(lang, {}).items():
+                merged = kinds.setdefault(kind, ([], []))
+                merged[0].extend(words)
+                merged[1].extend(unless)
+        for kind, (words, unless) in kinds.items():
+            if any(_names(tokens, words) for tokens in texts) and not any(
+                _names(tokens, unless) for tokens in texts
+            ):
+                return kind
+        return None
+
     def evidence(self, question: str) -> Evidence:
         """What the semantic signal says about `question` (empty without the model)."""
         if self.semantic is None or not normalize(question):
@@ -462,6 +503,16 @@ class Matcher:
         by_entry: dict[int, float] = {}
         refusal, refusal_kind, talk, talk_id = 0.0, None, 0.0, None
         kinds = self._sem_kinds
+        # A kind that names other things and yields to "!" words (another site: "delete my ebay
+        # account") has examples that are near-copies of in-scope questions but for their naming
+        # word: they count only when the question has a word the guide never uses (an unlisted
+        # site), else "i wish to delete my account" is refused as another site.
+        normalized = self._synonyms(normalize(question))
+        unnamed = not any(
+            token not in _STEMMED_STOPWORDS and self._map_token(token)[0] is None
+            for token in {stem(word) for word in normalized.split()}
+        )
+        gated = self._signalled_kinds if unnamed else frozenset()
         for i, (label, similarity) in enumerate(
             zip(self.semantic.labels, self.semantic.similarities(question), strict=True)
         ):
@@ -471,7 +522,7 @@ class Matcher:
             elif label == SMALLTALK:
                 if similarity > talk:
                     talk, talk_id = similarity, kinds[i]
-            elif similarity > refusal:
+            elif similarity > refusal and kinds[i] not in gated:
                 refusal, refusal_kind = similarity, kinds[i]
         return Evidence(by_entry, refusal, refusal_kind, talk, talk_id)
 
@@ -722,6 +773,21 @@ class _LargeIndex:
         above = np.flatnonzero(values > cut)
         level = np.flatnonzero(values == cut)[: n - len(above)]
         return np.sort(np.concatenate((above, level)))
+
+
+def _names(tokens: list[str], phrases: list[tuple[str, ...]]) -> bool:
+    """Whether `tokens` contain one of `phrases` word for word; a phrase's last word of five
+    letters or more also matches as the start of a word ("госуслуг" in "госуслугах")."""
+    for phrase in phrases:
+        n = len(phrase)
+        head, last = phrase[:-1], phrase[-1]
+        for i in range(len(tokens) - n + 1):
+            if tuple(tokens[i : i + n - 1]) != head:
+                continue
+            token = tokens[i + n - 1]
+            if token == last or (len(last) >= 5 and token.startswith(last)):
+                return True
+    return False
 
 
 def _label_class(label: int) -> int:

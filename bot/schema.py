@@ -96,6 +96,7 @@ class Refusal(Struct, frozen=True):
     id: Ident
     reply: Annotated[Text, rule(base=True, inherit=True)] = ""
     examples: Annotated[tuple[Text, ...], rule(base=True, examples=True)] = ()
+    signals: tuple[Text, ...] = ()  # words naming this kind ("ebay"); "!word": not when present
 
 
 class GuideFile(Struct, frozen=True):

@@ -28,12 +28,16 @@ _WORDS = {
     "ru": """и в во на с со к ко по за из от до у о об а но или что чтобы как когда где какой
         какая какие это этот эта мой моя мои мне меня мы вы ты я он она они его ее её их себя
         свой свою свои же ли бы не ни да нет то так там тут уже еще ещё очень можно нужно надо
-        хочу хотел хотела пожалуйста плз спасибо привет здравствуйте ок ну вот просто""",
+        хочу хотел хотела пожалуйста плз спасибо привет здравствуйте ок ну вот просто
+        срочно вообще только было быть будет был была буду кое всё все ничего тоже прямо
+        типа короче блин даже лишь ведь уж""",
     "fr": """le la les un une des de du au aux à a en dans sur pour par avec et ou que qui quoi
         est sont être suis es mon ma mes me moi je j tu te ton ta tes vous votre vos il elle ils
         elles se sa son ses nous on ce cet cette ces c l d qu y comment quand où ou quel quelle
         quels veux voudrais peux peut bonjour salut merci svp stp s il vous plaît plait alors
-        bien très tres déjà aussi faire fait oui ok""",
+        bien très tres déjà aussi faire fait oui ok vraiment quelques presque juste encore
+        maintenant tout toute tous toutes rien ça ca cela lui leur leurs sinon donc mais puis
+        chose choses truc trucs genre bah ben euh""",
 }
 
 STOPWORDS: dict[str, frozenset[str]] = {

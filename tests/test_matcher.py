@@ -263,3 +263,31 @@ def test_long_message_is_read_clause_by_clause(knowledge):
     assert not matcher.match(no_question).matched
     # An off-topic question inside a story keeps the refusal.
     assert not matcher.match("I love this shop. Anyway, where is my parcel?").matched
+
+
+def test_refusal_signals_name_the_kind_and_yield_to_the_own_site(knowledge):
+    """guide.yaml `signals:`: a named other site or a break-in is refused with its kind, in any
+    language, whatever else the question says; naming AliExpress too lifts the site signal."""
+    m = _shared(knowledge)
+    for question, lang in [
+        ("how do I delete my Jumia account", "en"),
+        ("reset my amazon password", "en"),
+        ("how long does vinted take to delete an account", "en"),
+        ("comment supprimer mon compte leboncoin", "fr"),
+        ("забыл пароль от госуслуг", "ru"),
+        ("как удалить аккаунт на озоне", "ru"),
+    ]:
+        answer = m.match(question, lang)
+        assert (answer.entry_id, answer.refusal) == (None, "other_site"), question
+    for question, lang in [
+        ("my account is locked", "en"),
+        ("someone broke into my account, what do i do", "en"),
+        ("mi cuenta fue hackeada", "es"),
+        ("мой аккаунт взломали", "ru"),
+    ]:
+        answer = m.match(question, lang)
+        assert (answer.entry_id, answer.refusal) == (None, "hacked"), question
+    moving = m.match("I'm moving to Amazon, so how do I close my AliExpress account?")
+    assert moving.refusal is None
+    assert "delete_account" in [moving.entry_id, *(s.id for s in moving.suggestions)]
+    assert m.match("I wish to delete my account").refusal is None  # "wish" alone is no site
