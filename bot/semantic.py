@@ -80,6 +80,15 @@ _shared_encoder: list[Encoder] = []
 _shared_matrices: dict[str, Matrix] = {}  # index key -> vectors, for every Matcher in a process
 
 
+_known_rows: dict[str, tuple[str, int]] = {}  # cleaned phrasing -> (index key, row), for reuse
+
+
+def _remember_rows(key: str, texts: Sequence[str]) -> None:
+    with _shared_lock:
+        for row, text in enumerate(texts):
+            _known_rows.setdefault(clean(text), (key, row))
+
+
 def shared_encoder() -> Encoder:
     """One encoder per process: every Matcher (a reload, a test) reuses the loaded model."""
     with _shared_lock:
@@ -125,10 +134,33 @@ class SemanticIndex:
             if self._matrix is None:
                 self._matrix = self._cached() if self.cache_file.exists() else None
                 if self._matrix is None:
-                    self._matrix = self._encoder.embed([clean(t) for t in self.texts])
+                    self._matrix = self._embed_reusing(self._encoder)
                     self._store(self._matrix)
                 _shared_matrices[self.key] = self._matrix
+                _remember_rows(self.key, self.texts)
             return self._encoder, self._matrix
+
+    def _embed_reusing(self, encoder: Encoder) -> Matrix:
+        """Vectors for every phrasing, running the model only on phrasings no index loaded in
+        this process has: a reload after editing a few lines embeds those lines, not the guide
+        (seconds of CPU for the whole guide)."""
+        import numpy as np
+
+        cleaned = [clean(t) for t in self.texts]
+        known: dict[str, Any] = {}
+        with _shared_lock:
+            for text in set(cleaned):
+                key, row = _known_rows.get(text, ("", 0))
+                loaded = _shared_matrices.get(key)
+                if loaded is not None and row < len(loaded):
+                    known[text] = loaded[row]
+        fresh = sorted({t for t in cleaned if t not in known})
+        embedded = dict(zip(fresh, encoder.embed(fresh), strict=True)) if fresh else {}
+        rows = [embedded[t] if t in embedded else known[t] for t in cleaned]
+        matrix: Matrix = (
+            np.stack(rows).astype(np.float32) if rows else np.zeros((0, DIMENSIONS), np.float32)
+        )
+        return matrix
 
     def _cached(self) -> Matrix | None:
         import numpy as np

@@ -121,3 +121,41 @@ def test_model_loads_only_when_a_question_reaches_it(shared_cache):
 def test_switched_off_by_environment(monkeypatch):
     monkeypatch.setenv("HELPBOT_SEMANTIC", "0")
     assert not semantic.available()
+
+
+def test_a_reload_embeds_only_the_phrasings_it_has_not_seen(tmp_path, monkeypatch):
+    """Editing a guide and reloading runs the model on the new lines, not on the whole guide,
+    and gives the same vectors a cold build would."""
+    import shutil
+
+    import numpy as np
+
+    from bot.knowledge import default_path, load_knowledge
+
+    monkeypatch.setenv("HELPBOT_CACHE", str(tmp_path / "cache"))
+    Matcher(load_knowledge()).semantic.warm()  # type: ignore[union-attr]
+    copy = tmp_path / "knowledge"
+    shutil.copytree(default_path(), copy)
+    guide = copy / "en" / "guide.yaml"
+    new_line = "could you make the whole profile vanish for good"
+    guide.write_text(
+        guide.read_text(encoding="utf-8").replace(
+            "    questions:\n", f"    questions:\n      - {new_line}\n", 1
+        ),
+        encoding="utf-8",
+    )
+    encoder = semantic.shared_encoder()
+    seen: list[int] = []
+    original = encoder.embed
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        seen.append(len(texts))
+        return original(texts)
+
+    monkeypatch.setattr(encoder, "embed", counting)
+    index = Matcher(load_knowledge(copy)).semantic
+    assert index is not None
+    index.warm()
+    assert seen and seen[0] == 1, seen  # only the new phrasing went through the model
+    cold = original([semantic.clean(t) for t in index.texts])
+    assert np.allclose(index._load()[1], cold, atol=1e-5)
