@@ -55,14 +55,14 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import math
-import os
 import re
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.actions import MAX_PAYLOAD_BYTES
+from bot.adapter_metrics import WalkthroughGauge, serve_metrics
 from bot.language import from_locale
 from bot.logs import add_secret_pattern, quiet_loggers
 from bot.markup import split_message, to_plain
@@ -126,7 +126,7 @@ class Adapter(abc.ABC):
         self.args = args if args is not None else argparse.Namespace()
         self.metrics: Metrics | None = getattr(self.args, "metrics", None)
         self.metrics_server: MetricsServer | None = None
-        self._open_walkthroughs = math.nan
+        self._gauge = WalkthroughGauge()
 
     # -- what each platform implements -------------------------------------------------------
 
@@ -215,53 +215,12 @@ class Adapter(abc.ABC):
             self.metrics.api_retry(self.platform)
 
     async def _start_metrics(self) -> bool:
-        """Wrap the store and event log, listen on --metrics-port; False after one line when
-        the port cannot be had."""
-        from bot.metrics import MeteredEventLog, MeteredStore, MetricsServer
-
-        metrics = self.metrics
-        assert metrics is not None
-        engine = self.engine
-        if not isinstance(engine.store, MeteredStore):
-            engine.store = MeteredStore(engine.store, metrics)
-        if not isinstance(engine.events, MeteredEventLog):
-            engine.events = MeteredEventLog(engine.events, metrics)
-        host = getattr(self.args, "metrics_host", "127.0.0.1")
-        port = getattr(self.args, "metrics_port", None) or 0
-        worker = os.environ.get("HELPBOT_WORKER", "")
-        if port and worker.isdigit():
-            port += int(worker)  # `--workers N`: worker i serves metrics on port + i
-        server = MetricsServer(metrics, host, port)
-        server.mark("platform", False, f"not connected to {self.platform} yet")
-        server.add_check("store", self._store_ready)
-        metrics.walkthroughs_from(lambda: self._open_walkthroughs)
-        try:
-            await server.start()
-        except OSError as error:
-            print(
-                f"helpbot {self.command}: cannot serve metrics on {host}:{port}: "
-                f"{error.strerror or error}",
-                file=sys.stderr,
-                flush=True,
-            )
-            return False
-        self.metrics_server = server
-        return True
-
-    async def _store_ready(self) -> bool:
-        return bool(await self.engine.store.ready())
-
-    async def _count_walkthroughs_forever(self) -> None:
-        from bot.metrics import count_open_walkthroughs
-
-        while True:
-            since = self.engine.clock() - self.engine.ttl
-            try:
-                self._open_walkthroughs = await count_open_walkthroughs(self.engine.store, since)
-            except Exception as error:
-                log.debug("could not count open walkthroughs: %s", error)
-                self._open_walkthroughs = math.nan
-            await asyncio.sleep(self.gauge_every)
+        """Serve metrics (see `bot.adapter_metrics`); False when the port cannot be had."""
+        assert self.metrics is not None
+        self.metrics_server = await serve_metrics(
+            self.engine, self.metrics, self.args, self.platform, self.command, self._gauge
+        )
+        return self.metrics_server is not None
 
     def serve_until_signal(self) -> int:
         """Run the adapter in a new event loop until SIGINT/SIGTERM; the exit status."""
@@ -272,71 +231,10 @@ class Adapter(abc.ABC):
         0 after a requested stop, `AdapterExit.status`, or 1 when the platform link failed."""
         stopping = stopping or asyncio.Event()
         loop = asyncio.get_running_loop()
-        handled: list[signal.Signals] = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(signum, stopping.set)
-                handled.append(signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # Windows, or not the main thread: the caller stops us with `stopping`
         background: list[asyncio.Task[Any]] = []
-        reload = getattr(self.engine, "reload", None)
-        hup = getattr(signal, "SIGHUP", None)
-        if reload is not None and hup is not None:
-            # SIGHUP reloads the knowledge (Engine.reload validates and checks it first).
-            def reload_knowledge() -> None:
-                background.append(asyncio.create_task(reload(), name="helpbot-reload"))
-
-            try:
-                loop.add_signal_handler(hup, reload_knowledge)
-                handled.append(hup)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+        handled = _handle_signals(loop, stopping, getattr(self.engine, "reload", None), background)
         try:
-            if self.metrics is not None:
-                if not await self._start_metrics():
-                    return 2
-                background.append(
-                    asyncio.create_task(self._count_walkthroughs_forever(), name="helpbot-gauge")
-                )
-            # Load the sentence model before taking traffic, off the event loop: loaded lazily,
-            # the first question would wait for it (over a second; Discord allows three).
-            await self.engine.warm_up()
-            try:
-                await self.start()
-            except AdapterExit as refused:
-                self._report(refused)
-                return refused.status
-            except Exception as failure:
-                log.error("%s: could not start: %s", self.command, self.describe_failure(failure))
-                return 1
-            if not self.marks_connection:
-                self.mark_connected(True, "started")
-            background.append(asyncio.create_task(self._purge_forever(), name="helpbot-purge"))
-            running = asyncio.create_task(self.run(), name=f"helpbot-{self.command}")
-            waiting = asyncio.create_task(stopping.wait())
-            background.append(waiting)
-            await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            if not running.done():
-                log.info("%s: stopping, finishing the updates in progress", self.command)
-                try:
-                    await asyncio.wait_for(self.stop(), self.drain_timeout)
-                except Exception as trouble:
-                    log.warning("%s: stop did not finish cleanly: %s", self.command, trouble)
-                done, _ = await asyncio.wait({running}, timeout=self.drain_timeout)
-                if not done:
-                    running.cancel()
-                    with contextlib.suppress(BaseException):
-                        await running
-                    return 0
-            error = running.exception()
-            if error is None:
-                return 0
-            if isinstance(error, AdapterExit):
-                self._report(error)
-                return error.status
-            log.error("%s: stopped: %s", self.command, self.describe_failure(error))
-            return 1
+            return await self._start_and_run(stopping, background)
         finally:
             for task in background:
                 task.cancel()
@@ -347,6 +245,64 @@ class Adapter(abc.ABC):
                 await self.metrics_server.stop()
                 self.metrics_server = None
             await self.engine.close()
+
+    async def _start_and_run(
+        self, stopping: asyncio.Event, background: list[asyncio.Task[Any]]
+    ) -> int:
+        """Metrics, model warm-up and `start()`, then run until stopped; the exit status."""
+        if self.metrics is not None:
+            if not await self._start_metrics():
+                return 2
+            background.append(
+                asyncio.create_task(
+                    self._gauge.count_forever(self.engine, self.gauge_every), name="helpbot-gauge"
+                )
+            )
+        # Load the sentence model before taking traffic, off the event loop: loaded lazily,
+        # the first question would wait for it (over a second; Discord allows three).
+        await self.engine.warm_up()
+        try:
+            await self.start()
+        except AdapterExit as refused:
+            self._report(refused)
+            return refused.status
+        except Exception as failure:
+            log.error("%s: could not start: %s", self.command, self.describe_failure(failure))
+            return 1
+        if not self.marks_connection:
+            self.mark_connected(True, "started")
+        background.append(asyncio.create_task(self._purge_forever(), name="helpbot-purge"))
+        return await self._run_until_stopped(stopping, background)
+
+    async def _run_until_stopped(
+        self, stopping: asyncio.Event, background: list[asyncio.Task[Any]]
+    ) -> int:
+        """`run()` until it ends or `stopping` is set; then `stop()` and drain, both bounded by
+        `drain_timeout`. 0, `AdapterExit.status`, or 1 when the link failed."""
+        running = asyncio.create_task(self.run(), name=f"helpbot-{self.command}")
+        waiting = asyncio.create_task(stopping.wait())
+        background.append(waiting)
+        await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            log.info("%s: stopping, finishing the updates in progress", self.command)
+            try:
+                await asyncio.wait_for(self.stop(), self.drain_timeout)
+            except Exception as trouble:
+                log.warning("%s: stop did not finish cleanly: %s", self.command, trouble)
+            done, _ = await asyncio.wait({running}, timeout=self.drain_timeout)
+            if not done:
+                running.cancel()
+                with contextlib.suppress(BaseException):
+                    await running
+                return 0
+        error = running.exception()
+        if error is None:
+            return 0
+        if isinstance(error, AdapterExit):
+            self._report(error)
+            return error.status
+        log.error("%s: stopped: %s", self.command, self.describe_failure(error))
+        return 1
 
     def _report(self, done: AdapterExit) -> None:
         if done.message:
@@ -363,3 +319,33 @@ class Adapter(abc.ABC):
                 log.debug("purged %s expired conversations", removed)
             except Exception:
                 log.exception("purging expired conversations failed")
+
+
+def _handle_signals(
+    loop: asyncio.AbstractEventLoop,
+    stopping: asyncio.Event,
+    reload: Callable[[], Coroutine[Any, Any, Any]] | None,
+    background: list[asyncio.Task[Any]],
+) -> list[signal.Signals]:
+    """SIGINT/SIGTERM set `stopping`; SIGHUP reloads the knowledge (`Engine.reload` validates
+    and checks it first). The signals actually handled, for removal later: none on Windows or
+    off the main thread, where the caller stops us with `stopping`."""
+    handled: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stopping.set)
+            handled.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    hup = getattr(signal, "SIGHUP", None)
+    if reload is not None and hup is not None:
+
+        def reload_knowledge() -> None:
+            background.append(asyncio.create_task(reload(), name="helpbot-reload"))
+
+        try:
+            loop.add_signal_handler(hup, reload_knowledge)
+            handled.append(hup)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    return handled

@@ -347,6 +347,13 @@ def _main(argv: list[str] | None) -> int:
             f"argument --lang: {lang!r} is not a language of the knowledge base "
             f"(choose from {', '.join(knowledge.languages)})"
         )
+    if args.command in ("ask", "report", "eval"):
+        return _run_offline(knowledge, args)
+    return _run_platform(parser, args, adapters[args.command], knowledge)
+
+
+def _run_offline(knowledge: Knowledge, args: argparse.Namespace) -> int:
+    """The commands that answer from the knowledge base or the event log and exit."""
     if args.command == "ask":
         return cmd_ask(knowledge, args)
     if args.command == "report":
@@ -364,7 +371,14 @@ def _main(argv: list[str] | None) -> int:
             min_accuracy=args.min_accuracy,
             min_rejection=args.min_rejection,
         )
-    adapter = adapters[args.command]
+    raise AssertionError(f"not an offline command: {args.command}")
+
+
+def _run_platform(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, adapter: Any, knowledge: Knowledge
+) -> int:
+    """Build the engine with its store, event log and metrics, then serve one platform until
+    stopped."""
     missing = _missing_extra(args.command, adapter)
     if missing is not None:
         print(missing, file=sys.stderr)

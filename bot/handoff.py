@@ -47,13 +47,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bot import handoff_memory
 from bot.actions import ConfirmHandoff, OfferHandoff
 from bot.events import Event
-from bot.markup import escape
+from bot.handoff_memory import ConversationMemory, render_summary, where
+from bot.handoff_open import OpenHandoffs
 from bot.text import normalize
 from bot.types import Button, IncomingMessage, Reply
 
@@ -66,14 +67,12 @@ log = logging.getLogger(__name__)
 RATE_LIMIT = 3
 """At most this many handoffs opened by one person per RATE_WINDOW."""
 RATE_WINDOW = 3600.0
-MAX_QUESTIONS = 5
-"""The summary carries at most this many of the person's last messages."""
-MAX_QUESTION_CHARS = 500
-"""Each message in the summary is cut to this many characters."""
-CONVERSATION_SECONDS = 2 * 3600.0
-"""Messages older than this are no longer "this conversation" and never reach a summary."""
-MAX_PEOPLE = 100_000
-"""At most this many people's last messages and fallback counts are held in memory."""
+# The summary's limits live with the memory that applies them (bot/handoff_memory.py); they
+# keep their names here, where the rest of the handoff contract is.
+MAX_QUESTIONS = handoff_memory.MAX_QUESTIONS
+MAX_QUESTION_CHARS = handoff_memory.MAX_QUESTION_CHARS
+CONVERSATION_SECONDS = handoff_memory.CONVERSATION_SECONDS
+MAX_PEOPLE = handoff_memory.MAX_PEOPLE
 FALLBACKS_BEFORE_OFFER = 2
 """The second fallback in a row offers a person."""
 Stage = Literal["offered", "opened", "closed"]
@@ -153,16 +152,16 @@ class Handoffs:
     `route`, `after` and `forget` from `Engine._handle`.
 
     In this process's memory only, per person: their last few messages (for the summary,
-    never written to the store) and their consecutive fallbacks; /forget drops both.
+    never written to the store) and their consecutive fallbacks (`memory`, see
+    bot/handoff_memory.py); /forget drops both.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.desk: HandoffDesk | None = None
         self.staff_lang = "en"  # the language of the summary and notices staff read
-        self.recent: OrderedDict[str, list[tuple[float, str]]] = OrderedDict()
-        self.fallbacks: OrderedDict[str, int] = OrderedDict()
-        self.passed: set[str] = set()  # told "passed on" since their handoff opened
+        self.memory = ConversationMemory(lambda: self.engine.clock())
+        self.open = OpenHandoffs(self)
         self._words: tuple[Knowledge, tuple[str, ...]] | None = None
 
     # -- what triggers an offer --------------------------------------------------------
@@ -254,9 +253,9 @@ class Handoffs:
             try:
                 await store.put_handoff(handoff)
             except Exception:
-                await self._close_desk(ticket)  # no ticket nobody can find again
+                await self.open.close_desk(ticket)  # no ticket nobody can find again
                 raise
-            self.passed.discard(key)
+            self.open.passed.discard(key)
             await self.record(message.platform, turn.lang, "opened")
             return [Reply(turn.ui("handoff_opened", when=turn.ui("handoff_when")), edit=True)]
 
@@ -267,92 +266,23 @@ class Handoffs:
         since = self._now() - RATE_WINDOW
         return await self.engine.store.count_handoffs_since(key, since) >= RATE_LIMIT
 
-    # -- while a handoff is open ---------------------------------------------------------
+    # -- while a handoff is open (bot/handoff_open.py) ---------------------------------
 
     async def route(self, turn: Turn) -> list[Reply] | None:
-        """The person's message while their handoff is open: passed on to staff (at most a
-        short confirmation back), or their /cancel ends it. None: handle it as usual (no
-        handoff open, a button press, /forget)."""
-        if self.desk is None:
-            return None
-        message = turn.message
-        if message.payload is not None:
-            return None
-        handoff = await self.engine.store.get_handoff(message.session_key)
-        if handoff is None:
-            return None
-        name, _ = turn.parse_command()
-        declared = self._command(name)
-        if declared == "forget":
-            return None
-        if declared == "cancel":
-            await self.end(handoff, turn.lang)
-            return [Reply(turn.ui("handoff_cancelled"))]
-        if not message.text.strip() and declared is None:  # a bare /steps is not "no text"
-            return [Reply(turn.ui("not_text"))]
-        try:
-            await self.desk.relay(handoff.ticket, message)
-        except Exception:
-            log.exception("could not pass a message on to %s staff", message.platform)
-            return [Reply(turn.ui("handoff_failed"))]
-        if handoff.key in self.passed:
-            return []
-        self.passed.add(handoff.key)
-        return [Reply(turn.ui("handoff_passed"))]
-
-    def _command(self, name: str | None) -> str | None:
-        from bot.commands import REGISTRY
-
-        declared = REGISTRY.get(name) if name else None
-        return declared.name if declared is not None else None
+        """The person's message while their handoff is open; None: handle it as usual."""
+        return await self.open.route(turn)
 
     async def end(self, handoff: Handoff, lang: str) -> None:
         """The person ended it (/cancel, /forget): close the staff side and forget it."""
-        await self._close_desk(handoff.ticket)
-        await self.engine.store.delete_handoff(handoff.key)
-        self.passed.discard(handoff.key)
-        await self.record(handoff.platform, lang, "closed")
-
-    async def _close_desk(self, ticket: str) -> None:
-        if self.desk is None:
-            return
-        try:
-            await self.desk.close(ticket)
-        except Exception:
-            log.exception("could not close a handoff on the staff side")
+        await self.open.end(handoff, lang)
 
     async def staff_closed(
         self, platform: str, ticket: str
     ) -> tuple[IncomingMessage, list[Reply]] | None:
-        engine = self.engine
-        found = await engine.store.handoff_by_ticket(platform, ticket)
-        if found is None:
-            return None
-        async with engine.store.lock(found.key):
-            current = await engine.store.get_handoff(found.key)
-            if current is None or (current.platform, current.ticket) != (platform, ticket):
-                return None
-            await engine.store.delete_handoff(found.key)
-            lang = await self._person_lang(found)
-        self.passed.discard(found.key)
-        target = found.target()
-        await self.record(platform, lang, "closed")
-        return target, [Reply(engine.knowledge.ui("handoff_closed", lang))]
+        return await self.open.staff_closed(platform, ticket)
 
     async def staff_message(self, handoff: Handoff, text: str) -> Reply:
-        """A staff member's words for the person, marked as coming from the team, in the
-        person's language (their markup is escaped: it is shown as they typed it)."""
-        lang = await self._person_lang(handoff)
-        return Reply(self.engine.knowledge.ui("handoff_from_staff", lang, text=escape(text)))
-
-    async def _person_lang(self, handoff: Handoff) -> str:
-        """Their explicit /language choice, else the language the handoff opened in."""
-        session = await self.engine.store.get(handoff.key)
-        if session is not None and session.lang in self.engine.knowledge.languages:
-            return session.lang
-        if handoff.lang in self.engine.knowledge.languages:
-            return handoff.lang
-        return self.engine.lang_for(handoff.target(), session)
+        return await self.open.staff_message(handoff, text)
 
     # -- every handled message -----------------------------------------------------------
 
@@ -368,27 +298,18 @@ class Handoffs:
         text = message.text.strip() if command is None else argument
         if not text:
             return
-        now = self._now()
-        kept = [(t, s) for t, s in self.recent.pop(key, []) if now - t < CONVERSATION_SECONDS]
-        kept.append((now, text[:MAX_QUESTION_CHARS]))
-        self.recent[key] = kept[-MAX_QUESTIONS:]
-        while len(self.recent) > MAX_PEOPLE:
-            self.recent.popitem(last=False)
+        self.memory.remember(key, text)
 
     async def after(self, turn: Turn) -> list[Reply]:
         """Count fallbacks in a row, and offer a person at the second one."""
         message, key = turn.message, turn.message.session_key
         if turn.kind == "fallback":
-            count = self.fallbacks.pop(key, 0) + 1
-            if count >= FALLBACKS_BEFORE_OFFER:
+            if self.memory.fallback(key, FALLBACKS_BEFORE_OFFER):
                 if self.desk is not None:
                     await self.record(message.platform, turn.lang, "offered")
                 return [self.offer(turn)]
-            self.fallbacks[key] = count
-            while len(self.fallbacks) > MAX_PEOPLE:
-                self.fallbacks.popitem(last=False)
         elif turn.kind is not None or turn.entry is not None or turn.walk.moves:
-            self.fallbacks.pop(key, None)  # anything answered starts the count again
+            self.memory.answered(key)  # anything answered starts the count again
         return []
 
     async def forget(self, turn: Turn) -> None:
@@ -397,64 +318,28 @@ class Handoffs:
         handoff = await self.engine.store.get_handoff(key)
         if handoff is not None:
             await self.end(handoff, turn.lang)
-        self.recent.pop(key, None)
-        self.fallbacks.pop(key, None)
-        self.passed.discard(key)
+        self.memory.forget(key)
+        self.open.passed.discard(key)
 
     # -- the summary ---------------------------------------------------------------------
-
-    def questions(self, key: str) -> tuple[str, ...]:
-        now = self._now()
-        kept = [s for t, s in self.recent.get(key, []) if now - t < CONVERSATION_SECONDS]
-        return tuple(kept[-MAX_QUESTIONS:])
-
-    def where(self, turn: Turn, lang: str) -> str | None:
-        from bot.walkthrough import (  # it imports bot.sessions, which imports this
-            CHECKLIST,
-            describe,
-        )
-
-        position = turn.walk.position()
-        if position is None:
-            return None
-        k = self.engine.knowledge
-        guide = k.walkthrough(lang)
-        if position.mode == CHECKLIST:
-            entry = guide.checklist[guide.check_index(position.id) or 0].entry
-        else:
-            entry = guide.steps[guide.step_index(position.id) or 0].entry
-        return f"{describe(k, position, lang)} ({k.entry(entry, lang).title})"
 
     def summary(self, turn: Turn) -> Summary:
         """Only what this person wrote in this conversation, their language and place."""
         return Summary(
             turn.lang,
-            self.where(turn, self.staff_lang),
-            self.questions(turn.message.session_key),
+            where(self.engine.knowledge, turn, self.staff_lang),
+            self.memory.questions(turn.message.session_key),
         )
 
     def preview(self, turn: Turn) -> str:
         """The summary as the person sees it before agreeing (in their language)."""
+        k, key = self.engine.knowledge, turn.message.session_key
         return self.render(
-            Summary(
-                turn.lang, self.where(turn, turn.lang), self.questions(turn.message.session_key)
-            ),
-            turn.lang,
+            Summary(turn.lang, where(k, turn, turn.lang), self.memory.questions(key)), turn.lang
         )
 
     def render(self, summary: Summary, lang: str) -> str:
-        k = self.engine.knowledge
-        language = (
-            k.ui("language_name", summary.lang) if summary.lang in k.languages else summary.lang
-        )
-        questions = "\n".join(f"- {escape(q)}" for q in summary.questions)
-        return k.ui(
-            "handoff_summary",
-            lang,
-            language=escape(f"{language} ({summary.lang})"),
-            where=escape(summary.where) if summary.where else k.ui("handoff_nowhere", lang),
-            questions=questions or k.ui("handoff_none", lang),
-        )
+        return render_summary(self.engine.knowledge, summary, lang)
 
     # -- events --------------------------------------------------------------------------
 

@@ -188,8 +188,39 @@ def build_report(
             by_platform[event.platform][event.kind] += 1
             by_lang[event.lang][event.kind] += 1
             by_day[_day(event.at)][event.kind] += 1
-    timings = sorted(e.ms for e in events if e.ms is not None)
+    return {
+        "schema": SCHEMA,
+        "since": _iso(since),
+        "until": _iso(until),
+        "events": len(events),
+        "overall": _rates(kinds),
+        "by_platform": {k: _rates(v) for k, v in sorted(by_platform.items())},
+        "by_language": {k: _rates(v) for k, v in sorted(by_lang.items())},
+        "by_day": {k: _rates(v) for k, v in sorted(by_day.items())},
+        "other": {kind: kinds[kind] for kind in OTHER_KINDS},
+        "handling_ms": _handling_ms(events),
+        "unanswered": _unanswered(events, knowledge, top),
+        "entries": _entries(events, knowledge),
+        "walkthrough": _funnel(events, knowledge),
+    }
 
+
+def _handling_ms(events: Sequence[Event]) -> dict[str, float | None]:
+    """Median and 95th percentile of the time the bot took per message."""
+    timings = sorted(e.ms for e in events if e.ms is not None)
+    return {
+        "median": round(timings[len(timings) // 2], 1) if timings else None,
+        "p95": round(timings[min(len(timings) - 1, int(len(timings) * 0.95))], 1)
+        if timings
+        else None,
+    }
+
+
+def _unanswered(
+    events: Sequence[Event], knowledge: Knowledge | None, top: int
+) -> list[dict[str, Any]]:
+    """The top groups of questions the bot could not answer well, each with the entry that
+    comes closest and ready-to-paste YAML, so a maintainer can close the gap."""
     unanswered = [
         (e.question, e.lang, "unhelpful" if e.kind == "feedback" else e.kind)
         for e in events
@@ -219,7 +250,11 @@ def build_report(
         group["yaml"] = alternates_yaml(
             entry_id, group["lang"], [q["text"] for q in group["questions"]]
         )
+    return groups
 
+
+def _entries(events: Sequence[Event], knowledge: Knowledge | None) -> list[dict[str, Any]]:
+    """Per entry: how often it was the answer and how people rated it, most used first."""
     hits = Counter(e.entry for e in events if e.kind == "answer" and e.entry)
     ratings: dict[str, Counter[int]] = defaultdict(Counter)
     for event in events:
@@ -244,27 +279,7 @@ def build_report(
                 else None,
             }
         )
-
-    return {
-        "schema": SCHEMA,
-        "since": _iso(since),
-        "until": _iso(until),
-        "events": len(events),
-        "overall": _rates(kinds),
-        "by_platform": {k: _rates(v) for k, v in sorted(by_platform.items())},
-        "by_language": {k: _rates(v) for k, v in sorted(by_lang.items())},
-        "by_day": {k: _rates(v) for k, v in sorted(by_day.items())},
-        "other": {kind: kinds[kind] for kind in OTHER_KINDS},
-        "handling_ms": {
-            "median": round(timings[len(timings) // 2], 1) if timings else None,
-            "p95": round(timings[min(len(timings) - 1, int(len(timings) * 0.95))], 1)
-            if timings
-            else None,
-        },
-        "unanswered": groups,
-        "entries": entries,
-        "walkthrough": _funnel(events, knowledge),
-    }
+    return entries
 
 
 # -- text ------------------------------------------------------------------------------------
@@ -339,82 +354,103 @@ MISSING_EXTRA = (
 )
 
 
+_COLOURS = {"answered": "#2e7d32", "did_you_mean": "#f9a825", "fallback": "#c62828"}
+_LABELS = {"answered": "answered", "did_you_mean": "did you mean", "fallback": "fallback"}
+
+
 def _charts(report: dict[str, Any]) -> list[tuple[str, str]]:
     """(title, inline SVG) for each chart. Imports matplotlib; raises ImportError without it."""
     import matplotlib
 
     matplotlib.use("Agg")
+
+    charts: list[tuple[str, str]] = []
+    _stacked(charts, "days", "Questions per day", report["by_day"], horizontal=False)
+    groups = {f"platform: {k}": v for k, v in report["by_platform"].items()}
+    groups |= {f"language: {k}": v for k, v in report["by_language"].items()}
+    _stacked(charts, "groups", "Questions per platform and language", groups, horizontal=True)
+    _funnel_chart(charts, report["walkthrough"])
+    return charts
+
+
+def _svg(name: str, fig: Any) -> str:
+    """The figure as an inline <svg> element; closes the figure."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    # A distinct salt per chart keeps the SVGs' element ids apart on one page.
+    with matplotlib.rc_context({"svg.hashsalt": f"helpbot-{name}"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _stacked(
+    charts: list[tuple[str, str]],
+    name: str,
+    title: str,
+    rows: dict[str, dict[str, Any]],
+    horizontal: bool,
+) -> None:
+    """Answered / did-you-mean / fallback stacked per row; nothing when there are no rows."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    colours = {"answered": "#2e7d32", "did_you_mean": "#f9a825", "fallback": "#c62828"}
-    labels = {"answered": "answered", "did_you_mean": "did you mean", "fallback": "fallback"}
-    charts: list[tuple[str, str]] = []
-
-    def svg(name: str, fig: Any) -> str:
-        buffer = io.StringIO()
-        # A distinct salt per chart keeps the SVGs' element ids apart on one page.
-        with matplotlib.rc_context({"svg.hashsalt": f"helpbot-{name}"}):
-            fig.savefig(buffer, format="svg", bbox_inches="tight")
-        plt.close(fig)
-        text = buffer.getvalue()
-        return text[text.index("<svg") :]
-
-    def stacked(name: str, title: str, rows: dict[str, dict[str, Any]], horizontal: bool) -> None:
-        if not rows:
-            return
-        names = list(rows)
-        fig, ax = plt.subplots(
-            figsize=(9, max(2.2, 0.45 * len(names) + 1.2) if horizontal else 3.6)
-        )
-        base = [0] * len(names)
-        for key in ("answered", "did_you_mean", "fallback"):
-            values = [rows[n][key] for n in names]
-            if horizontal:
-                ax.barh(names, values, left=base, color=colours[key], label=labels[key])
-            else:
-                ax.bar(names, values, bottom=base, color=colours[key], label=labels[key])
-            base = [b + v for b, v in zip(base, values, strict=True)]
-        ax.set_title(title)
-        ax.legend(loc="best", fontsize="small")
-        (ax.xaxis if horizontal else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
+    if not rows:
+        return
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(9, max(2.2, 0.45 * len(names) + 1.2) if horizontal else 3.6))
+    base = [0] * len(names)
+    for key in ("answered", "did_you_mean", "fallback"):
+        values = [rows[n][key] for n in names]
         if horizontal:
-            ax.invert_yaxis()
+            ax.barh(names, values, left=base, color=_COLOURS[key], label=_LABELS[key])
         else:
-            ax.tick_params(axis="x", labelrotation=45)
-        charts.append((title, svg(name, fig)))
-
-    stacked("days", "Questions per day", report["by_day"], horizontal=False)
-    groups = {f"platform: {k}": v for k, v in report["by_platform"].items()}
-    groups |= {f"language: {k}": v for k, v in report["by_language"].items()}
-    stacked("groups", "Questions per platform and language", groups, horizontal=True)
-
-    positions = [p for p in report["walkthrough"]["positions"] if p["kind"] != "unknown"]
-    if report["walkthrough"]["started"] and positions:
-        fig, ax = plt.subplots(figsize=(9, 0.4 * len(positions) + 1.5))
-        names = [f"{p['kind']} {p['number']}: {p['id']}" for p in positions]
-        rows = range(len(positions))
-        ax.barh(
-            [r - 0.2 for r in rows],
-            [p["reached"] for p in positions],
-            height=0.4,
-            color="#1565c0",
-            label="reached",
-        )
-        ax.barh(
-            [r + 0.2 for r in rows],
-            [p["cancelled"] + p["idle"] for p in positions],
-            height=0.4,
-            color="#c62828",
-            label="cancelled or went idle here",
-        )
-        ax.set_yticks(list(rows), names)
+            ax.bar(names, values, bottom=base, color=_COLOURS[key], label=_LABELS[key])
+        base = [b + v for b, v in zip(base, values, strict=True)]
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize="small")
+    (ax.xaxis if horizontal else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
+    if horizontal:
         ax.invert_yaxis()
-        ax.set_title("Walkthrough funnel")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(loc="best", fontsize="small")
-        charts.append(("Walkthrough funnel", svg("funnel", fig)))
-    return charts
+    else:
+        ax.tick_params(axis="x", labelrotation=45)
+    charts.append((title, _svg(name, fig)))
+
+
+def _funnel_chart(charts: list[tuple[str, str]], walk: dict[str, Any]) -> None:
+    """How many reached each walkthrough position and how many gave up there."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    positions = [p for p in walk["positions"] if p["kind"] != "unknown"]
+    if not (walk["started"] and positions):
+        return
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(positions) + 1.5))
+    names = [f"{p['kind']} {p['number']}: {p['id']}" for p in positions]
+    rows = range(len(positions))
+    ax.barh(
+        [r - 0.2 for r in rows],
+        [p["reached"] for p in positions],
+        height=0.4,
+        color="#1565c0",
+        label="reached",
+    )
+    ax.barh(
+        [r + 0.2 for r in rows],
+        [p["cancelled"] + p["idle"] for p in positions],
+        height=0.4,
+        color="#c62828",
+        label="cancelled or went idle here",
+    )
+    ax.set_yticks(list(rows), names)
+    ax.invert_yaxis()
+    ax.set_title("Walkthrough funnel")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="best", fontsize="small")
+    charts.append(("Walkthrough funnel", _svg("funnel", fig)))
 
 
 _CSS = """
@@ -459,7 +495,14 @@ def render_html(report: dict[str, Any]) -> str:
     out.append("</table>")
     for title, chart in charts:
         out.append(f'<figure aria-label="{esc(title)}">{chart}</figure>')
-    out.append("<h2>Top unanswered questions</h2>")
+    out += _html_tables(report)
+    return "\n".join(out) + "\n"
+
+
+def _html_tables(report: dict[str, Any]) -> list[str]:
+    """The unanswered, entries and walkthrough sections, ending the page."""
+    esc = html.escape
+    out = ["<h2>Top unanswered questions</h2>"]
     if not report["unanswered"]:
         out.append("<p>None.</p>")
     else:
@@ -495,7 +538,7 @@ def render_html(report: dict[str, Any]) -> str:
             f"<td class=n>{p['back']}</td><td class=n>{p['cancelled']}</td><td class=n>{p['idle']}</td></tr>"
         )
     out.append("</table></body></html>")
-    return "\n".join(out) + "\n"
+    return out
 
 
 # -- the command ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot.handoff import Handoff
+from bot.sqlite_schema import create_handoff_tables, create_tables
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -274,8 +275,8 @@ class SqliteStore:
             self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
         )
         try:
-            self._setup()
-            self._setup_handoffs()
+            create_tables(self._db, self.BUSY_TIMEOUT, self.SCHEMA_VERSION)
+            create_handoff_tables(self._write)
             self._reader = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
             )
@@ -283,88 +284,6 @@ class SqliteStore:
         except sqlite3.Error:
             self._db.close()
             raise
-
-    def _setup(self) -> None:
-        db = self._db
-        # Changing the journal mode needs an exclusive lock, and SQLite returns "database is
-        # locked" at once instead of waiting the busy timeout while another process is
-        # creating the same new file: retry it for as long as the busy timeout allows.
-        deadline = time.monotonic() + self.BUSY_TIMEOUT
-        delay = 0.001
-        while True:
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS sessions ("
-                " key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL)"
-            )
-            db.execute("CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at)")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS languages (key TEXT PRIMARY KEY, lang TEXT NOT NULL)"
-            )
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
-            if db.execute("PRAGMA user_version").fetchone()[0] < self.SCHEMA_VERSION:
-                self._move_language_choices()
-                db.execute(f"PRAGMA user_version={self.SCHEMA_VERSION}")
-            # The start-up write check: a real committed write, not just a successful open.
-            db.execute(
-                "INSERT INTO meta (name, value) VALUES ('opened_at', ?)"
-                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                (repr(time.time()),),
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-
-    def _setup_handoffs(self) -> None:
-        """The handoff tables (bot.handoff): the open handoff per person, one ticket per
-        platform mapping to exactly one person, and the open times behind the rate limit."""
-        self._write(
-            [
-                (
-                    "CREATE TABLE IF NOT EXISTS handoffs (key TEXT PRIMARY KEY,"
-                    " platform TEXT NOT NULL, ticket TEXT NOT NULL, data TEXT NOT NULL)",
-                    (),
-                ),
-                (
-                    "CREATE UNIQUE INDEX IF NOT EXISTS handoffs_ticket"
-                    " ON handoffs(platform, ticket)",
-                    (),
-                ),
-                (
-                    "CREATE TABLE IF NOT EXISTS handoff_opens (key TEXT NOT NULL,"
-                    " at REAL NOT NULL, PRIMARY KEY (key, at))",
-                    (),
-                ),
-            ]
-        )
-
-    def _move_language_choices(self) -> None:
-        """Version 0 kept the language choice inside the session row, where the purge erased
-        it with the walkthrough: copy it to `languages`, where it lasts."""
-        rows = self._db.execute('SELECT key, data FROM sessions WHERE data LIKE \'%"lang":"%\'')
-        for key, data in rows.fetchall():
-            try:
-                lang = Session.from_json(data).lang
-            except ValueError:
-                continue
-            if lang:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO languages (key, lang) VALUES (?, ?)", (key, lang)
-                )
 
     def _unavailable(self, error: sqlite3.Error) -> StoreUnavailable:
         return StoreUnavailable(f"the session database {self.path} cannot be used: {error}")
