@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -195,7 +195,7 @@ def build_parser(adapters: dict[str, Any], *, report: bool = True) -> argparse.A
         )
         adapter_parser.add_argument(
             "--ttl",
-            type=_positive_hours,
+            type=_positive("hours"),
             default=24.0,
             metavar="HOURS",
             help="close walkthroughs idle for this long (default: 24)",
@@ -233,7 +233,7 @@ def _add_loop_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retention-days",
-        type=_positive_days,
+        type=_positive("days"),
         default=30.0,
         metavar="DAYS",
         help="delete events older than this (default: 30)",
@@ -269,16 +269,6 @@ def _command_of(argv: list[str]) -> str | None:
     return None
 
 
-def _positive_days(text: str) -> float:
-    try:
-        days = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
-    if not days > 0 or days == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of days above 0, not {text}")
-    return days
-
-
 def _admins(text: str) -> frozenset[str]:
     """`telegram:123,discord:456` -> {"telegram:123", "discord:456"}."""
     found = set()
@@ -295,14 +285,19 @@ def _admins(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _positive_hours(text: str) -> float:
-    try:
-        hours = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
-    if not hours > 0 or hours == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of hours above 0, not {text}")
-    return hours
+def _positive(unit: str) -> Callable[[str], float]:
+    """An argparse type: a finite number of `unit` above 0 (--ttl hours, --retention-days)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a number of {unit} above 0, not {text}")
+        return value
+
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
