@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.engine import Engine
 from bot.knowledge import Knowledge, load_knowledge
-from bot.sessions import MemoryStore
+from bot.sessions import MemoryStore, SessionStore, open_store
 from bot.types import IncomingMessage, Reply
+
+if TYPE_CHECKING:
+    from tests.redis_server import RedisServer
 
 # The index cache (bot/cache.py) of every CLI run in the tests goes to a throw-away folder
 # shared by the session (child processes inherit it), never the user's ~/.cache.
@@ -97,3 +102,18 @@ class Person:
 @pytest.fixture
 def person(engine: Engine) -> Person:
     return Person(engine)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionStore]:
+    """Each store kind in turn, for tests of the store contract. The Redis one needs the
+    `redis_server` fixture (tests/redis_server.py) imported by the test module."""
+    if request.param == "memory":
+        made: SessionStore = open_store("memory://")
+    elif request.param == "sqlite":
+        made = open_store(f"sqlite://{tmp_path}/s.sqlite3")
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        made = open_store(server.url, session_ttl=60)
+    yield made
+    await made.close()

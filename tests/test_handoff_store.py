@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,6 @@ import pytest
 from bot.handoff import Handoff
 from bot.sessions import RedisStore, Session, SessionStore, open_store
 from tests.redis_server import RedisServer, redis_server  # noqa: F401  (a fixture)
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionStore]:
-    if request.param == "memory":
-        made: SessionStore = open_store("memory://")
-    elif request.param == "sqlite":
-        made = open_store(f"sqlite://{tmp_path}/s.sqlite3")
-    else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        made = open_store(server.url, session_ttl=60)
-    yield made
-    await made.close()
 
 
 def handoff(user: str, ticket: str, at: float = 100.0, platform: str = "telegram") -> Handoff:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,19 +35,6 @@ from tests.redis_server import RedisServer, redis_server  # noqa: F401  (a fixtu
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionStore]:
-    if request.param == "memory":
-        made: SessionStore = open_store("memory://")
-    elif request.param == "sqlite":
-        made = open_store(f"sqlite://{tmp_path}/s.sqlite3")
-    else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        made = open_store(server.url, session_ttl=60)
-    yield made
-    await made.close()
 
 
 # -- the contract every store keeps --------------------------------------------------------
