@@ -114,6 +114,13 @@ async def test_signed_in_now_what_after_the_overview_is_step_two(person: Person)
     assert person.text().startswith("**Step 2"), person.text()
 
 
+async def test_a_followup_keeps_the_language_of_the_answer_it_follows(person: Person) -> None:
+    await person.say("hola, ¿cómo borro mi cuenta?")
+    assert "cuenta" in person.text()
+    await person.say("y luego?")
+    assert "paso a paso" in person.text(), person.text()
+
+
 async def test_and_then_with_nothing_answered_offers_the_walkthrough(person: Person) -> None:
     await person.say("and then?")
     assert "not in a walkthrough" in person.text()
