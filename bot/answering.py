@@ -128,9 +128,7 @@ class Answering:
             rated = self.feedback and position is None and answer.entry_id is not None
             if rated:
                 self.token = new_token()
-                others = self.engine.matcher.search(text, 4, self.lang)
-                runners_up = tuple(s.id for s in others if s.id != answer.entry_id)[:3]
-                self.engine.remember_alternatives(self.token, runners_up)
+                self.engine.remember_question(self.token, text, self.lang, answer.entry_id)
             replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 
