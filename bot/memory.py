@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from bot.events import PENDING_MAX, PENDING_SECONDS
+from bot.limits import PENDING_MAX, PENDING_SECONDS
 
 CONTEXT_TTL = 30 * 60.0
 """How long the last answered entry is remembered for follow-ups ("and then?")."""
