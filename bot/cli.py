@@ -11,7 +11,6 @@ import argparse
 import importlib
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -438,6 +437,7 @@ def _open_store_or_report(args: argparse.Namespace) -> SessionStore | int:
     clear line: EXIT_USAGE for a store that cannot be named so (both options, an unknown
     scheme, redis:// without its extra), EXIT_PROBLEM for one that does not work."""
     import asyncio
+    import sqlite3
 
     from bot.sessions import RedisStore, StoreUnavailable, UnknownStore, open_store, redact_url
 
@@ -481,6 +481,8 @@ def _open_store_or_report(args: argparse.Namespace) -> SessionStore | int:
 def _open_events_or_report(store: SessionStore, args: argparse.Namespace) -> EventLog | None:
     """The anonymous event log beside the sessions: in the same SQLite file, in the same Redis
     (keys expiring after --retention-days), in memory for a memory store."""
+    import sqlite3
+
     from bot.events import MemoryEventLog, RedisEventLog, open_event_log
     from bot.sessions import RedisStore, SqliteStore
 

@@ -12,35 +12,47 @@ message) and `bot.answering` (answering it), `bot.reply_language` (which languag
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.commands import CommandSpec, menu_specs
-from bot.events import DEFAULT_RETENTION_DAYS, EventLog, MemoryEventLog, retention_cutoff
-from bot.handoff import Handoffs
 from bot.knowledge import Knowledge
+from bot.limits import DEFAULT_RETENTION_DAYS
 from bot.markup import escape
 from bot.matcher import Matcher
 from bot.memory import CONTEXT_MAX, CONTEXT_TTL, AlternativesMemory, ContextMemory
-from bot.reload import ReloadResult, attempt, default_sets
 from bot.reply_language import ReplyLanguage
-from bot.sessions import MemoryStore, Session, SessionStore, StoreUnavailable
+from bot.session_state import Session, StoreUnavailable
 from bot.staff import StaffSide
 from bot.text import normalize
 from bot.turn import Turn
-from bot.turn_events import turn_events
 from bot.types import Answer, IncomingMessage, Reply, Suggestion
 from bot.walkthrough import FollowUps, Words
+
+# The store, the event log, handoffs, hot reload and asyncio are loaded when first used, not
+# here: `helpbot ask` builds an Engine only to answer, and importing them was a third of its
+# start-up. The bots load them all at once anyway (their first message uses every one).
+if TYPE_CHECKING:
+    import asyncio
+
+    from bot.events import EventLog
+    from bot.handoff import Handoffs
+    from bot.reload import ReloadResult
+    from bot.sessions import SessionStore
 
 __all__ = ["CONTEXT_MAX", "CONTEXT_TTL", "DEFAULT_TTL", "Engine", "Turn"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600.0
+RUNNERS_UP_TEXT = 500
+"""Questions up to this long are kept (in memory, by rating token) to find their runners-up
+when 👎 is pressed; longer ones have them found at once."""
 
 
 class Engine(StaffSide):
@@ -61,24 +73,77 @@ class Engine(StaffSide):
         reload_sets: Sequence[Path] | None = None,
     ) -> None:
         self.knowledge = knowledge
-        self.store: SessionStore = store if store is not None else MemoryStore()
+        self._store = store
         self.matcher = matcher or Matcher(knowledge)
         self.ttl = ttl
         self.clock = clock
         self.words = Words(knowledge)  # the walkthrough words, in every language
         self.langs = ReplyLanguage(knowledge)
         # Anonymous events (bot.events): a throw-away in-memory log unless one is given.
-        self.events: EventLog = events if events is not None else MemoryEventLog()
+        self._events = events
         self.feedback = feedback  # 👍/👎 under answers to questions
         self.retention_days = retention_days
         self.admins = admins  # "platform:user_id" of the operators (/stats, /reload)
-        self.reload_sets = list(default_sets() if reload_sets is None else reload_sets)
-        self._reloading = asyncio.Lock()
+        self._reload_sets = None if reload_sets is None else list(reload_sets)
+        self._reloading: asyncio.Lock | None = None
         self._alternatives = AlternativesMemory()  # what a 👎 offers instead
         self.followups = FollowUps(knowledge)
         self.context = ContextMemory()  # the last answered entry, for follow-ups
         # Handing a conversation to a person (bot.handoff); no desk until an adapter attaches one.
-        self.handoffs = Handoffs(self)
+        self._handoffs: Handoffs | None = None
+
+    @property
+    def store(self) -> SessionStore:
+        """Where sessions live: the one given, else a `MemoryStore` made on first use."""
+        if self._store is None:
+            from bot.sessions import MemoryStore
+
+            self._store = MemoryStore()
+        return self._store
+
+    @store.setter
+    def store(self, store: SessionStore) -> None:
+        self._store = store
+
+    @property
+    def events(self) -> EventLog:
+        """The anonymous event log: the one given, else a `MemoryEventLog` made on first use."""
+        if self._events is None:
+            from bot.events import MemoryEventLog
+
+            self._events = MemoryEventLog()
+        return self._events
+
+    @events.setter
+    def events(self, events: EventLog) -> None:
+        self._events = events
+
+    @property
+    def handoffs(self) -> Handoffs:
+        """Handing conversations to a person (bot.handoff), made on first use."""
+        if self._handoffs is None:
+            from bot.handoff import Handoffs
+
+            self._handoffs = Handoffs(self)
+        return self._handoffs
+
+    @handoffs.setter
+    def handoffs(self, handoffs: Handoffs) -> None:
+        self._handoffs = handoffs
+
+    @property
+    def reload_sets(self) -> list[Path]:
+        """The question sets a reload must not answer worse: the ones given, else
+        `bot.reload.default_sets()` (read on first use)."""
+        if self._reload_sets is None:
+            from bot.reload import default_sets
+
+            self._reload_sets = list(default_sets())
+        return self._reload_sets
+
+    @reload_sets.setter
+    def reload_sets(self, sets: Sequence[Path]) -> None:
+        self._reload_sets = list(sets)
 
     def read(self, text: str, lang: str, text_lang: str | None) -> Answer:
         """The matcher's verdict: an entry, small talk, a refusal kind, suggestions or none."""
@@ -173,6 +238,8 @@ class Engine(StaffSide):
         semantic = self.matcher.semantic
         if semantic is None:
             return
+        import asyncio
+
         try:
             await asyncio.to_thread(semantic.warm)
         except Exception:
@@ -182,6 +249,8 @@ class Engine(StaffSide):
         """Delete what was kept for people idle for over twice the TTL (walkthroughs and
         remembered languages); returns how many. Adapters call this periodically, outside any
         person's lock; `handle` never does."""
+        from bot.events import retention_cutoff
+
         removed = await self.store.purge(self.clock() - 2 * self.ttl)
         removed += await self.events.purge(retention_cutoff(self.retention_days, self.clock()))
         return removed
@@ -199,7 +268,13 @@ class Engine(StaffSide):
         by more than one point; otherwise keep serving the old one. Walkthroughs keep their
         place (positions are ids); a position that disappeared ends politely when next used.
         SIGHUP (adapters) and /reload (admins) both come here."""
+        import asyncio
+
+        from bot.reload import attempt
+
         where = str(path or self.knowledge.path)
+        if self._reloading is None:
+            self._reloading = asyncio.Lock()
         async with self._reloading:
             served, result = await attempt(self.knowledge, self.matcher, where, self.reload_sets)
             if served is not None:
@@ -217,6 +292,21 @@ class Engine(StaffSide):
     def remember_alternatives(self, token: str, entry_ids: tuple[str, ...]) -> None:
         """Keep an answer's runners-up under its rating token, for a later 👎."""
         self._alternatives.remember(token, entry_ids)
+
+    def remember_question(self, token: str, text: str, lang: str, answered: str | None) -> None:
+        """Keep what finds the runners-up of `text` (answered with entry `answered`) under its
+        rating token: they are ranked only if a 👎 is pressed, with the matcher serving then
+        (a reload clears them all, so that is the one that answered). A long message is
+        ranked at once instead, so memory holds at most RUNNERS_UP_TEXT characters a token."""
+        if len(text) > RUNNERS_UP_TEXT:
+            self._alternatives.remember(token, self._runners_up(text, lang, answered))
+        else:
+            self._alternatives.remember(token, partial(self._runners_up, text, lang, answered))
+
+    def _runners_up(self, text: str, lang: str, answered: str | None) -> tuple[str, ...]:
+        """The entries a question came close to besides the one it was answered with."""
+        others = self.matcher.search(text, 4, lang)
+        return tuple(s.id for s in others if s.id != answered)[:3]
 
     def alternatives(self, token: str) -> tuple[str, ...] | None:
         """The runners-up kept for `token` that the served knowledge still has."""
@@ -271,6 +361,8 @@ class Engine(StaffSide):
 
     async def _record(self, turn: Turn, idle: str | None, now: float, ms: float) -> None:
         """The anonymous events for one handled message (never who sent it)."""
+        from bot.turn_events import turn_events
+
         try:
             for event in turn_events(turn, idle, now, ms):
                 await self.events.record(event)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar, get_args
 
+from bot.limits import DEFAULT_RETENTION_DAYS, PENDING_MAX, PENDING_SECONDS
 from bot.text import normalize
 
 T = TypeVar("T")
@@ -52,9 +53,6 @@ MOVES: tuple[str, ...] = get_args(Move)
 # Kinds whose question text may be kept (feedback: only when the rating is -1).
 QUESTION_KINDS = frozenset({"fallback", "did_you_mean"})
 MAX_QUESTION_CHARS = 200
-DEFAULT_RETENTION_DAYS = 30
-PENDING_SECONDS = 24 * 3600.0  # how long an answered question's text waits in memory for a 👎
-PENDING_MAX = 10_000
 
 
 def new_token() -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +144,13 @@ class KnowledgeError(Exception):
 
 def default_path() -> Path:
     """The knowledge base shipped inside the package (works from a wheel and a checkout)."""
+    import importlib.util  # not importlib.resources: it imports tempfile, shutil... (start-up)
+
+    spec = importlib.util.find_spec("knowledge")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    from importlib import resources
+
     return Path(str(resources.files("knowledge")))
 
 

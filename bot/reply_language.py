@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.commands import REGISTRY
 from bot.knowledge import Knowledge
 from bot.language import LanguageDetector, from_locale
-from bot.sessions import Session
+from bot.session_state import Session
 from bot.text import normalize
 from bot.types import IncomingMessage
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.handoff import Handoff, HandoffDesk, Handoffs, Summary
-from bot.knowledge import Knowledge
-from bot.sessions import SessionStore
-from bot.types import Button, IncomingMessage, Reply
+from bot.types import Reply
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: `helpbot ask` builds an Engine without loading these
+    from bot.handoff import Handoff, HandoffDesk, Handoffs, Summary
+    from bot.knowledge import Knowledge
+    from bot.sessions import SessionStore
     from bot.turn import Turn
+    from bot.types import Button, IncomingMessage
 
 
 class StaffSide:

@@ -15,7 +15,7 @@ from bot.actions import ChooseLanguage, RunCommand
 from bot.answering import Answering
 from bot.commands import REGISTRY
 from bot.markup import escape
-from bot.sessions import Session
+from bot.session_state import Session
 from bot.text import normalize
 from bot.types import Button, IncomingMessage, Reply
 from bot.walkthrough import Walk

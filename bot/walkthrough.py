@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.actions import Navigate, RunCommand, StepHelp, button
 from bot.knowledge import Knowledge, Walkthrough
 from bot.markup import escape
-from bot.sessions import Session
+from bot.session_state import Session
 from bot.text import normalize
 from bot.types import Button, Reply
 

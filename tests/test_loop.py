@@ -200,6 +200,54 @@ async def test_pressing_twice_changes_the_rating_and_never_counts_twice(tmp_path
         await engine.close()
 
 
+@pytest.mark.parametrize("question", ["how long does deletion take", "how long does it ta"])
+async def test_runners_up_are_ranked_only_when_thumbs_down_is_pressed(
+    question: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answering does not rank the question again for its runners-up (that cost as much as
+    answering it); a 👎 does, once, and offers exactly what the matcher's search finds."""
+    engine = _engine()
+    searched: list[str] = []
+    search = engine.matcher.search
+
+    def counting(text: str, limit: int = 5, lang: str = "en") -> list[Any]:
+        searched.append(text)
+        return search(text, limit, lang)
+
+    monkeypatch.setattr(engine.matcher, "search", counting)
+    answer = (await _say(engine, question))[0]
+    assert searched == []
+    token = next(
+        p.action.token
+        for p in (decode(b.payload) for b in answer.all_buttons())
+        if p is not None and isinstance(p.action, Rate)
+    )
+    answered = engine.matcher.match(question, "en").entry_id
+    expected = [s.id for s in search(question, 4, "en") if s.id != answered][:3]
+    assert expected  # the question has runners-up to offer
+    sorry = await _press(engine, answer, "👎 Not helpful")
+    offered = [decode(b.payload) for b in sorry[0].all_buttons()]
+    ids = [p.action.entry for p in offered if p is not None and p.action.tag == "a"]  # type: ignore[attr-defined]
+    assert ids == expected
+    await _press(engine, answer, "👎 Not helpful")  # a second press: the ids are kept
+    assert searched == [question]
+    assert engine.alternatives(token) == tuple(expected)
+
+
+async def test_a_long_question_has_its_runners_up_found_at_once() -> None:
+    """A message longer than RUNNERS_UP_TEXT is not kept: its runners-up are kept instead."""
+    from bot.engine import RUNNERS_UP_TEXT
+
+    engine = _engine()
+    question = "how long does deletion take " + "please " * (RUNNERS_UP_TEXT // 7)
+    assert len(question) > RUNNERS_UP_TEXT
+    engine.remember_question("tok", question, "en", "processing_time")
+    kept = engine._alternatives._kept["tok"][1]
+    assert isinstance(kept, tuple)
+    expected = [s.id for s in engine.matcher.search(question, 4, "en")]
+    assert list(kept) == [i for i in expected if i != "processing_time"][:3]
+
+
 async def test_rating_payload_fits_and_survives_a_restart(tmp_path: Path) -> None:
     """The token is in the payload, so a 👎 pressed after a restart still counts (the
     runners-up were in memory only: the fallback topics are offered instead)."""

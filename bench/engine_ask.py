@@ -1,0 +1,74 @@
+"""What `Engine.handle` costs per Discord-style `/ask`: the answered English questions of
+tests/questions/tuning/en.yaml from 10 people, SQLite store and event log in a temporary
+folder, lexical path. Prints milliseconds per message, median of the runs.
+
+    HELPBOT_SEMANTIC=0 python bench/engine_ask.py [--repeat 10] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from bot.cache import load_knowledge_cached  # noqa: E402
+from bot.engine import Engine  # noqa: E402
+from bot.events import SqliteEventLog  # noqa: E402
+from bot.knowledge import Knowledge  # noqa: E402
+from bot.sessions import SqliteStore  # noqa: E402
+from bot.types import IncomingMessage  # noqa: E402
+
+
+def questions(knowledge: Knowledge) -> list[str]:
+    path = ROOT / "tests" / "questions" / "tuning" / "en.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found = [q for group in data["in_scope"].values() for q in group]
+    engine = Engine(knowledge)
+    return [q for q in found if engine.ask(q, None)[0].matched]
+
+
+async def one_run(knowledge: Knowledge, asked: list[str], folder: Path) -> float:
+    """Milliseconds per handled message."""
+    db = folder / f"{time.monotonic_ns()}.sqlite3"
+    engine = Engine(knowledge, SqliteStore(db), events=SqliteEventLog(db))
+    messages = [
+        IncomingMessage("discord", f"c{i % 10}", f"u{i % 10}", q, locale="en-US")
+        for i, q in enumerate(asked)
+    ]
+    try:
+        for message in messages[:50]:
+            await engine.handle(message)
+        start = time.perf_counter()
+        for message in messages:
+            await engine.handle(message)
+        return (time.perf_counter() - start) * 1000 / len(messages)
+    finally:
+        await engine.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=10, help="times each question is asked")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    knowledge = load_knowledge_cached()
+    asked = questions(knowledge) * args.repeat
+    with tempfile.TemporaryDirectory() as folder:
+        figures = [asyncio.run(one_run(knowledge, asked, Path(folder))) for _ in range(args.runs)]
+    print(
+        f"Engine.handle, {len(asked)} answered questions: median of {args.runs} runs "
+        f"{statistics.median(figures):.3f} ms a message ({', '.join(f'{f:.3f}' for f in figures)})"
+    )
+
+
+if __name__ == "__main__":
+    main()
