@@ -141,7 +141,9 @@ class Answering:
                 from bot.events import new_token  # loaded already wherever answers are rated
 
                 self.token = new_token()
-                self.engine.remember_question(self.token, text, self.lang, answer.entry_id)
+                self.engine.remember_question(
+                    self.token, text, self.lang, self.text_lang, answer.entry_id
+                )
             replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 

@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +49,6 @@ __all__ = ["CONTEXT_MAX", "CONTEXT_TTL", "DEFAULT_TTL", "Engine", "Turn"]
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600.0
-RUNNERS_UP_TEXT = 500
 """Questions up to this long are kept (in memory, by rating token) to find their runners-up
 when 👎 is pressed; longer ones have them found at once."""
 
@@ -293,20 +291,22 @@ class Engine(StaffSide):
         """Keep an answer's runners-up under its rating token, for a later 👎."""
         self._alternatives.remember(token, entry_ids)
 
-    def remember_question(self, token: str, text: str, lang: str, answered: str | None) -> None:
-        """Keep what finds the runners-up of `text` (answered with entry `answered`) under its
-        rating token: they are ranked only if a 👎 is pressed, with the matcher serving then
-        (a reload clears them all, so that is the one that answered). A long message is
-        ranked at once instead, so memory holds at most RUNNERS_UP_TEXT characters a token."""
-        if len(text) > RUNNERS_UP_TEXT:
-            self._alternatives.remember(token, self._runners_up(text, lang, answered))
-        else:
-            self._alternatives.remember(token, partial(self._runners_up, text, lang, answered))
-
-    def _runners_up(self, text: str, lang: str, answered: str | None) -> tuple[str, ...]:
-        """The entries a question came close to besides the one it was answered with."""
-        others = self.matcher.search(text, 4, lang)
-        return tuple(s.id for s in others if s.id != answered)[:3]
+    def remember_question(
+        self, token: str, text: str, lang: str, text_lang: str | None, answered: str | None
+    ) -> None:
+        """Keep, under its rating token, the entries `text` came close to besides `answered`,
+        so a 👎 can offer them without the question being kept. They come from the ranking the
+        answer was made from (the matcher's cache holds it): ranking the question again with
+        completions of its last word (`Matcher.search`) cost as much as answering it."""
+        matcher = self.matcher
+        ranking = matcher.rank(text, matcher.languages(lang, (text_lang,)))
+        floor = min(matcher.t.suggest, 0.2)
+        runners_up = tuple(
+            entry_id
+            for entry_id, score in ranking.entries
+            if entry_id != answered and score >= floor
+        )
+        self._alternatives.remember(token, runners_up[:3])
 
     def alternatives(self, token: str) -> tuple[str, ...] | None:
         """The runners-up kept for `token` that the served knowledge still has."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 
 from bot.limits import PENDING_MAX, PENDING_SECONDS
 
@@ -48,35 +47,24 @@ class ContextMemory:
             self._kept.popitem(last=False)
 
 
-Later = Callable[[], tuple[str, ...]]
-"""Finds the runner-up entry ids when first asked (a 👎 is rarely pressed: ranking every
-answered question again for its runners-up cost as much as answering it)."""
-
-
 class AlternativesMemory:
     """Rating token -> the runner-up entry ids of that answer's question, so a 👎 can offer
-    "did you mean". Kept either as the ids or as how to find them (`Later`, which holds the
-    question until the first 👎 or PENDING_SECONDS); nothing names the person."""
+    "did you mean" without keeping the question. Entry ids only: nothing about the person."""
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[str, tuple[float, tuple[str, ...] | Later]] = OrderedDict()
+        self._kept: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
 
-    def remember(self, token: str, entry_ids: tuple[str, ...] | Later) -> None:
+    def remember(self, token: str, entry_ids: tuple[str, ...]) -> None:
         self._kept[token] = (time.monotonic(), entry_ids)
         while len(self._kept) > PENDING_MAX:
             self._kept.popitem(last=False)
 
     def get(self, token: str) -> tuple[str, ...] | None:
-        """The runners-up kept for `token`, or None when unknown or older than PENDING_SECONDS.
-        Found on the first call when kept as `Later`; from then on only the ids are kept."""
+        """The runners-up kept for `token`, or None when unknown or older than PENDING_SECONDS."""
         found = self._kept.get(token)
         if found is None or time.monotonic() - found[0] > PENDING_SECONDS:
             return None
-        when, kept = found
-        if callable(kept):
-            kept = kept()
-            self._kept[token] = (when, kept)
-        return kept
+        return found[1]
 
     def clear(self) -> None:
         """Forget everything (after a reload: the ids belonged to the old knowledge)."""

@@ -48,19 +48,3 @@ def test_alternatives_are_bounded_expire_and_clear(monkeypatch: pytest.MonkeyPat
     now[0] = 100.0
     kept.clear()
     assert kept.get("t1") is None
-
-
-def test_alternatives_kept_as_later_are_found_once_on_first_get() -> None:
-    kept = AlternativesMemory()
-    calls: list[int] = []
-
-    def later() -> tuple[str, ...]:
-        calls.append(1)
-        return ("e1", "e2")
-
-    kept.remember("t", later)
-    assert calls == []
-    assert kept.get("t") == ("e1", "e2")
-    assert kept.get("t") == ("e1", "e2")
-    assert calls == [1]
-    assert kept._kept["t"][1] == ("e1", "e2")  # the question's closure is gone
