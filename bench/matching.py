@@ -181,7 +181,7 @@ def main() -> None:
     build_big = time.perf_counter() - start
     p50, p99 = time_queries(big_matcher, [rng.choice(big_queries) for _ in range(args.queries)])
     print(
-        f"generated base ({args.entries} entries, {args.entries * 15} questions): build {build_big:.1f} s, p50 {p50:.3f} ms, p99 {p99:.3f} ms (CPU p99 {CPU_P99[-1]:.3f} ms; numpy: {'yes' if big_matcher._large else 'no'})"
+        f"generated base ({args.entries} entries, {args.entries * 15} questions): build {build_big:.1f} s, p50 {p50:.3f} ms, p99 {p99:.3f} ms (CPU p99 {CPU_P99[-1]:.3f} ms; numpy: {'yes' if big_matcher.large else 'no'})"
     )
 
     ask = startup_seconds(

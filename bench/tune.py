@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 from bot.evaluate import load_question_set, question_files, run_eval  # noqa: E402
 from bot.knowledge import load_knowledge  # noqa: E402
 from bot.matcher import Evidence, Matcher, Ranking, Thresholds, fuse  # noqa: E402
-from bot.text import normalize  # noqa: E402
 from bot.types import Answer, Suggestion  # noqa: E402
 
 PENALTY = 3.0
@@ -154,15 +153,15 @@ def main() -> int:
         # stage-1 values), the ranking and the semantic evidence.
         features: dict[int, tuple[Answer, Ranking, Evidence]] = {}
         for i, item in enumerate(items):
-            langs = semantic._languages(item.lang, ())
-            talk = semantic._talk.get(normalize(item.question) or item.question.strip())
+            langs = semantic.languages(item.lang, ())
+            talk = semantic.signals.talk(item.question)
             if talk is not None:
                 continue  # small talk by its examples: no threshold involved
             ranking = semantic.rank(item.question, langs)
-            answer, refused = semantic._decide(ranking, item.lang)
+            answer, refused = semantic.decide(ranking, item.lang)
             if not answer.matched:
                 whole = answer
-                answer, part_refused = semantic._clauses(item.question, langs, item.lang, answer)
+                answer, part_refused = semantic.decide_by_clauses(item.question, langs, item.lang, answer)
                 if answer.matched:
                     answer = replace(answer, score=2.0)  # a clause's answer never reaches the model
                 elif refused and not part_refused:
@@ -185,7 +184,7 @@ def main() -> int:
         print(f"stage 2 (semantic): {chosen_sem}  CV utility/question {cv:.3f}, on all {fit:.3f}")
         final = replace(lexical.t, **chosen_sem)
 
-    print("\nchosen Thresholds (paste into bot/matcher.py if they differ from the defaults):")
+    print("\nchosen Thresholds (paste into bot/thresholds.py if they differ from the defaults):")
     for f in fields(Thresholds):
         value, default = getattr(final, f.name), getattr(Thresholds(), f.name)
         print(f"  {f.name} = {value}" + ("" if value == default else f"   (default {default})"))

@@ -98,6 +98,8 @@ class Answering:
         near = {last, order[target]} if inside and target is not None else {last}
         if self.about_something_else(rest, near):
             return self.question(text)
+        if target is None and step != 0:
+            return self.beyond_the_order(text, last)
         if target is None or step == 0:
             return self.show_entry(last)
         if target < 0:
@@ -106,6 +108,15 @@ class Answering:
             self.last_entry = None
             return [Reply(self.k.walkthrough(self.lang).done, self.walk.start_row())]
         return self.show_entry(order[target])
+
+    def beyond_the_order(self, text: str, last: str) -> list[Reply]:
+        """ "Now what?" after an entry that is no step or check (the overview, the processing
+        time): the message's own answer when it names another entry ("ok, I'm logged in, now
+        what" is step 2), else an offer to go step by step; never the same answer again."""
+        answer = self.engine.read(text, self.lang, self.text_lang)
+        if answer.entry_id is not None and answer.entry_id != last:
+            return self.question(text, answer)
+        return [Reply(self.ui("followup_walkthrough"), self.walk.start_row())]
 
     def about_something_else(self, rest: str, near: set[str]) -> bool:
         """Whether the words beside a follow-up phrase confidently ask about another entry

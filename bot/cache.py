@@ -46,10 +46,12 @@ _SOURCES = (
     "cache.py",
     "knowledge.py",
     "language.py",
+    "lexical.py",
     "matcher.py",
     "schema.py",
     "stopwords.py",
     "text.py",
+    "thresholds.py",
     "yamlfile.py",
 )
 

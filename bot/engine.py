@@ -233,7 +233,10 @@ class Engine(StaffSide):
         key = message.session_key
         stored = await self.store.get(key)
         replies: list[Reply] = []
-        lang, text_lang = self._languages(message, stored)
+        last_entry = self.context.recall(key, now)
+        # "y luego?" right after an answer keeps that answer's language (see ReplyLanguage).
+        follows = last_entry is not None and self.followups.find(message.text)[0] is not None
+        lang, text_lang = self.langs.choose(message, stored, follows_up=follows)
         session = replace(stored) if stored is not None else Session(updated_at=now)
         idle: str | None = None
         if stored is not None and stored.active and now - stored.updated_at > self.ttl:
@@ -242,7 +245,7 @@ class Engine(StaffSide):
             hours = f"{self.ttl / 3600:.3g}"
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
         turn = Turn(self, message, session, lang, text_lang)
-        turn.last_entry = self.context.recall(key, now)
+        turn.last_entry = last_entry
         routed = await self.handoffs.route(turn)  # an open handoff takes their messages
         if routed is not None:
             return replies + routed

@@ -187,7 +187,8 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts(
         *"""greeting help fallback fallback_empty did_you_mean see_also steps_header faq_header
         checklist_header checklist_stopped cancelled nothing_to_cancel stale_button
-        not_your_button walkthrough_ended no_walkthrough already_first forget_confirm
+        not_your_button walkthrough_ended no_walkthrough followup_walkthrough already_first
+        forget_confirm
         forgotten forget_kept ask_usage not_text error language_name language_prompt
         language_set store_unavailable""".split()
     ),

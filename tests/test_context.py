@@ -96,6 +96,31 @@ async def test_y_luego_after_an_answered_step_in_spanish(person: Person) -> None
     assert person.text().startswith("**Paso 2"), person.text()
 
 
+async def test_now_what_after_the_overview_never_repeats_it(person: Person) -> None:
+    await person.say("how do I delete my account")
+    overview = person.text()
+    await person.say("now what?")
+    assert person.text() != overview
+    assert "step by step" in person.text()
+    assert person.button("walk me through")  # the offer comes with its button
+    await person.say("how long does deletion take")
+    await person.say("and then?")
+    assert "24 hours" not in person.text()
+
+
+async def test_signed_in_now_what_after_the_overview_is_step_two(person: Person) -> None:
+    await person.say("how do I delete my account")
+    await person.say("ok im logged in now what")
+    assert person.text().startswith("**Step 2"), person.text()
+
+
+async def test_a_followup_keeps_the_language_of_the_answer_it_follows(person: Person) -> None:
+    await person.say("hola, ¿cómo borro mi cuenta?")
+    assert "cuenta" in person.text()
+    await person.say("y luego?")
+    assert "paso a paso" in person.text(), person.text()
+
+
 async def test_and_then_with_nothing_answered_offers_the_walkthrough(person: Person) -> None:
     await person.say("and then?")
     assert "not in a walkthrough" in person.text()
