@@ -25,7 +25,18 @@ class SemanticSide:
     documents (entry index, OUT_OF_SCOPE, SMALLTALK), with the refusal kind or small-talk item
     of each example."""
 
-    def __init__(self, knowledge: Knowledge, index_of: dict[str, int]) -> None:
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        index_of: dict[str, int],
+        naming_words: Callable[[str], tuple[frozenset[str], int]],
+        yielding: frozenset[str],
+    ) -> None:
+        """`naming_words(text)`: the words of a refusal example no entry uses (the site's name
+        in "delete my temu account"), by which a question names the same thing, and how many
+        words it shares with the entries. Examples of the `yielding` kinds (another site), and
+        plain out-of-scope examples that are an in-scope phrasing plus a naming word ("как
+        удалить аккаунт тему"), are *near-copies*: see `evidence`."""
         texts: list[str] = []
         labels: list[int] = []
         self.kinds: list[str | None] = []
@@ -50,13 +61,25 @@ class SemanticSide:
                 for text in talk.examples:
                     add(text, SMALLTALK, talk.id)
         self.index = SemanticIndex(texts, labels)
+        # Per near-copy refusal example: the words that name what it is about (else None).
+        self.names: list[frozenset[str] | None] = []
+        for text, label, kind in zip(texts, labels, self.kinds, strict=True):
+            names: frozenset[str] | None = None
+            if label == OUT_OF_SCOPE:
+                named, shared = naming_words(text)
+                if kind in yielding:
+                    names = named
+            self.names.append(names)
 
-    def evidence(self, question: str, gated: frozenset[str]) -> Evidence:
-        """What the model says about `question`; refusal examples of the `gated` kinds do not
-        count."""
+    def evidence(self, question: str, named: frozenset[str] | None = None) -> Evidence:
+        """What the model says about `question`. With `named` (the question's own naming
+        words, given when every word of it is known), a near-copy refusal example counts only
+        when the question names one of its naming words: "how do i delete my account" is no
+        question about the site of "how do i delete my facebook account"."""
         by_entry: dict[int, float] = {}
         refusal, refusal_kind, talk, talk_id = 0.0, None, 0.0, None
         kinds = self.kinds
+        names = self.names
         for i, (label, similarity) in enumerate(
             zip(self.index.labels, self.index.similarities(question), strict=True)
         ):
@@ -66,7 +89,9 @@ class SemanticSide:
             elif label == SMALLTALK:
                 if similarity > talk:
                     talk, talk_id = similarity, kinds[i]
-            elif similarity > refusal and kinds[i] not in gated:
+            elif similarity > refusal and (
+                named is None or (near := names[i]) is None or bool(near & named)
+            ):
                 refusal, refusal_kind = similarity, kinds[i]
         return Evidence(by_entry, refusal, refusal_kind, talk, talk_id)
 
