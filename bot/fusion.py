@@ -29,14 +29,13 @@ class SemanticSide:
         self,
         knowledge: Knowledge,
         index_of: dict[str, int],
-        naming_words: Callable[[str], tuple[frozenset[str], int]],
+        naming_words: Callable[[str], frozenset[str]],
         yielding: frozenset[str],
     ) -> None:
         """`naming_words(text)`: the words of a refusal example no entry uses (the site's name
-        in "delete my temu account"), by which a question names the same thing, and how many
-        words it shares with the entries. Examples of the `yielding` kinds (another site), and
-        plain out-of-scope examples that are an in-scope phrasing plus a naming word ("как
-        удалить аккаунт тему"), are *near-copies*: see `evidence`."""
+        in "delete my facebook account"), by which a question names the same thing. Examples
+        of the `yielding` kinds (another site) are near-copies of in-scope phrasings but for
+        those words: see `evidence`."""
         texts: list[str] = []
         labels: list[int] = []
         self.kinds: list[str | None] = []
@@ -62,14 +61,10 @@ class SemanticSide:
                     add(text, SMALLTALK, talk.id)
         self.index = SemanticIndex(texts, labels)
         # Per near-copy refusal example: the words that name what it is about (else None).
-        self.names: list[frozenset[str] | None] = []
-        for text, label, kind in zip(texts, labels, self.kinds, strict=True):
-            names: frozenset[str] | None = None
-            if label == OUT_OF_SCOPE:
-                named, shared = naming_words(text)
-                if kind in yielding:
-                    names = named
-            self.names.append(names)
+        self.names: list[frozenset[str] | None] = [
+            naming_words(text) if kind in yielding else None
+            for text, kind in zip(texts, self.kinds, strict=True)
+        ]
 
     def evidence(self, question: str, named: frozenset[str] | None = None) -> Evidence:
         """What the model says about `question`. With `named` (the question's own naming

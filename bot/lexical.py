@@ -141,22 +141,18 @@ class LexicalIndex:
             for token in {stem(word) for word in normalized.split()}
         )
 
-    def naming_words(self, text: str) -> tuple[frozenset[str], int]:
+    def naming_words(self, text: str) -> frozenset[str]:
         """The stems of `text` that no entry's phrasing uses (typos forgiven): what names the
-        thing a refusal example is about ("temu" in "как удалить аккаунт тему"), and how many
-        of its other words (not stopwords) the entries do use."""
+        thing a refusal example is about ("facebook" in "delete my facebook account")."""
         names: set[str] = set()
-        shared = 0
         for token in {stem(word) for word in self._synonyms(normalize(text)).split()}:
             if token in _STEMMED_STOPWORDS:
                 continue
             known = self.map_token(token)[0]
             votes = self._votes.get(known, {}) if known is not None else {}
-            if any(label >= 0 for label in votes):
-                shared += 1
-            else:
+            if not any(label >= 0 for label in votes):
                 names.add(known or token)
-        return frozenset(names), shared
+        return frozenset(names)
 
     def _map_token_uncached(self, token: str) -> tuple[str | None, float]:
         """The knowledge base's own word for `token` and how sure that is (typos forgiven)."""

@@ -127,16 +127,16 @@ class Matcher:
         """What the semantic signal says about `question` (empty without the model).
 
         A kind that names other things and yields to "!" words (another site: "delete my ebay
-        account"), and a plain out-of-scope example that is an in-scope phrasing plus words no
-        entry uses ("как удалить аккаунт тему"), are near-copies of in-scope questions but for
-        their naming words: they count only when the question has a word the knowledge base
-        never uses (an unlisted site) or names one of the example's own naming words ("delete
-        my facebook account"), else "i wish to delete my account" is refused as another site."""
+        account") has examples that are near-copies of in-scope questions but for their naming
+        words: they count only when the question has a word the knowledge base never uses (an
+        unlisted site) or names one of the example's own naming words ("delete my facebook
+        account": "facebook" is known from an out-of-scope example), else "i wish to delete my
+        account" is refused as another site."""
         if self._side is None or not normalize(question):
             return Evidence({}, 0.0, None, 0.0, None)
         if not self.lexical.knows_all(question):
             return self._side.evidence(question)
-        return self._side.evidence(question, self.lexical.naming_words(question)[0])
+        return self._side.evidence(question, self.lexical.naming_words(question))
 
     def decide_by_clauses(
         self, question: str, langs: frozenset[str], lang: str, answer: Answer
