@@ -18,6 +18,7 @@ import bisect
 import heapq
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -108,6 +109,7 @@ class LexicalIndex:
         state = knowledge.prepared.get(self._state_key())
         vars(self).update(_Builder(knowledge, t).state() if state is None else state)
         self._merged: dict[tuple[str, frozenset[str]], list[int]] = {}
+        self._step_words = _step_words(knowledge)
         self.large = _LargeIndex.build(self) if len(self._docs) >= _LARGE_DOCS else None
         self.map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
         # A few recent rankings (speed only: rank is a pure function of its arguments): an
@@ -212,7 +214,13 @@ class LexicalIndex:
         tokens = {stem(token) for token in normalized.split()}
         mapped: dict[str, float] = {}
         query_weight = exact_weight = 0.0
+        # A number is a step's number only beside a word for "step" ("step 2", "paso 2", "2nd
+        # step"): in "what's 2+2" it is a word the guide does not know.
+        numbers_count = not self._step_words.isdisjoint(tokens)
         for token in tokens:
+            if not numbers_count and token.isdigit():
+                query_weight += self._unknown
+                continue
             target, similarity = self.map_token(token)
             if target is None:
                 query_weight += self.weight(token) if token in _STEMMED_STOPWORDS else self._unknown
@@ -530,3 +538,23 @@ def _label_class(label: int) -> int:
 
 
 _STEMMED_STOPWORDS = frozenset(stem(word) for word in ALL_STOPWORDS) | ALL_STOPWORDS
+
+
+_STEP_TITLE = re.compile(r"^\W*([^\W\d_]+)\W*\d+\b")
+
+
+def _step_words(knowledge: Knowledge) -> frozenset[str]:
+    """The knowledge base's words for "step", as stems: the word before the number of a
+    numbered entry title ("Step 2: ...", "Paso 2: ...") and before `{number}` in the
+    `where_step` interface text ("etapa {number} de {total}")."""
+    words: set[str] = set()
+    for pack in knowledge.packs.values():
+        for entry in pack.entries.values():
+            found = _STEP_TITLE.match(normalize(entry.title))
+            if found:
+                words.add(stem(found.group(1)))
+        before, marker, _ = pack.ui.get("where_step", "").partition("{number}")
+        named = normalize(before).split()
+        if marker and named:
+            words.add(stem(named[-1]))
+    return frozenset(words)
