@@ -50,7 +50,9 @@ LEXICAL_GRID = {
 }
 SEMANTIC_GRID = {
     # No 1.01 (always ask the model): confident lexical answers must stay under 0.5 ms p50.
-    "sem_skip": [0.9, 0.8, 0.7, 0.6],
+    # No 0.9 either: "how long does deletion take" (lexical 0.84) must be answered without
+    # loading the model (tests/test_semantic.py); 0.9 was the CV choice when it was allowed.
+    "sem_skip": [0.8, 0.7, 0.6],
     "sem_weight": [0.7, 0.6, 0.8, 0.5, 0.9],
     "sem_answer": [0.65, 0.60, 0.55, 0.50, 0.45],
     "sem_gap": [0.06, 0.04, 0.02, 0.01, 0.0],

@@ -11,9 +11,9 @@ class Thresholds:
     """Band edges and weights, chosen by `python bench/tune.py` (cross-validated on
     tests/questions/tuning; ties go to the stricter value)."""
 
-    answer: float = 0.40
-    margin: float = 0.02
-    sure: float = 0.80
+    answer: float = 0.45
+    margin: float = 0.04
+    sure: float = 0.65
     suggest: float = 0.22
     refusal_margin: float = 0.0
     stopword_weight: float = 0.3
@@ -33,7 +33,7 @@ class Thresholds:
     # at least talk_sure similar. Chosen by bench/tune.py (talk_sure: bench/tune.py --talk).
     sem_skip: float = 0.8
     sem_weight: float = 0.6
-    sem_answer: float = 0.45
+    sem_answer: float = 0.5
     sem_gap: float = 0.04
     sem_refusal_margin: float = 0.06
     sem_suggest: float = 0.45
