@@ -31,11 +31,13 @@ class SemanticSide:
         index_of: dict[str, int],
         naming_words: Callable[[str], frozenset[str]],
         yielding: frozenset[str],
+        signalled: Callable[[str], str | None],
     ) -> None:
         """`naming_words(text)`: the words of a refusal example no entry uses (the site's name
         in "delete my facebook account"), by which a question names the same thing. Examples
         of the `yielding` kinds (another site) are near-copies of in-scope phrasings but for
-        those words: see `evidence`."""
+        those words: see `evidence`. So is a plain out-of-scope example whose words signal
+        such a kind (`signalled`: "как удалить аккаунт в temu")."""
         texts: list[str] = []
         labels: list[int] = []
         self.kinds: list[str | None] = []
@@ -62,8 +64,11 @@ class SemanticSide:
         self.index = SemanticIndex(texts, labels)
         # Per near-copy refusal example: the words that name what it is about (else None).
         self.names: list[frozenset[str] | None] = [
-            naming_words(text) if kind in yielding else None
-            for text, kind in zip(texts, self.kinds, strict=True)
+            naming_words(text)
+            if kind in yielding
+            or (kind is None and label == OUT_OF_SCOPE and signalled(text) in yielding)
+            else None
+            for text, label, kind in zip(texts, labels, self.kinds, strict=True)
         ]
 
     def evidence(self, question: str, named: frozenset[str] | None = None) -> Evidence:

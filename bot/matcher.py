@@ -56,8 +56,13 @@ class Matcher:
         self._side: SemanticSide | None = None
         if semantic if semantic is not None else semantic_available():
             index_of = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
+            every = frozenset(knowledge.packs)
             self._side = SemanticSide(
-                knowledge, index_of, self.lexical.naming_words, self.signals.yielding_kinds
+                knowledge,
+                index_of,
+                self.lexical.naming_words,
+                self.signals.yielding_kinds,
+                lambda text: self.signals.refusal_kind(text, every, self.lexical.rewrite),
             )
         self.semantic: SemanticIndex | None = self._side.index if self._side else None
 

@@ -291,3 +291,11 @@ def test_refusal_signals_name_the_kind_and_yield_to_the_own_site(knowledge):
     assert moving.refusal is None
     assert "delete_account" in [moving.entry_id, *(s.id for s in moving.suggestions)]
     assert m.match("I wish to delete my account").refusal is None  # "wish" alone is no site
+
+
+def test_a_number_is_a_step_number_only_beside_a_word_for_step(knowledge):
+    matcher = Matcher(knowledge, semantic=False)
+    for question, lang in (("step 2", "en"), ("2nd step", "en"), ("paso 2", "es"), ("шаг 2", "ru")):
+        assert matcher.match(question, lang).entry_id == "step_settings", question
+    for question in ("what's 2+2", "2", "what is 2"):
+        assert matcher.match(question).entry_id != "step_settings", question
