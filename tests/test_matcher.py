@@ -276,6 +276,8 @@ def test_refusal_signals_name_the_kind_and_yield_to_the_own_site(knowledge):
         ("comment supprimer mon compte leboncoin", "fr"),
         ("забыл пароль от госуслуг", "ru"),
         ("как удалить аккаунт на озоне", "ru"),
+        ("how do i delete my discord account", "en"),
+        ("how do i close my bank account", "en"),
     ]:
         answer = m.match(question, lang)
         assert (answer.entry_id, answer.refusal) == (None, "other_site"), question
