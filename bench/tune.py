@@ -177,9 +177,8 @@ def main() -> int:
             if not answer.matched:
                 whole = answer
                 answer, part_refused = semantic.decide_by_clauses(item.question, langs, item.lang, answer)
-                if answer.matched:
-                    answer = replace(answer, score=2.0)  # a clause's answer never reaches the model
-                elif refused and not part_refused:
+                # a clause's answer stands in for the words' verdict (Matcher.match)
+                if not answer.matched and refused and not part_refused:
                     answer = whole
             features[i] = (answer, ranking, semantic.evidence(item.question))
         index = {id(item): i for i, item in enumerate(items)}
