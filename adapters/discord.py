@@ -1173,7 +1173,11 @@ def budgeted_webhook_adapter() -> Any:
     """discord.py's webhook adapter, except for interaction callbacks (the first response):
     those are retried only while `_deadline` allows (429 after its retry_after, 5xx after a
     short pause) and at most `_attempts` times, instead of discord.py's 1 s and 3 s pauses
-    that outlast Discord's 3-second deadline."""
+    that outlast Discord's 3-second deadline.
+
+    Discord answers a callback with the message it made; discord.py would parse it (author,
+    components...) into the `InteractionCallbackResponse.resource` that the adapter never
+    reads, so it is dropped here (`message_id` and the rest stay)."""
     import aiohttp
     import discord
     from discord import utils
@@ -1216,7 +1220,7 @@ def budgeted_webhook_adapter() -> Any:
                     ):
                         data = await json_or_text(response)
                         if 200 <= response.status < 300:
-                            return data
+                            return _without_message(data)
                         error: Exception
                         if response.status == 429:
                             error = discord.HTTPException(response, data)
@@ -1245,6 +1249,15 @@ def budgeted_webhook_adapter() -> Any:
                 await asyncio.sleep(pause)
 
     return BudgetedWebhookAdapter()  # type: ignore[no-untyped-call]  # discord.py leaves its __init__ unannotated
+
+
+def _without_message(data: Any) -> Any:
+    """An interaction callback's answer without the message Discord echoes back in it."""
+    if isinstance(data, dict):
+        resource = data.get("resource")
+        if isinstance(resource, dict) and "message" in resource:
+            data["resource"] = {k: v for k, v in resource.items() if k != "message"}
+    return data
 
 
 # -- rendering --------------------------------------------------------------------------------

@@ -877,3 +877,20 @@ async def test_rating_buttons_keep_working_after_a_restart(
     finally:
         await second.stop()
         await second.bot.engine.close()
+
+
+def test_the_callback_answer_drops_only_the_echoed_message() -> None:
+    """The adapter never reads the message Discord echoes back in a callback's answer, so
+    discord.py is spared parsing it; the interaction part (message id, flags) stays."""
+    from adapters.discord import _without_message
+
+    answer = {
+        "interaction": {"id": "1", "type": 2, "response_message_id": "9"},
+        "resource": {"type": 4, "message": {"id": "9", "components": []}},
+    }
+    assert _without_message(answer) == {
+        "interaction": {"id": "1", "type": 2, "response_message_id": "9"},
+        "resource": {"type": 4},
+    }
+    assert _without_message({"interaction": {"id": "2"}}) == {"interaction": {"id": "2"}}
+    assert _without_message("") == ""
