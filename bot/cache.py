@@ -50,6 +50,8 @@ _SOURCES = (
     "lexical.py",
     "matcher.py",
     "schema.py",
+    "shapes.py",
+    "signals.py",
     "stopwords.py",
     "text.py",
     "thresholds.py",
