@@ -55,6 +55,7 @@ _SOURCES = (
     "stopwords.py",
     "text.py",
     "thresholds.py",
+    "walkthrough.py",
     "yamlfile.py",
 )
 
@@ -108,10 +109,13 @@ def load_knowledge_cached(path: str | Path | None = None) -> Knowledge:
 def _build(root: Path) -> Knowledge:
     from bot.language import LanguageDetector
     from bot.matcher import Matcher
+    from bot.walkthrough import FollowUps, Words
 
     knowledge = load_knowledge(root)
-    Matcher(knowledge, semantic=False).keep_index()
+    Matcher(knowledge, semantic=False).keep_index()  # its Signals keep theirs too
     LanguageDetector(knowledge).keep_counts(knowledge)
+    Words(knowledge)  # keeps its tables in knowledge.prepared, as the matcher's Signals do
+    FollowUps(knowledge)
     return knowledge
 
 
