@@ -119,7 +119,7 @@ def _build(root: Path) -> Knowledge:
     return knowledge
 
 
-def _trusted(path: Path) -> bool:
+def trusted(path: Path) -> bool:
     """Owned by this user and writable by nobody else (always true where there are no uids)."""
     if not hasattr(os, "getuid"):
         return True
@@ -133,7 +133,7 @@ def read(file: Path, key: str) -> Knowledge | None:
     try:
         if not file.is_file() or file.is_symlink():
             return None
-        if not (_trusted(file.parent) and _trusted(file)):
+        if not (trusted(file.parent) and trusted(file)):
             log.warning(
                 "index cache: ignoring %s (not owned by this user, or writable by others)", file
             )
