@@ -3,13 +3,15 @@
     python bench/tune.py                      # tune on tests/questions/tuning
     python bench/tune.py --report tests/questions/blind_a   # also print blind figures
 
-Two stages, each a grid search scored by
+Three stages, each a grid search scored by
     utility = right answers + refused out-of-scope - PENALTY * confident wrong answers
 (a confident wrong answer is worse than no answer, hence PENALTY > 1):
 
 1. the lexical band edges (answer, margin, sure), with the semantic signal off;
 2. with those fixed, the semantic fusion (sem_weight, sem_answer, sem_gap, sem_refusal_margin)
-   on the questions the lexical matcher leaves unanswered (only they reach the model).
+   on the questions the lexical matcher leaves unanswered (only they reach the model);
+3. with those fixed, talk_sure: how close a small-talk example must be to win over an entry the
+   words alone found (`--talk-only` keeps the current stage 1 and 2 values and runs only this).
 
 K-fold cross-validation (questions shuffled with a fixed seed) picks the best values on K-1
 folds and scores them on the held-out fold, so the printed CV figure estimates how the chosen
@@ -54,6 +56,9 @@ SEMANTIC_GRID = {
     "sem_gap": [0.06, 0.04, 0.02, 0.01, 0.0],
     "sem_refusal_margin": [0.06, 0.04, 0.02, 0.0],
 }
+# Stage 3: how close a small-talk example must be to win over an entry the words found ("cya
+# later" shares "later" with reopening). 1.01 (never) first: the stricter value wins a tie.
+TALK_GRID = {"talk_sure": [1.01, 0.95, 0.9, 0.85, 0.8]}
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,11 @@ def main() -> int:
     parser.add_argument(
         "--report", type=Path, nargs="*", default=[], help="blind sets: scored after choosing"
     )
+    parser.add_argument(
+        "--talk-only",
+        action="store_true",
+        help="keep the current lexical and fusion values and search only stage 3 (talk_sure)",
+    )
     args = parser.parse_args()
     knowledge = load_knowledge()
     items = load_items(args.tuning)
@@ -140,9 +150,12 @@ def main() -> int:
         lexical.t = replace(base, **values)
         return lexical.match(item.question, item.lang).entry_id
 
-    chosen, cv, fit = cross_validate(items, list(grid(LEXICAL_GRID)), lexical_outcome)
-    print(f"stage 1 (lexical): {chosen}  CV utility/question {cv:.3f}, on all {fit:.3f}")
-    lexical.t = replace(base, **chosen)
+    if args.talk_only:
+        print("stage 1 skipped (--talk-only): current lexical values")
+    else:
+        chosen, cv, fit = cross_validate(items, list(grid(LEXICAL_GRID)), lexical_outcome)
+        print(f"stage 1 (lexical): {chosen}  CV utility/question {cv:.3f}, on all {fit:.3f}")
+        lexical.t = replace(base, **chosen)
 
     semantic = Matcher(knowledge, thresholds=lexical.t)
     if semantic.semantic is None:
@@ -180,9 +193,21 @@ def main() -> int:
                 return answer.entry_id
             return fuse(t, answer, ranking, evidence, semantic.entry_ids, _no_suggestion).entry_id
 
-        chosen_sem, cv, fit = cross_validate(items, list(grid(SEMANTIC_GRID)), semantic_outcome)
-        print(f"stage 2 (semantic): {chosen_sem}  CV utility/question {cv:.3f}, on all {fit:.3f}")
-        final = replace(lexical.t, **chosen_sem)
+        chosen_sem: dict[str, float] = {}
+        if args.talk_only:
+            print("stage 2 skipped (--talk-only): current fusion values")
+        else:
+            chosen_sem, cv, fit = cross_validate(
+                items, list(grid(SEMANTIC_GRID)), semantic_outcome
+            )
+            print(f"stage 2 (semantic): {chosen_sem}  CV utility/question {cv:.3f}, on all {fit:.3f}")
+
+        def talk_outcome(values: dict[str, float], item: Item) -> str | None:
+            return semantic_outcome({**chosen_sem, **values}, item)
+
+        chosen_talk, cv, fit = cross_validate(items, list(grid(TALK_GRID)), talk_outcome)
+        print(f"stage 3 (small talk): {chosen_talk}  CV utility/question {cv:.3f}, on all {fit:.3f}")
+        final = replace(lexical.t, **chosen_sem, **chosen_talk)
 
     print("\nchosen Thresholds (paste into bot/thresholds.py if they differ from the defaults):")
     for f in fields(Thresholds):

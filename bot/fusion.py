@@ -114,7 +114,7 @@ def fuse(
     refusal = w * evidence.refusal + (1 - w) * ranking.refusal
     closest_entry = max(evidence.entries.values())
     if (
-        not lexical.matched
+        (not lexical.matched or evidence.talk >= t.talk_sure)
         and evidence.talk_id is not None
         and evidence.talk >= t.talk_answer
         and evidence.talk >= max(closest_entry, evidence.refusal)

@@ -28,7 +28,9 @@ class Thresholds:
     # refusal examples. The best entry is answered when fused >= sem_answer, it leads the next
     # entry by sem_gap and the refusal side by sem_refusal_margin; the refusal side wins when it
     # is ahead of every entry. Small talk wins when its closest example is at least
-    # talk_answer similar and closer than any entry or refusal example. Chosen by bench/tune.py.
+    # talk_answer similar and closer than any entry or refusal example; when the words alone
+    # found an entry (below sem_skip: "cya later" shares "later" with reopening), only when it is
+    # at least talk_sure similar. Chosen by bench/tune.py (talk_sure: bench/tune.py --talk).
     sem_skip: float = 0.8
     sem_weight: float = 0.6
     sem_answer: float = 0.45
@@ -36,3 +38,4 @@ class Thresholds:
     sem_refusal_margin: float = 0.06
     sem_suggest: float = 0.45
     talk_answer: float = 0.75
+    talk_sure: float = 0.9
