@@ -12,7 +12,6 @@ from the index cache (`bot.cache`) is made of `bot.shapes` alone.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -207,7 +206,7 @@ def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) ->
                         file, None, f"{kind} '{original.id}' is not translated (English is used)"
                     )
                 )
-                completed.append(dataclasses.replace(original, examples=()))
+                completed.append(original._replace(examples=()))
         setattr(pack, attr, tuple(completed))
     return warnings + _untranslated_ui(pack, folder)
 
@@ -238,7 +237,7 @@ def _complete(warnings: list[Problem], kind: str, file: Path, mine: Any, origina
                     f"{kind} '{original.id}' has {len(value)} {f.name} in this language; at least {f.rule.translated_min} are expected",
                 )
             )
-    return dataclasses.replace(mine, **changes) if changes else mine
+    return mine._replace(**changes) if changes else mine
 
 
 def _untranslated_ui(pack: LanguagePack, folder: Path) -> list[Problem]:

@@ -1,5 +1,5 @@
 """The knowledge schema: the validation of the shapes declared once in `bot.shapes` (one
-frozen dataclass per YAML shape, which the engine uses as they are).
+named tuple per YAML shape, which the engine uses as they are).
 
 A field's type says what it holds (msgspec checks it), its default says whether it may be left
 out, and an optional `rule(...)` says what the loader does with it across files and languages:
@@ -21,7 +21,6 @@ is good at: the type and constraints of each value.
 
 from __future__ import annotations
 
-import dataclasses
 import string
 import typing
 from collections.abc import Iterable
@@ -223,8 +222,8 @@ def fields(cls: type[Any]) -> tuple[Field, ...]:
         hints = typing.get_type_hints(
             cls, globalns={**vars(shapes), **globals()}, include_extras=True
         )
-        for info in dataclasses.fields(cls):
-            tp, found = hints[info.name], Rule()
+        for name in cls._fields:
+            tp, found = hints[name], Rule()
             if typing.get_origin(tp) is Annotated:
                 inner, *metas = typing.get_args(tp)
                 mine = [m for m in metas if isinstance(m, Meta) and m.extra]
@@ -232,13 +231,8 @@ def fields(cls: type[Any]) -> tuple[Field, ...]:
                     found = Rule(**(meta.extra or {}))
                 rest = [m for m in metas if m not in mine]
                 tp = Annotated[(inner, *rest)] if rest else inner
-            default: Any = None
-            if info.default is not dataclasses.MISSING:
-                default = info.default
-            elif info.default_factory is not dataclasses.MISSING:
-                default = info.default_factory()
-            required = info.default is info.default_factory is dataclasses.MISSING
-            out.append(Field(info.name, tp, found, required, default))
+            required = name not in cls._field_defaults
+            out.append(Field(name, tp, found, required, cls._field_defaults.get(name)))
         _FIELDS[cls] = tuple(out)
     return _FIELDS[cls]
 
@@ -405,8 +399,8 @@ def _min_length(tp: Any) -> int:
 
 
 def _is_struct(tp: Any) -> bool:
-    """Whether `tp` is one of the shapes (a dataclass), not a value type."""
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+    """Whether `tp` is one of the shapes (a named tuple), not a value type."""
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
 
 
 def _kind(cls: Any) -> str:
