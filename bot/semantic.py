@@ -112,6 +112,9 @@ def _open_model(threads: int) -> Any:
             pass
     backend = NumpyBackend(str(sources[1]), tokenizer, threads=threads)
     _write_plain_weights(sources[1], weights_file)
+    for old in cache_dir().glob("usem3-*"):  # another version's copies (~85 MB)
+        if not old.name.startswith(f"{stem}."):
+            old.unlink(missing_ok=True)
     return backend
 
 
