@@ -1,7 +1,7 @@
 """Discord adapter throughput: /ask interactions through the fake Discord, helpbot against a
 minimal discord.py bot that answers a constant string, in the same run.
 
-    python bench/discord_bench.py [--interactions 500] [--concurrency 10] [--rounds 3]
+    python -m bench.discord_bench [--interactions 500] [--concurrency 10] [--rounds 3]
                                   [--rtt-ms 0,30] [--store sqlite|memory]
 
 Latency is measured at the fake server, from sending INTERACTION_CREATE on the gateway to
@@ -33,23 +33,21 @@ import argparse
 import asyncio
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from adapters.discord import DiscordAdapter, point_at
+from bot.engine import Engine
+from bot.knowledge import Knowledge, load_knowledge
+from bot.sessions import MemoryStore, SqliteStore
+from bot.types import IncomingMessage, Reply
+from tests.fake_discord import FakeDiscord, Member
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import yaml  # noqa: E402
-
-from adapters.discord import DiscordAdapter, point_at  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.knowledge import Knowledge, load_knowledge  # noqa: E402
-from bot.sessions import MemoryStore, SqliteStore  # noqa: E402
-from bot.types import IncomingMessage, Reply  # noqa: E402
-from tests.fake_discord import FakeDiscord, Member  # noqa: E402
 
 BOTS = ("minimal", "minimal-same-message", "helpbot-adapter", "helpbot")
 Message = tuple[str, list[list[tuple[str, str]]]]  # markdown text, button rows (label, custom_id)
@@ -61,7 +59,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def questions() -> list[str]:
-    data = yaml.safe_load((ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(
+        (ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8")
+    )
     found = [q for group in data["in_scope"].values() for q in group]
     found += list(data.get("out_of_scope", []))
     # Answered questions only: a member's second fallback in a row now also offers a human

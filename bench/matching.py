@@ -1,6 +1,6 @@
 """Matching latency per question: the shipped knowledge base and a generated 10,000-entry one.
 
-    python bench/matching.py [--entries 10000] [--queries 2000]
+    python -m bench.matching [--entries 10000] [--queries 2000]
 
 Targets (issue 2): p50 under 1 ms on the shipped base, p99 under 20 ms at 10,000 entries.
 Also reports how long `helpbot ask` takes to start, against importing rapidfuzz and yaml alone.
@@ -15,9 +15,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.knowledge import Entry, Knowledge, load_knowledge
 from bot.matcher import Evidence, Matcher

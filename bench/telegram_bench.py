@@ -1,7 +1,7 @@
 """Telegram adapter throughput: messages through the fake Bot API, helpbot against a bare
 python-telegram-bot echo bot, in the same run and on the same fake server.
 
-    python bench/telegram_bench.py [--messages 500] [--users 10] [--rounds 3]
+    python -m bench.telegram_bench [--messages 500] [--users 10] [--rounds 3]
                                    [--store sqlite|memory]
 
 Each of the users sends questions from tests/questions/tuning/en.yaml one after another, the next as soon
@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -34,17 +33,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from adapters import telegram as tg
+from bot.engine import Engine
+from bot.knowledge import load_knowledge
+from bot.sessions import MemoryStore, SqliteStore
+from bot.types import IncomingMessage, Reply
+from tests.fake_telegram import FakeTelegram
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import yaml  # noqa: E402
-
-from adapters import telegram as tg  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.knowledge import load_knowledge  # noqa: E402
-from bot.sessions import MemoryStore, SqliteStore  # noqa: E402
-from bot.types import IncomingMessage, Reply  # noqa: E402
-from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 Starter = Callable[[FakeTelegram], Awaitable[Callable[[], Awaitable[None]]]]
 
@@ -58,7 +56,9 @@ async def questions(engine: Engine, wanted: int) -> list[str]:
     """Questions people ask that get exactly one reply (so each reply ends one exchange): answered
     ones, since a person's second fallback in a row now also offers a human (bot/handoff.py),
     a second message that would be taken for the next question's reply."""
-    data = yaml.safe_load((ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(
+        (ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8")
+    )
     pool = [q for qs in data["in_scope"].values() for q in qs] + list(data["out_of_scope"])
     chosen = []
     for text in pool:
