@@ -324,16 +324,28 @@ def _load_pack(
                 Problem(guide_file, None, "the base language needs entries and a walkthrough")
             )
         return None
+    return _pack(folder.name, guide, smalltalk, walkthrough, (ui_strings, commands), base)
+
+
+def _pack(
+    lang: str,
+    guide: GuideFile,
+    smalltalk: SmalltalkFile,
+    walkthrough: Walkthrough | None,
+    texts: tuple[dict[str, str], dict[str, str]],
+    base: LanguagePack | None,
+) -> LanguagePack:
+    """One language's pack from its validated files (topic lists fall back to the base's)."""
     return LanguagePack(
-        lang=folder.name,
-        entries=entries,
+        lang=lang,
+        entries={entry.id: entry for entry in guide.entries},
         synonyms=guide.synonyms,
         out_of_scope=guide.out_of_scope,
         faq_topics=guide.faq_topics or (base.faq_topics if base else ()),
         fallback_topics=guide.fallback_topics or (base.fallback_topics if base else ()),
         walkthrough=walkthrough,
-        ui=ui_strings,
-        commands=commands,
+        ui=texts[0],
+        commands=texts[1],
         refusals=guide.refusals,
         smalltalk=smalltalk.smalltalk,
     )

@@ -92,7 +92,7 @@ class Metrics:
         languages: frozenset[str] = LANGUAGES,
     ) -> None:
         require_prometheus()
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.platforms, self.languages = frozenset(platforms), frozenset(languages)
         self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
@@ -122,6 +122,17 @@ class Metrics:
             ["platform"],
             registry=r,
         )
+        self._define_state_metrics()
+        # Labelled children by their (already bounded) label values: prometheus-client's
+        # `labels()` checks and joins the values and takes a lock on every call, and a message
+        # makes several (its kind, handling time, each store operation).
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _define_state_metrics(self) -> None:
+        """The session store's latency and errors, and the open walkthroughs and handoffs."""
+        from prometheus_client import Counter, Gauge, Histogram
+
+        r = self.registry
         self._store_seconds = Histogram(
             "helpbot_store_seconds",
             "Latency of session store operations, in seconds.",
@@ -144,10 +155,6 @@ class Metrics:
         self._handoffs = Gauge(
             "helpbot_handoffs_open", "Hand-offs to a human not yet closed.", registry=r
         )
-        # Labelled children by their (already bounded) label values: prometheus-client's
-        # `labels()` checks and joins the values and takes a lock on every call, and a message
-        # makes several (its kind, handling time, each store operation).
-        self._children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Any, *values: str) -> Any:
         """`metric.labels(*values)`, looked up once per metric and values."""

@@ -82,13 +82,9 @@ def _loader_class() -> type[Any]:
                 if not isinstance(key, str):
                     raise Problem(self.file, line, "keys must be text")
                 if key in result:
-                    self.problems.append(
-                        Problem(
-                            self.file,
-                            line,
-                            f"duplicate key '{key}' (first at line {result.key_lines[key]})",
-                        )
-                    )
+                    first = result.key_lines[key]
+                    duplicate = f"duplicate key '{key}' (first at line {first})"
+                    self.problems.append(Problem(self.file, line, duplicate))
                     continue
                 result[key] = self.construct_object(value_node, deep=True)
                 result.key_lines[key] = line
