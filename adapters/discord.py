@@ -1141,16 +1141,27 @@ def client_class(sharded: bool = False) -> type[Any]:
             if not sharded:
                 self.adapter.shard_up(None, False)
 
-        async def on_interaction(self, interaction: discord.Interaction) -> None:
+        def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+            """discord.py's dispatch, plus components that are not ours, looked at here: an
+            `on_interaction` handler would cost a task for every interaction, slash commands
+            included, to answer the rare foreign one (as discord.ext.commands.Bot adds its
+            extra listeners, through `_schedule_event`)."""
+            super().dispatch(event, *args, **kwargs)
+            if event != "interaction":
+                return
+            interaction = args[0]
             if interaction.type is not discord.InteractionType.component:
                 return
             custom_id = str(dict(interaction.data or {}).get("custom_id", ""))
             if not custom_id.startswith((CUSTOM_ID_PREFIX, CLOSE_ID_PREFIX)):
-                await self.adapter.on_foreign_component(interaction)
+                self._schedule_event(
+                    self.adapter.on_foreign_component, "on_foreign_component", interaction
+                )
 
     return HelpbotClient
 
 
+@functools.cache
 def webhook_context() -> "contextvars.ContextVar[Any]":
     from discord.webhook.async_ import async_context
 
@@ -1162,7 +1173,11 @@ def budgeted_webhook_adapter() -> Any:
     """discord.py's webhook adapter, except for interaction callbacks (the first response):
     those are retried only while `_deadline` allows (429 after its retry_after, 5xx after a
     short pause) and at most `_attempts` times, instead of discord.py's 1 s and 3 s pauses
-    that outlast Discord's 3-second deadline."""
+    that outlast Discord's 3-second deadline.
+
+    Discord answers a callback with the message it made; discord.py would parse it (author,
+    components...) into the `InteractionCallbackResponse.resource` that the adapter never
+    reads, so it is dropped here (`message_id` and the rest stay)."""
     import aiohttp
     import discord
     from discord import utils
@@ -1205,7 +1220,7 @@ def budgeted_webhook_adapter() -> Any:
                     ):
                         data = await json_or_text(response)
                         if 200 <= response.status < 300:
-                            return data
+                            return _without_message(data)
                         error: Exception
                         if response.status == 429:
                             error = discord.HTTPException(response, data)
@@ -1234,6 +1249,15 @@ def budgeted_webhook_adapter() -> Any:
                 await asyncio.sleep(pause)
 
     return BudgetedWebhookAdapter()  # type: ignore[no-untyped-call]  # discord.py leaves its __init__ unannotated
+
+
+def _without_message(data: Any) -> Any:
+    """An interaction callback's answer without the message Discord echoes back in it."""
+    if isinstance(data, dict):
+        resource = data.get("resource")
+        if isinstance(resource, dict) and "message" in resource:
+            data["resource"] = {k: v for k, v in resource.items() if k != "message"}
+    return data
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -1298,17 +1322,49 @@ def layout(rows: Sequence[Sequence[Button]]) -> list[list[list[Button]]]:
 
 
 def button_view(rows: list[list[Button]]) -> "discord.ui.View":
-    """A view used only to serialise buttons. It is stopped at once so discord.py never keeps
-    it per message: presses are routed by the persistent button class's custom_id template."""
+    """A view used only to serialise buttons: the components a `discord.ui.View` of
+    `persistent_button_class()` buttons (grey, label clipped to 80 characters, custom_id
+    `hb:<payload>`) serialises to, made directly as dicts. Building a `DynamicItem` and a
+    `discord.ui.Button` per button only to serialise them was most of what the adapter cost
+    beyond discord.py per reply. The view is stopped at once, so discord.py never keeps it per
+    message: presses are routed by the persistent button class's custom_id template."""
+    components = []
+    for row in rows:
+        if not row:
+            continue
+        buttons = []
+        for button in row:
+            if not button.payload:  # the persistent button's template needs one character
+                raise ValueError(f"button {button.label!r} has an empty payload")
+            buttons.append(
+                {
+                    "type": 2,  # button
+                    "style": 2,  # secondary (grey)
+                    "disabled": False,
+                    "label": clip(button.label, MAX_LABEL),
+                    "custom_id": CUSTOM_ID_PREFIX + button.payload,
+                }
+            )
+        components.append({"type": 1, "components": buttons})  # an action row
+    view: discord.ui.View = serialised_view_class()(components)
+    return view
+
+
+@functools.cache
+def serialised_view_class() -> type[Any]:
+    """A stopped, childless `discord.ui.View` that serialises to components given up front."""
     import discord
 
-    view = discord.ui.View(timeout=None)
-    make = persistent_button_class()
-    for number, row in enumerate(rows):
-        for button in row:
-            view.add_item(make(button.label, button.payload, row=number))
-    view.stop()
-    return view
+    class SerialisedView(discord.ui.View):
+        def __init__(self, components: list[dict[str, Any]]) -> None:
+            super().__init__(timeout=None)
+            self._components = components
+            self.stop()
+
+        def to_components(self) -> list[dict[str, Any]]:
+            return self._components
+
+    return SerialisedView
 
 
 @functools.cache

@@ -1011,7 +1011,7 @@ class TelegramAdapter(Adapter):
             return False
         for number, piece in enumerate(pieces[1:], 2):
             await self._send_piece(
-                bot, message, piece, keyboard(reply) if number == len(pieces) else None, None
+                bot, message, piece, keyboard_data(reply) if number == len(pieces) else None, None
             )
         return True
 
@@ -1021,7 +1021,7 @@ class TelegramAdapter(Adapter):
         """Send `reply` to the chat of `origin`, split to fit, buttons under the last piece."""
         pieces = self.split(reply.text)
         for number, piece in enumerate(pieces, 1):
-            markup = keyboard(reply) if number == len(pieces) else None
+            markup = keyboard_data(reply) if number == len(pieces) else None
             await self._send_piece(
                 bot, origin, piece, markup, origin.message_id if quote and number == 1 else None
             )
@@ -1031,24 +1031,33 @@ class TelegramAdapter(Adapter):
         bot: Bot,
         origin: Message,
         html: str,
-        markup: InlineKeyboardMarkup | None,
+        markup: dict[str, Any] | None,
         reply_to: int | None,
     ) -> None:
+        """sendMessage with the parameters `bot.send_message` would send (same request, same
+        retries through the rate limiter), without parsing Telegram's answer into a `Message`
+        (with its keyboard) that nothing reads: that parsing, and building the keyboard as
+        python-telegram-bot objects only to serialise them, were most of what a reply cost
+        beyond the library's own echo. `markup` is the Bot API's JSON (`keyboard_data`)."""
         from telegram import ReplyParameters
-        from telegram.constants import ParseMode
 
-        await bot.send_message(
-            origin.chat.id,
-            html,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=_no_preview(),
-            message_thread_id=origin.message_thread_id if origin.is_topic_message else None,
-            reply_parameters=(
-                ReplyParameters(reply_to, allow_sending_without_reply=True)
-                if reply_to is not None
-                else None
-            ),
+        await bot._post(  # a documented endpoint, minus the answer's parsing
+            "sendMessage",
+            {
+                "chat_id": origin.chat.id,
+                "text": html,
+                "parse_mode": "HTML",
+                "reply_markup": markup,
+                "link_preview_options": _no_preview(),
+                "message_thread_id": (
+                    origin.message_thread_id if origin.is_topic_message else None
+                ),
+                "reply_parameters": (
+                    ReplyParameters(reply_to, allow_sending_without_reply=True)
+                    if reply_to is not None
+                    else None
+                ),
+            },
         )
 
     # -- inline mode ---------------------------------------------------------------------
@@ -1255,16 +1264,36 @@ def to_html(markup: str) -> str:
 def split_html(markup: str) -> list[str]:
     """Telegram HTML pieces of at most 4096 characters (counted as Telegram does, in UTF-16
     code units of the text without tags, so emoji-heavy text is cut a little earlier)."""
+    return list(_split_html(markup))
+
+
+@functools.lru_cache(maxsize=1024)  # replies repeat (the guide's answers): render each once
+def _split_html(markup: str) -> tuple[str, ...]:
     for limit in (MESSAGE_LIMIT, MESSAGE_LIMIT // 2, MESSAGE_LIMIT // 4):
         pieces = split_message(markup, limit, to_html)
         if all(len(p) <= MESSAGE_LIMIT // 2 or _utf16_len(p) <= MESSAGE_LIMIT for p in pieces):
             break
-    return pieces or [to_html(markup) or "…"]
+    return tuple(pieces or [to_html(markup) or "…"])
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's buttons as python-telegram-bot's inline keyboard (for its methods)."""
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+    data = keyboard_data(reply)
+    if data is None:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in data["inline_keyboard"]
+        ]
+    )
+
+
+def keyboard_data(reply: Reply) -> dict[str, Any] | None:
+    """The reply's buttons as the Bot API's `InlineKeyboardMarkup` JSON object, or None without
+    any; a button whose callback data is over Telegram's 64 bytes is dropped (and logged)."""
     rows = []
     for row in reply.buttons:
         buttons = []
@@ -1272,10 +1301,10 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
             if len(button.payload.encode()) > CALLBACK_DATA_LIMIT:
                 log.error("dropped a button with over-long callback data: %r", button.payload)
                 continue
-            buttons.append(InlineKeyboardButton(button.label, callback_data=button.payload))
+            buttons.append({"text": button.label, "callback_data": button.payload})
         if buttons:
             rows.append(buttons)
-    return InlineKeyboardMarkup(rows) if rows else None
+    return {"inline_keyboard": rows} if rows else None
 
 
 @functools.cache

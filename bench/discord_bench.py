@@ -1,7 +1,7 @@
 """Discord adapter throughput: /ask interactions through the fake Discord, helpbot against a
 minimal discord.py bot that answers a constant string, in the same run.
 
-    python bench/discord_bench.py [--interactions 500] [--concurrency 10] [--rounds 3]
+    python -m bench.discord_bench [--interactions 500] [--concurrency 10] [--rounds 3]
                                   [--rtt-ms 0,30] [--store sqlite|memory]
 
 Latency is measured at the fake server, from sending INTERACTION_CREATE on the gateway to
@@ -20,6 +20,11 @@ the fake, so they pay the fake's costs alike. Three bots per network setting:
 only CPU counts; a few tens of ms is what a bot sees talking to discord.com). Rounds alternate
 the bots' order; the table shows the median round's interactions per second and latency
 percentiles over all rounds. Target (issue 5): helpbot at 85% or more of the minimal bot.
+
+"CPU us" is the process's CPU time per interaction (bot, fake and threads together, median
+round) and "by CPU" the minimal bot's CPU time over this bot's: on a machine that other work
+keeps busy, rates swing with what else runs, while CPU per interaction barely moves; on an idle
+machine at 0 ms, where the loop is CPU-bound, the two ratios agree.
 """
 
 from __future__ import annotations
@@ -28,23 +33,21 @@ import argparse
 import asyncio
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from adapters.discord import DiscordAdapter, point_at
+from bot.engine import Engine
+from bot.knowledge import Knowledge, load_knowledge
+from bot.sessions import MemoryStore, SqliteStore
+from bot.types import IncomingMessage, Reply
+from tests.fake_discord import FakeDiscord, Member
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import yaml  # noqa: E402
-
-from adapters.discord import DiscordAdapter, point_at  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.knowledge import Knowledge, load_knowledge  # noqa: E402
-from bot.sessions import MemoryStore, SqliteStore  # noqa: E402
-from bot.types import IncomingMessage, Reply  # noqa: E402
-from tests.fake_discord import FakeDiscord, Member  # noqa: E402
 
 BOTS = ("minimal", "minimal-same-message", "helpbot-adapter", "helpbot")
 Message = tuple[str, list[list[tuple[str, str]]]]  # markdown text, button rows (label, custom_id)
@@ -56,7 +59,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def questions() -> list[str]:
-    data = yaml.safe_load((ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(
+        (ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8")
+    )
     found = [q for group in data["in_scope"].values() for q in group]
     found += list(data.get("out_of_scope", []))
     # Answered questions only: a member's second fallback in a row now also offers a human
@@ -135,9 +140,10 @@ async def fixed_message(knowledge: Knowledge, text: str) -> Message:
 
 async def measure(
     fake: FakeDiscord, bot: Any, texts: list[str], count: int, concurrency: int
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float]:
     """Start `bot`, warm it up, send `count` /ask interactions with at most `concurrency` in
-    flight; returns interactions per second and the latencies in milliseconds."""
+    flight; returns interactions per second, the latencies in milliseconds and the process's
+    CPU time per interaction in microseconds (bot and fake together, all threads)."""
     before = sum(1 for c in fake.connections if c.identify)
     if isinstance(bot, DiscordAdapter):  # the adapter contract: start, run until stop()
         await bot.start()
@@ -158,19 +164,19 @@ async def measure(
 
     try:
         await asyncio.gather(*(one(n) for n in range(min(50, count))))  # warm-up
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         latencies = await asyncio.gather(*(one(n) for n in range(count)))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await (bot.stop() if isinstance(bot, DiscordAdapter) else bot.close())
         await asyncio.wait_for(task, 10)
-    return count / elapsed, list(latencies)
+    return count / elapsed, list(latencies), cpu / count * 1e6
 
 
 async def run_setting(
     args: argparse.Namespace, knowledge: Knowledge, texts: list[str], rtt_ms: float, tmp: Path
-) -> dict[str, tuple[float, float, float]]:
-    results: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in BOTS}
+) -> dict[str, tuple[float, float, float, float]]:
+    results: dict[str, list[tuple[float, list[float], float]]] = {name: [] for name in BOTS}
     engines: list[Engine] = []
     same_message = await fixed_message(knowledge, texts[0])
     async with FakeDiscord(latency=rtt_ms / 1000) as fake:
@@ -205,11 +211,12 @@ async def run_setting(
         await engine.close()
     summary = {}
     for name, runs in results.items():
-        pooled = [value for _, latencies in runs for value in latencies]
+        pooled = [value for _, latencies, _ in runs for value in latencies]
         summary[name] = (
-            statistics.median(rate for rate, _ in runs),
+            statistics.median(rate for rate, _, _ in runs),
             percentile(pooled, 0.5),
             percentile(pooled, 0.95),
+            statistics.median(cpu for _, _, cpu in runs),
         )
     return summary
 
@@ -225,17 +232,18 @@ async def main(args: argparse.Namespace) -> int:
     )
     print(
         f"{'REST rtt':>8}  {'bot':<16} {'inter/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'vs minimal':>10}"
+        f" {'CPU us':>7} {'by CPU':>7}"
     )
     verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
         for rtt in settings:
             summary = await run_setting(args, knowledge, texts, rtt, Path(tmp))
-            base = summary["minimal"][0]
+            base, base_cpu = summary["minimal"][0], summary["minimal"][3]
             for name in BOTS:
-                rate, p50, p95 = summary[name]
+                rate, p50, p95, cpu = summary[name]
                 print(
                     f"{rtt:>6.0f}ms  {name:<16} {rate:>8.0f} {p50:>8.2f} {p95:>8.2f} "
-                    f"{rate / base:>10.0%}"
+                    f"{rate / base:>10.0%} {cpu:>7.0f} {base_cpu / cpu:>7.0%}"
                 )
             verdicts.append(summary["helpbot"][0] / base >= 0.85)
     print("target: helpbot at least 85% of minimal: " + ", ".join(

@@ -2,7 +2,7 @@
 tests/questions/tuning/en.yaml from 10 people, SQLite store and event log in a temporary
 folder, lexical path. Prints milliseconds per message, median of the runs.
 
-    HELPBOT_SEMANTIC=0 python bench/engine_ask.py [--repeat 10] [--runs 3]
+    HELPBOT_SEMANTIC=0 python -m bench.engine_ask [--repeat 10] [--runs 3]
 """
 
 from __future__ import annotations
@@ -10,22 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
+from bot.cache import load_knowledge_cached
+from bot.engine import Engine
+from bot.events import SqliteEventLog
+from bot.knowledge import Knowledge
+from bot.sessions import SqliteStore
+from bot.types import IncomingMessage
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import yaml  # noqa: E402
-
-from bot.cache import load_knowledge_cached  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.events import SqliteEventLog  # noqa: E402
-from bot.knowledge import Knowledge  # noqa: E402
-from bot.sessions import SqliteStore  # noqa: E402
-from bot.types import IncomingMessage  # noqa: E402
 
 
 def questions(knowledge: Knowledge) -> list[str]:

@@ -1,6 +1,6 @@
 """Updates per second through `Engine.handle`, with the SQLite store (the default) and in memory.
 
-    python bench/engine_bench.py [--users 50] [--rounds 40]
+    python -m bench.engine_bench [--users 50] [--rounds 40]
 
 Each simulated user starts the walkthrough and then alternates button presses, typed words
 and questions, all users at once; every update is written through to the store.
@@ -11,12 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.engine import Engine
 from bot.knowledge import load_knowledge

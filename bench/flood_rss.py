@@ -2,7 +2,7 @@
 through the real python-telegram-bot and helpbot's adapter, against tests/fake_telegram.py on
 127.0.0.1, SQLite store. Prints the bot's resident memory before and after, and its peak.
 
-    HELPBOT_SEMANTIC=0 python bench/flood_rss.py [--updates 2000] [--same-process]
+    HELPBOT_SEMANTIC=0 python -m bench.flood_rss [--updates 2000] [--same-process]
                                                  [--tracemalloc 15]
 
 By default the bot runs in its own process, started the way `helpbot telegram` starts
@@ -28,16 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.telegram_bench import questions, start_helpbot
+from bot.engine import Engine
+from bot.knowledge import load_knowledge
+from bot.sessions import MemoryStore
+from tests.fake_telegram import FakeTelegram
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from telegram_bench import questions, start_helpbot  # noqa: E402
-
-from bot.engine import Engine  # noqa: E402
-from bot.knowledge import load_knowledge  # noqa: E402
-from bot.sessions import MemoryStore  # noqa: E402
-from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 # The child: `helpbot telegram` with the Bot API address swapped for the fake's (the CLI has
 # no option for it). With --tracemalloc, SIGUSR1 writes the top allocation sites to a file.

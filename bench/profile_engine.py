@@ -1,7 +1,7 @@
 """Where the time of one message goes: cProfile over `Engine.handle` for a realistic mix
 (questions in five languages, walkthrough words, button presses, commands), SQLite store.
 
-    HELPBOT_SEMANTIC=0 python bench/profile_engine.py [--messages 20000] [--top 25]
+    HELPBOT_SEMANTIC=0 python -m bench.profile_engine [--messages 20000] [--top 25]
 
 Prints the per-message cost without the profiler first, then the top functions by own time
 (tottime) and by cumulative time. Lexical path only (HELPBOT_SEMANTIC=0).
@@ -13,12 +13,9 @@ import argparse
 import asyncio
 import cProfile
 import pstats
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.engine import Engine
 from bot.knowledge import load_knowledge

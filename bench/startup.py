@@ -1,6 +1,6 @@
 """`helpbot ask` start-up against importing rapidfuzz and yaml alone (issue 15: at most 3x).
 
-    HELPBOT_SEMANTIC=0 python bench/startup.py [--runs 15]
+    HELPBOT_SEMANTIC=0 python -m bench.startup [--runs 15]
 
 Compiles helpbot's bytecode first (as `pip install` leaves it: with PYTHONDONTWRITEBYTECODE=1,
 as on this machine, a checkout would otherwise recompile every module on every run, ~130 ms

@@ -1,7 +1,7 @@
 """Telegram adapter throughput: messages through the fake Bot API, helpbot against a bare
 python-telegram-bot echo bot, in the same run and on the same fake server.
 
-    python bench/telegram_bench.py [--messages 500] [--users 10] [--rounds 3]
+    python -m bench.telegram_bench [--messages 500] [--users 10] [--rounds 3]
                                    [--store sqlite|memory]
 
 Each of the users sends questions from tests/questions/tuning/en.yaml one after another, the next as soon
@@ -15,6 +15,9 @@ and once processing updates concurrently like helpbot. "adapter, canned reply" i
 adapter with an engine that skips matching and returns one typical answer: the difference
 between it and helpbot is the engine's own time.
 Target (issue 4): helpbot at 85% or more of the echo bot's messages per second.
+"CPU us" is the process's CPU time per message (bots, fake and threads together, median round):
+on a machine that other work keeps busy, rates swing with what else runs while CPU per message
+barely moves, so the last line compares that too.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import argparse
 import asyncio
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -31,17 +33,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from adapters import telegram as tg
+from bot.engine import Engine
+from bot.knowledge import load_knowledge
+from bot.sessions import MemoryStore, SqliteStore
+from bot.types import IncomingMessage, Reply
+from tests.fake_telegram import FakeTelegram
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import yaml  # noqa: E402
-
-from adapters import telegram as tg  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.knowledge import load_knowledge  # noqa: E402
-from bot.sessions import MemoryStore, SqliteStore  # noqa: E402
-from bot.types import IncomingMessage, Reply  # noqa: E402
-from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 Starter = Callable[[FakeTelegram], Awaitable[Callable[[], Awaitable[None]]]]
 
@@ -55,7 +56,9 @@ async def questions(engine: Engine, wanted: int) -> list[str]:
     """Questions people ask that get exactly one reply (so each reply ends one exchange): answered
     ones, since a person's second fallback in a row now also offers a human (bot/handoff.py),
     a second message that would be taken for the next question's reply."""
-    data = yaml.safe_load((ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(
+        (ROOT / "tests" / "questions" / "tuning" / "en.yaml").read_text(encoding="utf-8")
+    )
     pool = [q for qs in data["in_scope"].values() for q in qs] + list(data["out_of_scope"])
     chosen = []
     for text in pool:
@@ -206,9 +209,11 @@ async def measure(args: argparse.Namespace) -> None:
                             await closed_loop(fake, texts[:50], args.users, first_user)  # warm up
                             first_user += args.users
                             for mode, run in runs:
+                                cpu = time.process_time()
                                 seconds, latencies = await run(fake, texts, args.users, first_user)
+                                cpu = (time.process_time() - cpu) / len(texts) * 1e6
                                 first_user += args.users
-                                results[mode][name].append((len(texts) / seconds, latencies))
+                                results[mode][name].append((len(texts) / seconds, latencies, cpu))
                         finally:
                             await stop()
     print(
@@ -217,20 +222,28 @@ async def measure(args: argparse.Namespace) -> None:
     )
     for mode, by_bot in results.items():
         print(f"{mode}:")
-        print(f"  {'bot':<22} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
+        print(f"  {'bot':<22} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'CPU us':>8}")
+        cpus = {}
         rates = {}
         for name, rounds in by_bot.items():
-            rates[name] = statistics.median(rate for rate, _ in rounds)
-            samples = [ms for _, latencies in rounds for ms in latencies]
+            rates[name] = statistics.median(rate for rate, _, _ in rounds)
+            cpus[name] = statistics.median(cpu for _, _, cpu in rounds)
+            samples = [ms for _, latencies, _ in rounds for ms in latencies]
             print(
                 f"  {name:<22} {rates[name]:>8.0f} {percentile(samples, 0.5):>8.2f}"
-                f" {percentile(samples, 0.95):>8.2f}"
+                f" {percentile(samples, 0.95):>8.2f} {cpus[name]:>8.0f}"
             )
         helpbot = next(v for k, v in rates.items() if k.startswith("helpbot"))
         canned = rates["adapter, canned reply"]
         best_echo = max(v for k, v in rates.items() if k.startswith("echo"))
         print(f"  helpbot / fastest echo: {helpbot / best_echo:.0%} (target: 85% or more)")
-        print(f"  adapter alone (canned reply) / fastest echo: {canned / best_echo:.0%}\n")
+        print(f"  adapter alone (canned reply) / fastest echo: {canned / best_echo:.0%}")
+        echo_cpu = min(v for k, v in cpus.items() if k.startswith("echo"))
+        helpbot_cpu = next(v for k, v in cpus.items() if k.startswith("helpbot"))
+        print(
+            f"  by CPU per message, leanest echo / helpbot: {echo_cpu / helpbot_cpu:.0%}, "
+            f"/ adapter alone: {echo_cpu / cpus['adapter, canned reply']:.0%}\n"
+        )
 
 
 def main() -> None:

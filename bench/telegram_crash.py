@@ -1,6 +1,6 @@
 """Telegram: kill -9 during a burst, restart, and count the updates never answered (issue 9.11).
 
-    python bench/telegram_crash.py [--messages 1400] [--presses 400] [--inline 200]
+    python -m bench.telegram_crash [--messages 1400] [--presses 400] [--inline 200]
                                    [--kill-after 500] [--root PATH]
 
 All updates are waiting at the fake Bot API (tests/fake_telegram.py) when `helpbot telegram`
@@ -32,11 +32,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bot.actions import ShowEntry, encode
+from tests.fake_telegram import FakeTelegram
 
-from bot.actions import ShowEntry, encode  # noqa: E402
-from tests.fake_telegram import FakeTelegram  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 QUESTION = "how long does deletion take?"  # one reply
 TOPIC = "wallet_funds"

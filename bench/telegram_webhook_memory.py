@@ -1,6 +1,6 @@
 """Telegram webhook: memory of the bot while strangers post huge bodies (issue 9.14).
 
-    python bench/telegram_webhook_memory.py [--posts 10] [--mb 99] [--root PATH]
+    python -m bench.telegram_webhook_memory [--posts 10] [--mb 99] [--root PATH]
 
 Starts `helpbot telegram` in webhook mode as a separate process (against the fake Bot API of
 tests/fake_telegram.py, which accepts the setWebhook), then sends `--posts` concurrent POSTs of
@@ -26,10 +26,9 @@ from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tests.fake_telegram import FakeTelegram
 
-from tests.fake_telegram import FakeTelegram  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SECRET = "bench_webhook_secret_0123456789"
 CHUNK = b"[" * (256 * 1024)

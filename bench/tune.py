@@ -1,7 +1,7 @@
 """Search the matcher's thresholds and weights on the TUNING question set, with cross-validation.
 
-    python bench/tune.py                      # tune on tests/questions/tuning
-    python bench/tune.py --report tests/questions/blind_a   # also print blind figures
+    python -m bench.tune                      # tune on tests/questions/tuning
+    python -m bench.tune --report tests/questions/blind_a   # also print blind figures
 
 Three stages, each a grid search scored by
     utility = right answers + refused out-of-scope - PENALTY * confident wrong answers
@@ -25,18 +25,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bot.evaluate import load_question_set, question_files, run_eval
+from bot.knowledge import load_knowledge
+from bot.matcher import Evidence, Matcher, Ranking, Thresholds, fuse
+from bot.types import Answer, Suggestion
 
-from bot.evaluate import load_question_set, question_files, run_eval  # noqa: E402
-from bot.knowledge import load_knowledge  # noqa: E402
-from bot.matcher import Evidence, Matcher, Ranking, Thresholds, fuse  # noqa: E402
-from bot.types import Answer, Suggestion  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PENALTY = 3.0
 FOLDS = 5
@@ -176,7 +174,9 @@ def main() -> int:
             answer, refused = semantic.decide(ranking, item.lang)
             if not answer.matched:
                 whole = answer
-                answer, part_refused = semantic.decide_by_clauses(item.question, langs, item.lang, answer)
+                answer, part_refused = semantic.decide_by_clauses(
+                    item.question, langs, item.lang, answer
+                )
                 # a clause's answer stands in for the words' verdict (Matcher.match)
                 if not answer.matched and refused and not part_refused:
                     answer = whole
@@ -198,16 +198,18 @@ def main() -> int:
         if args.talk_only:
             print("stage 2 skipped (--talk-only): current fusion values")
         else:
-            chosen_sem, cv, fit = cross_validate(
-                items, list(grid(SEMANTIC_GRID)), semantic_outcome
+            chosen_sem, cv, fit = cross_validate(items, list(grid(SEMANTIC_GRID)), semantic_outcome)
+            print(
+                f"stage 2 (semantic): {chosen_sem}  CV utility/question {cv:.3f}, on all {fit:.3f}"
             )
-            print(f"stage 2 (semantic): {chosen_sem}  CV utility/question {cv:.3f}, on all {fit:.3f}")
 
         def talk_outcome(values: dict[str, float], item: Item) -> str | None:
             return semantic_outcome({**chosen_sem, **values}, item)
 
         chosen_talk, cv, fit = cross_validate(items, list(grid(TALK_GRID)), talk_outcome)
-        print(f"stage 3 (small talk): {chosen_talk}  CV utility/question {cv:.3f}, on all {fit:.3f}")
+        print(
+            f"stage 3 (small talk): {chosen_talk}  CV utility/question {cv:.3f}, on all {fit:.3f}"
+        )
         final = replace(lexical.t, **chosen_sem, **chosen_talk)
 
     print("\nchosen Thresholds (paste into bot/thresholds.py if they differ from the defaults):")

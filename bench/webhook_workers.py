@@ -6,8 +6,8 @@ process tree; then pushes UPDATES updates from PEOPLE people (questions and walk
 and times until every one was answered 200 by a worker (which happens only once its replies
 were sent). Also measures Redis memory per session and per event.
 
-    python bench/webhook_workers.py                 # 1, 2, 4 workers, 2,000 updates each
-    python bench/webhook_workers.py --workers 2 --updates 5000
+    python -m bench.webhook_workers                 # 1, 2, 4 workers, 2,000 updates each
+    python -m bench.webhook_workers --workers 2 --updates 5000
 
 Everything runs on this machine: the fake server, Redis and the workers share its cores.
 """
@@ -24,11 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tests.fake_telegram import FakeTelegram
+from tests.redis_server import RedisServer, free_port, free_ports
 
-from tests.fake_telegram import FakeTelegram  # noqa: E402
-from tests.redis_server import RedisServer, free_port, free_ports  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TEXTS = ["how long does deletion take?", "walkthrough", "done", "what about my wallet", "next"]
 

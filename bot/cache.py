@@ -50,9 +50,12 @@ _SOURCES = (
     "lexical.py",
     "matcher.py",
     "schema.py",
+    "shapes.py",
+    "signals.py",
     "stopwords.py",
     "text.py",
     "thresholds.py",
+    "walkthrough.py",
     "yamlfile.py",
 )
 
@@ -106,14 +109,17 @@ def load_knowledge_cached(path: str | Path | None = None) -> Knowledge:
 def _build(root: Path) -> Knowledge:
     from bot.language import LanguageDetector
     from bot.matcher import Matcher
+    from bot.walkthrough import FollowUps, Words
 
     knowledge = load_knowledge(root)
-    Matcher(knowledge, semantic=False).keep_index()
+    Matcher(knowledge, semantic=False).keep_index()  # its Signals keep theirs too
     LanguageDetector(knowledge).keep_counts(knowledge)
+    Words(knowledge)  # keeps its tables in knowledge.prepared, as the matcher's Signals do
+    FollowUps(knowledge)
     return knowledge
 
 
-def _trusted(path: Path) -> bool:
+def trusted(path: Path) -> bool:
     """Owned by this user and writable by nobody else (always true where there are no uids)."""
     if not hasattr(os, "getuid"):
         return True
@@ -127,7 +133,7 @@ def read(file: Path, key: str) -> Knowledge | None:
     try:
         if not file.is_file() or file.is_symlink():
             return None
-        if not (_trusted(file.parent) and _trusted(file)):
+        if not (trusted(file.parent) and trusted(file)):
             log.warning(
                 "index cache: ignoring %s (not owned by this user, or writable by others)", file
             )

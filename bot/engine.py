@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.commands import CommandSpec, menu_specs
+from bot.engine_parts import LazyParts
 from bot.knowledge import Knowledge
 from bot.limits import DEFAULT_RETENTION_DAYS
 from bot.markup import escape
@@ -49,11 +50,10 @@ __all__ = ["CONTEXT_MAX", "CONTEXT_TTL", "DEFAULT_TTL", "Engine", "Turn"]
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600.0
-"""Questions up to this long are kept (in memory, by rating token) to find their runners-up
-when 👎 is pressed; longer ones have them found at once."""
+"""Seconds after which an idle walkthrough expires."""
 
 
-class Engine(StaffSide):
+class Engine(StaffSide, LazyParts):
     """Platform-neutral conversation logic over one knowledge base and one session store."""
 
     def __init__(
@@ -89,59 +89,6 @@ class Engine(StaffSide):
         self.context = ContextMemory()  # the last answered entry, for follow-ups
         # Handing a conversation to a person (bot.handoff); no desk until an adapter attaches one.
         self._handoffs: Handoffs | None = None
-
-    @property
-    def store(self) -> SessionStore:
-        """Where sessions live: the one given, else a `MemoryStore` made on first use."""
-        if self._store is None:
-            from bot.sessions import MemoryStore
-
-            self._store = MemoryStore()
-        return self._store
-
-    @store.setter
-    def store(self, store: SessionStore) -> None:
-        self._store = store
-
-    @property
-    def events(self) -> EventLog:
-        """The anonymous event log: the one given, else a `MemoryEventLog` made on first use."""
-        if self._events is None:
-            from bot.events import MemoryEventLog
-
-            self._events = MemoryEventLog()
-        return self._events
-
-    @events.setter
-    def events(self, events: EventLog) -> None:
-        self._events = events
-
-    @property
-    def handoffs(self) -> Handoffs:
-        """Handing conversations to a person (bot.handoff), made on first use."""
-        if self._handoffs is None:
-            from bot.handoff import Handoffs
-
-            self._handoffs = Handoffs(self)
-        return self._handoffs
-
-    @handoffs.setter
-    def handoffs(self, handoffs: Handoffs) -> None:
-        self._handoffs = handoffs
-
-    @property
-    def reload_sets(self) -> list[Path]:
-        """The question sets a reload must not answer worse: the ones given, else
-        `bot.reload.default_sets()` (read on first use)."""
-        if self._reload_sets is None:
-            from bot.reload import default_sets
-
-            self._reload_sets = list(default_sets())
-        return self._reload_sets
-
-    @reload_sets.setter
-    def reload_sets(self, sets: Sequence[Path]) -> None:
-        self._reload_sets = list(sets)
 
     def read(self, text: str, lang: str, text_lang: str | None) -> Answer:
         """The matcher's verdict: an entry, small talk, a refusal kind, suggestions or none."""
@@ -287,26 +234,14 @@ class Engine(StaffSide):
             log.warning("knowledge reload refused, still serving the old one: %s", result.reason)
         return result
 
-    def remember_alternatives(self, token: str, entry_ids: tuple[str, ...]) -> None:
-        """Keep an answer's runners-up under its rating token, for a later 👎."""
-        self._alternatives.remember(token, entry_ids)
-
     def remember_question(
         self, token: str, text: str, lang: str, text_lang: str | None, answered: str | None
     ) -> None:
-        """Keep, under its rating token, the entries `text` came close to besides `answered`,
-        so a 👎 can offer them without the question being kept. They come from the ranking the
-        answer was made from (the matcher's cache holds it): ranking the question again with
-        completions of its last word (`Matcher.search`) cost as much as answering it."""
+        """Keep, under its rating token, the entries `text` came close to besides `answered`
+        (from the ranking the answer was made from), so a 👎 can offer them."""
         matcher = self.matcher
         ranking = matcher.rank(text, matcher.languages(lang, (text_lang,)))
-        floor = min(matcher.t.suggest, 0.2)
-        runners_up = tuple(
-            entry_id
-            for entry_id, score in ranking.entries
-            if entry_id != answered and score >= floor
-        )
-        self._alternatives.remember(token, runners_up[:3])
+        self._alternatives.remember_runners_up(token, ranking.entries, answered, matcher.t.suggest)
 
     def alternatives(self, token: str) -> tuple[str, ...] | None:
         """The runners-up kept for `token` that the served knowledge still has."""

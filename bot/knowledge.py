@@ -1,10 +1,13 @@
 """Load and validate the knowledge base: the guide's entries, the walkthrough and the UI text.
 
-The shapes are declared once in `bot.schema`; this module reads each language folder against
-them and adds the checks that span files and languages (references, the same question used
-twice, synonyms shared by every language, translations completed from the base language).
-Validation is strict and complete: every problem found is reported with its file and line, and
-a knowledge base with any problem never starts a bot.
+The shapes are declared once in `bot.shapes` and validated by `bot.schema`; this module reads
+each language folder against them and adds the checks that span files and languages
+(references, the same question used twice, synonyms shared by every language, translations
+completed from the base language). Validation is strict and complete: every problem found is
+reported with its file and line, and a knowledge base with any problem never starts a bot.
+
+`bot.schema` (and msgspec with it) is imported only when a folder is loaded: a knowledge base
+from the index cache (`bot.cache`) is made of `bot.shapes` alone.
 """
 
 from __future__ import annotations
@@ -13,41 +16,32 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from bot.schema import (
+from bot.commands import REGISTRY
+from bot.shapes import (
     BASE_LANG,
-    COMMANDS,
-    FILES,
     MAX_ID_LEN,
     MAX_STEP_ID_LEN,
     MAX_TITLE_LEN,
     MIN_QUESTIONS,
     MIN_TRANSLATED_QUESTIONS,
-    REQUIRED_FILES,
-    UI_KEYS,
-    Checker,
     CheckItem,
     Entry,
-    GuideFile,
     HelpButton,
     Refusal,
-    Rule,
     SmallTalk,
-    SmalltalkFile,
     Step,
-    Text,
     Walkthrough,
-    WalkthroughFile,
-    all_keys,
-    closest,
-    fields,
-    placeholders,
 )
 from bot.text import normalize
 from bot.yamlfile import Problem, YDict, decode_text, line_of, load_yaml
+
+if TYPE_CHECKING:
+    from bot.schema import Checker, GuideFile, SmalltalkFile, WalkthroughFile
+
+COMMANDS = REGISTRY.names()
+"""Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""
 
 __all__ = [
     "BASE_LANG",
@@ -57,7 +51,6 @@ __all__ = [
     "MAX_TITLE_LEN",
     "MIN_QUESTIONS",
     "MIN_TRANSLATED_QUESTIONS",
-    "UI_KEYS",
     "CheckItem",
     "Entry",
     "HelpButton",
@@ -213,7 +206,7 @@ def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) ->
                         file, None, f"{kind} '{original.id}' is not translated (English is used)"
                     )
                 )
-                completed.append(msgspec.structs.replace(original, examples=()))
+                completed.append(original._replace(examples=()))
         setattr(pack, attr, tuple(completed))
     return warnings + _untranslated_ui(pack, folder)
 
@@ -221,6 +214,8 @@ def _complete_from_base(pack: LanguagePack, base: LanguagePack, folder: Path) ->
 def _complete(warnings: list[Problem], kind: str, file: Path, mine: Any, original: Any) -> Any:
     """One translated item with its empty inherited fields taken from `original`; appends a
     warning per field the schema wants translated (`base`) or too short (`translated_min`)."""
+    from bot.schema import fields
+
     changes: dict[str, Any] = {}
     for f in fields(type(original)):
         value = getattr(mine, f.name)
@@ -242,12 +237,14 @@ def _complete(warnings: list[Problem], kind: str, file: Path, mine: Any, origina
                     f"{kind} '{original.id}' has {len(value)} {f.name} in this language; at least {f.rule.translated_min} are expected",
                 )
             )
-    return msgspec.structs.replace(mine, **changes) if changes else mine
+    return mine._replace(**changes) if changes else mine
 
 
 def _untranslated_ui(pack: LanguagePack, folder: Path) -> list[Problem]:
     """A warning per interface string, command description and walkthrough this translation
     lacks (the lookups fall back to English on their own)."""
+    from bot.schema import UI_KEYS
+
     warnings: list[Problem] = []
     for names, have, what in (
         (UI_KEYS, pack.ui, "interface string '{}'"),
@@ -284,6 +281,8 @@ def _load_pack(
     base: LanguagePack | None,
     synonym_owners: dict[str, tuple[str, str]],
 ) -> LanguagePack | None:
+    from bot.schema import FILES, Checker, GuideFile, SmalltalkFile
+
     is_base = base is None
     names = (*FILES, UI_FILE)
     _check_file_names(folder, names, is_base, problems)
@@ -325,16 +324,28 @@ def _load_pack(
                 Problem(guide_file, None, "the base language needs entries and a walkthrough")
             )
         return None
+    return _pack(folder.name, guide, smalltalk, walkthrough, (ui_strings, commands), base)
+
+
+def _pack(
+    lang: str,
+    guide: GuideFile,
+    smalltalk: SmalltalkFile,
+    walkthrough: Walkthrough | None,
+    texts: tuple[dict[str, str], dict[str, str]],
+    base: LanguagePack | None,
+) -> LanguagePack:
+    """One language's pack from its validated files (topic lists fall back to the base's)."""
     return LanguagePack(
-        lang=folder.name,
-        entries=entries,
+        lang=lang,
+        entries={entry.id: entry for entry in guide.entries},
         synonyms=guide.synonyms,
         out_of_scope=guide.out_of_scope,
         faq_topics=guide.faq_topics or (base.faq_topics if base else ()),
         fallback_topics=guide.fallback_topics or (base.fallback_topics if base else ()),
         walkthrough=walkthrough,
-        ui=ui_strings,
-        commands=commands,
+        ui=texts[0],
+        commands=texts[1],
         refusals=guide.refusals,
         smalltalk=smalltalk.smalltalk,
     )
@@ -352,6 +363,8 @@ def _check_file_names(
     folder: Path, names: tuple[str, ...], is_base: bool, problems: list[Problem]
 ) -> None:
     """The base language has every required file; no folder has a YAML file we do not read."""
+    from bot.schema import REQUIRED_FILES
+
     for name in REQUIRED_FILES if is_base else ():
         if not (folder / name).is_file():
             problems.append(Problem(folder / name, None, "missing file"))
@@ -409,6 +422,8 @@ def _read(file: Path, problems: list[Problem]) -> Any:
 
 
 def _known_keys(file_name: str) -> set[str] | None:
+    from bot.schema import FILES, UI_KEYS, all_keys
+
     if file_name == UI_FILE:
         return set(UI_KEYS) | {"commands"} | set(COMMANDS)
     shape = FILES.get(file_name)
@@ -423,6 +438,8 @@ _KEY_LINE = re.compile(
 def _scan_unparsable(file: Path, syntax_line: int | None) -> list[Problem]:
     """A file that is not valid YAML still gets its other faults reported (unknown keys,
     duplicate ids), by a line scan, so an editor can fix everything in one pass."""
+    from bot.schema import closest
+
     known = _known_keys(file.name)
     if known is None:
         return []
@@ -577,12 +594,12 @@ def _check_walkthrough(
             )
 
 
-_UI_TEXT: Any = Text
-
-
 def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[str, str]]:
     """ui.yaml: a flat map of the strings in `UI_KEYS` (with their placeholders) plus
     `commands:`, a description per command of `bot.commands.REGISTRY`."""
+    from bot.schema import UI_KEYS, Rule, Text, closest, placeholders
+
+    ui_text: Any = Text
     if not isinstance(raw, YDict):
         check.add(getattr(raw, "line", 1), "ui.yaml must be a mapping of keys to values")
         return {}, {}
@@ -598,7 +615,7 @@ def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[s
                 + (f" (did you mean '{hint}'?)" if hint else ""),
             )
             continue
-        good, value = check.value(raw[key], _UI_TEXT, raw, key, f"'{key}'", Rule())
+        good, value = check.value(raw[key], ui_text, raw, key, f"'{key}'", Rule())
         if not good:
             continue
         try:
@@ -620,6 +637,9 @@ def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[s
 
 def _ui_commands(raw: YDict, check: Checker, is_base: bool) -> dict[str, str]:
     """ui.yaml's `commands:`: a description per command of `bot.commands.REGISTRY`."""
+    from bot.schema import Rule, Text, closest
+
+    ui_text: Any = Text
     commands: dict[str, str] = {}
     described = raw.get("commands")
     if described is None:
@@ -639,7 +659,7 @@ def _ui_commands(raw: YDict, check: Checker, is_base: bool) -> dict[str, str]:
         for name in COMMANDS:
             if name in described:
                 good, value = check.value(
-                    described[name], _UI_TEXT, described, name, f"command '{name}'",
+                    described[name], ui_text, described, name, f"command '{name}'",
                     Rule(),
                 )  # fmt: skip
                 if good:

@@ -328,21 +328,22 @@ class LexicalIndex:
         exact_share = round(exact_weight / query_weight, 4)
         return Ranking(tuple(ranked), round(refusal, 4), exact_share)
 
-    def completions(self, text: str, most: int = 3) -> list[str]:
-        """`text`, and `text` with its unfinished last word completed to the knowledge base's
-        most frequent words that start with it."""
-        words = normalize(text).split()
-        if not words or text[-1:].isspace() or len(words[-1]) < 2:
-            return [text]
-        head, partial = " ".join(words[:-1]), words[-1]
-        start = bisect.bisect_left(self._surface, partial)
-        found: list[str] = []
-        for word in self._surface[start:]:
-            if not word.startswith(partial):
-                break
-            found.append(word)
-        found.sort(key=lambda word: -self._surface_count[word])
-        return [text] + [f"{head} {word}".strip() for word in found[:most] if word != partial]
+
+def completions(index: LexicalIndex, text: str, most: int = 3) -> list[str]:
+    """`text`, and `text` with its unfinished last word completed to the knowledge base's most
+    frequent words that start with it (autocomplete: "how long does it ta")."""
+    words = normalize(text).split()
+    if not words or text[-1:].isspace() or len(words[-1]) < 2:
+        return [text]
+    head, partial = " ".join(words[:-1]), words[-1]
+    surface, counts = index._surface, index._surface_count
+    found: list[str] = []
+    for word in surface[bisect.bisect_left(surface, partial) :]:
+        if not word.startswith(partial):
+            break
+        found.append(word)
+    found.sort(key=lambda word: -counts[word])
+    return [text] + [f"{head} {word}".strip() for word in found[:most] if word != partial]
 
 
 class _Builder:

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.fusion import SMALLTALK, Evidence, SemanticSide, fuse
 from bot.knowledge import BASE_LANG, Knowledge
-from bot.lexical import OUT_OF_SCOPE, LexicalIndex, Ranking
+from bot.lexical import OUT_OF_SCOPE, LexicalIndex, Ranking, completions
 from bot.semantic import SemanticIndex
 from bot.semantic import available as semantic_available
 from bot.signals import Signals
@@ -193,7 +193,7 @@ class Matcher:
         the knowledge base's most frequent words that start with it."""
         langs = self.languages(lang, ())
         best: dict[str, float] = {}
-        for variant in self.lexical.completions(text):
+        for variant in completions(self.lexical, text):
             for entry_id, score in self.rank(variant, langs).entries[:limit]:
                 best[entry_id] = max(best.get(entry_id, 0.0), score)
         floor = min(self.t.suggest, 0.2)

@@ -59,6 +59,21 @@ class AlternativesMemory:
         while len(self._kept) > PENDING_MAX:
             self._kept.popitem(last=False)
 
+    def remember_runners_up(
+        self,
+        token: str,
+        ranked: tuple[tuple[str, float], ...],
+        answered: str | None,
+        suggest: float,
+    ) -> None:
+        """Keep the best three entries of an answer's ranking besides the one it answered with
+        (those scoring at least the matcher's suggestion floor, at most 0.2). Taken from the
+        ranking the answer was made from: ranking the question again with completions of its
+        last word (`Matcher.search`) cost as much as answering it."""
+        floor = min(suggest, 0.2)
+        runners_up = tuple(e for e, score in ranked if e != answered and score >= floor)
+        self.remember(token, runners_up[:3])
+
     def get(self, token: str) -> tuple[str, ...] | None:
         """The runners-up kept for `token`, or None when unknown or older than PENDING_SECONDS."""
         found = self._kept.get(token)

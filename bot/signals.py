@@ -5,38 +5,75 @@
 - Refusal kinds' `signals:` (guide.yaml): a question naming another site ("ebay") or a break-in
   ("hacked") is that kind, whatever its other words say, unless it also names one of the kind's
   "!" words ("aliexpress": then it is about this site after all).
+
+Each kind's phrases are indexed (`Phrases`), so a question costs a few set and dict lookups
+per word instead of trying every phrase at every word position; the normalised examples and
+phrases are kept in `knowledge.prepared`, so the index cache (bot/cache.py) stores them too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bot.knowledge import BASE_LANG, Knowledge
 from bot.text import normalize
 
 _Phrases = list[tuple[str, ...]]
 
+PREFIX_LETTERS = 5
+"""A phrase's last word of this many letters or more also matches as the start of a word
+("госуслуг" in "госуслугах")."""
+
+
+class Phrases:
+    """Phrases of words, found in a message's words (`names`): whole words in order, the last
+    one also as the start of a word when it has `PREFIX_LETTERS` letters or more."""
+
+    __slots__ = ("by_first", "exact", "prefixes")
+
+    def __init__(self, phrases: Iterable[tuple[str, ...]]) -> None:
+        exact: set[str] = set()
+        prefixes: set[str] = set()
+        by_first: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in phrases:
+            if len(phrase) > 1:
+                by_first.setdefault(phrase[0], []).append(phrase)
+            elif len(phrase[0]) >= PREFIX_LETTERS:
+                prefixes.add(phrase[0])  # a word starts with itself: exact matches too
+            else:
+                exact.add(phrase[0])
+        self.exact = frozenset(exact)
+        self.prefixes = tuple(sorted(prefixes))
+        self.by_first = {first: tuple(found) for first, found in by_first.items()}
+
+    def names(self, tokens: list[str]) -> bool:
+        """Whether `tokens` (a normalised message's words) contain one of the phrases."""
+        if not self.exact.isdisjoint(tokens):
+            return True
+        if self.prefixes and any(token.startswith(self.prefixes) for token in tokens):
+            return True
+        if self.by_first:
+            for i, token in enumerate(tokens):
+                for phrase in self.by_first.get(token, ()):
+                    end = i + len(phrase)
+                    if end > len(tokens) or tokens[i + 1 : end - 1] != list(phrase[1:-1]):
+                        continue
+                    word, last = tokens[end - 1], phrase[-1]
+                    if word == last or (len(last) >= PREFIX_LETTERS and word.startswith(last)):
+                        return True
+        return False
+
 
 class Signals:
     """The small-talk examples and refusal signals of one knowledge base, by language."""
 
     def __init__(self, knowledge: Knowledge) -> None:
-        self._talk: dict[str, str] = {}
-        for pack in knowledge.packs.values():
-            for talk in pack.smalltalk:
-                for text in talk.examples:
-                    self._talk.setdefault(normalize(text) or text.strip(), talk.id)
-        self._signals: dict[str, dict[str, tuple[_Phrases, _Phrases]]] = {}
-        for pack in knowledge.packs.values():
-            for refusal in pack.refusals:
-                words, unless = self._signals.setdefault(pack.lang, {}).setdefault(
-                    refusal.id, ([], [])
-                )
-                for signal in refusal.signals:
-                    target = unless if signal.startswith("!") else words
-                    phrase = tuple(normalize(signal.removeprefix("!")).split())
-                    if phrase:
-                        target.append(phrase)
+        prepared = knowledge.prepared.get("signals")
+        if prepared is None:
+            prepared = knowledge.prepared["signals"] = _prepare(knowledge)
+        self._talk: dict[str, str]
+        self._signals: dict[str, dict[str, tuple[_Phrases, _Phrases]]]
+        self._talk, self._signals = prepared
         # Kinds that yield to "!" words name other things (another site): see Matcher.evidence.
         self.yielding_kinds = frozenset(
             kind
@@ -44,6 +81,8 @@ class Signals:
             for kind, (_, unless) in by_kind.items()
             if unless
         )
+        # (kind, its phrases, its "!" phrases) in the order they are tried, per language order
+        self._indexes: dict[tuple[str, ...], tuple[tuple[str, Phrases, Phrases], ...]] = {}
 
     def talk(self, message: str) -> str | None:
         """The small-talk item `message` is an example of, if any."""
@@ -58,30 +97,48 @@ class Signals:
         if not normalized:
             return None
         texts = (normalized.split(), rewrite(normalized).split())
-        kinds: dict[str, tuple[_Phrases, _Phrases]] = {}
-        for lang in sorted(langs, key=lambda code: code != BASE_LANG):
-            for kind, (words, unless) in self._signals.get(lang, {}).items():
-                merged = kinds.setdefault(kind, ([], []))
-                merged[0].extend(words)
-                merged[1].extend(unless)
-        for kind, (words, unless) in kinds.items():
-            if any(_names(tokens, words) for tokens in texts) and not any(
-                _names(tokens, unless) for tokens in texts
+        order = tuple(sorted(langs, key=lambda code: code != BASE_LANG))
+        kinds = self._indexes.get(order)
+        if kinds is None:
+            kinds = self._indexes[order] = self._index(order)
+        for kind, words, unless in kinds:
+            if any(words.names(tokens) for tokens in texts) and not any(
+                unless.names(tokens) for tokens in texts
             ):
                 return kind
         return None
 
+    def _index(self, order: tuple[str, ...]) -> tuple[tuple[str, Phrases, Phrases], ...]:
+        """Each kind's phrases in the languages of `order`, kinds in the order they are tried
+        (first seen in the base language, then in the others)."""
+        kinds: dict[str, tuple[_Phrases, _Phrases]] = {}
+        for lang in order:
+            for kind, (words, unless) in self._signals.get(lang, {}).items():
+                merged = kinds.setdefault(kind, ([], []))
+                merged[0].extend(words)
+                merged[1].extend(unless)
+        return tuple(
+            (kind, Phrases(words), Phrases(unless)) for kind, (words, unless) in kinds.items()
+        )
 
-def _names(tokens: list[str], phrases: _Phrases) -> bool:
-    """Whether `tokens` contain one of `phrases` word for word; a phrase's last word of five
-    letters or more also matches as the start of a word ("госуслуг" in "госуслугах")."""
-    for phrase in phrases:
-        n = len(phrase)
-        head, last = phrase[:-1], phrase[-1]
-        for i in range(len(tokens) - n + 1):
-            if tuple(tokens[i : i + n - 1]) != head:
-                continue
-            token = tokens[i + n - 1]
-            if token == last or (len(last) >= 5 and token.startswith(last)):
-                return True
-    return False
+
+def _prepare(
+    knowledge: Knowledge,
+) -> tuple[dict[str, str], dict[str, dict[str, tuple[_Phrases, _Phrases]]]]:
+    """The normalised small-talk examples (text -> item id) and, per language and refusal kind,
+    its signal phrases and its "!" phrases, as word tuples."""
+    talk: dict[str, str] = {}
+    for pack in knowledge.packs.values():
+        for item in pack.smalltalk:
+            for text in item.examples:
+                talk.setdefault(normalize(text) or text.strip(), item.id)
+    signals: dict[str, dict[str, tuple[_Phrases, _Phrases]]] = {}
+    for pack in knowledge.packs.values():
+        for refusal in pack.refusals:
+            words, unless = signals.setdefault(pack.lang, {}).setdefault(refusal.id, ([], []))
+            for signal in refusal.signals:
+                target = unless if signal.startswith("!") else words
+                phrase = tuple(normalize(signal.removeprefix("!")).split())
+                if phrase:
+                    target.append(phrase)
+    return talk, signals

@@ -1,5 +1,5 @@
 """The matcher's band edges and weights, in one place: every value is chosen by
-`python bench/tune.py` (cross-validated on the tuning sets), never set by hand."""
+`python -m bench.tune` (cross-validated on the tuning sets), never set by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Band edges and weights, chosen by `python bench/tune.py` (cross-validated on
+    """Band edges and weights, chosen by `python -m bench.tune` (cross-validated on
     tests/questions/tuning; ties go to the stricter value)."""
 
     answer: float = 0.45
@@ -30,7 +30,7 @@ class Thresholds:
     # is ahead of every entry. Small talk wins when its closest example is at least
     # talk_answer similar and closer than any entry or refusal example; when the words alone
     # found an entry (below sem_skip: "cya later" shares "later" with reopening), only when it is
-    # at least talk_sure similar. Chosen by bench/tune.py (talk_sure: bench/tune.py --talk).
+    # at least talk_sure similar. Chosen by `python -m bench.tune` (talk_sure: `--talk-only`).
     sem_skip: float = 0.8
     sem_weight: float = 0.6
     sem_answer: float = 0.5

@@ -153,16 +153,20 @@ class Words:
 
     def __init__(self, knowledge: Knowledge) -> None:
         self.languages = knowledge.languages
-        self.tables = {
-            lang: {
-                kind: frozenset(
-                    normalize(w) for w in knowledge.ui(f"words_{kind}", lang).split(",")
-                )
-                - {""}
-                for kind in WORD_KINDS
+        # built once per knowledge base and kept with it (the index cache stores it too)
+        tables: dict[str, dict[str, frozenset[str]]] | None = knowledge.prepared.get("words")
+        if tables is None:
+            tables = knowledge.prepared["words"] = {
+                lang: {
+                    kind: frozenset(
+                        normalize(w) for w in knowledge.ui(f"words_{kind}", lang).split(",")
+                    )
+                    - {""}
+                    for kind in WORD_KINDS
+                }
+                for lang in knowledge.languages
             }
-            for lang in knowledge.languages
-        }
+        self.tables = tables
 
     def kinds(self, text: str, lang: str) -> list[frozenset[str]]:
         """Which kinds of word `text` is, per language, most relevant language first."""
@@ -203,14 +207,20 @@ class FollowUps:
     inside longer messages (normalised, on word boundaries), in every language."""
 
     def __init__(self, knowledge: Knowledge) -> None:
-        phrases = {
-            (normalize(p), kind)
-            for lang in knowledge.languages
-            for kind in FOLLOWUP_KINDS
-            for p in knowledge.ui(f"words_followup_{kind}", lang).split(",")
-        }
-        # Longest first, so "what is the next step" is taken out whole before "next step".
-        self.phrases = sorted(((p, k) for p, k in phrases if p), key=lambda pk: -len(pk[0]))
+        # built once per knowledge base and kept with it (the index cache stores it too)
+        kept: list[tuple[str, str]] | None = knowledge.prepared.get("followups")
+        if kept is None:
+            phrases = {
+                (normalize(p), kind)
+                for lang in knowledge.languages
+                for kind in FOLLOWUP_KINDS
+                for p in knowledge.ui(f"words_followup_{kind}", lang).split(",")
+            }
+            # Longest first, so "what is the next step" is taken out whole before "next step".
+            kept = knowledge.prepared["followups"] = sorted(
+                ((p, k) for p, k in phrases if p), key=lambda pk: -len(pk[0])
+            )
+        self.phrases = kept
 
     def find(self, text: str) -> tuple[str | None, str]:
         """(the follow-up kind `text` says, or None; the text left without its phrases)."""

@@ -1,11 +1,16 @@
-"""Read YAML while remembering where each value came from, so errors can name file and line."""
+"""Read YAML while remembering where each value came from, so errors can name file and line.
+
+PyYAML is imported on the first load, not with this module: `helpbot ask` with a warm index
+cache reads no YAML, and importing PyYAML (~9 ms) was a sixth of its start-up."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 
 class Problem(Exception):
@@ -44,62 +49,65 @@ MAX_TEXT_CHARS = 20_000
 MAX_EXPANDED_NODES = 200_000
 MAX_EXPANDED_CHARS = 4_000_000
 
-# libyaml's parser is several times faster than PyYAML's pure-Python one, and its nodes carry
-# the same marks; fall back where PyYAML was built without it.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+@cache
+def _loader_class() -> type[Any]:
+    """The line-keeping safe loader class, built on first use (see the module docstring)."""
+    import yaml
 
-class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]  # CSafeLoader is untyped
-    """Safe loader that keeps line numbers and refuses duplicate keys (PyYAML keeps the last).
+    # libyaml's parser is several times faster than PyYAML's pure-Python one, and its nodes
+    # carry the same marks; fall back where PyYAML was built without it.
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    Every scalar but null is read as the text written: `no`, `1.10` and a 100,000-digit number
-    stay text (a guide is text; YAML 1.1's implicit booleans and numbers only corrupt it)."""
+    class _LineLoader(base):  # type: ignore[misc,valid-type]  # CSafeLoader is untyped
+        """Safe loader that keeps line numbers and refuses duplicate keys (PyYAML keeps the
+        last).
 
-    def __init__(self, stream: Any, file: str, problems: list[Problem]) -> None:
-        super().__init__(stream)
-        self.file = file
-        self.problems = problems
+        Every scalar but null is read as the text written: `no`, `1.10` and a 100,000-digit
+        number stay text (a guide is text; YAML 1.1's implicit booleans and numbers only
+        corrupt it)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YDict:
-        result = YDict()
-        result.line = node.start_mark.line + 1
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, str):
-                raise Problem(self.file, line, "keys must be text")
-            if key in result:
-                self.problems.append(
-                    Problem(
-                        self.file,
-                        line,
-                        f"duplicate key '{key}' (first at line {result.key_lines[key]})",
-                    )
-                )
-                continue
-            result[key] = self.construct_object(value_node, deep=True)
-            result.key_lines[key] = line
-        return result
+        def __init__(self, stream: Any, file: str, problems: list[Problem]) -> None:
+            super().__init__(stream)
+            self.file = file
+            self.problems = problems
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> YList:
-        result = YList(self.construct_object(child, deep=True) for child in node.value)
-        result.line = node.start_mark.line + 1
-        result.item_lines = [child.start_mark.line + 1 for child in node.value]
-        return result
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YDict:
+            result = YDict()
+            result.line = node.start_mark.line + 1
+            result.key_lines = {}
+            for key_node, value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if not isinstance(key, str):
+                    raise Problem(self.file, line, "keys must be text")
+                if key in result:
+                    first = result.key_lines[key]
+                    duplicate = f"duplicate key '{key}' (first at line {first})"
+                    self.problems.append(Problem(self.file, line, duplicate))
+                    continue
+                result[key] = self.construct_object(value_node, deep=True)
+                result.key_lines[key] = line
+            return result
 
-    def construct_text(self, node: yaml.ScalarNode) -> str:
-        return str(node.value)
+        def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> YList:
+            result = YList(self.construct_object(child, deep=True) for child in node.value)
+            result.line = node.start_mark.line + 1
+            result.item_lines = [child.start_mark.line + 1 for child in node.value]
+            return result
 
+        def construct_text(self, node: yaml.ScalarNode) -> str:
+            return str(node.value)
 
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping
-)
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence
-)
-for _tag in ("bool", "int", "float", "timestamp", "binary"):
-    _LineLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _LineLoader.construct_text)
+    _LineLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping
+    )
+    _LineLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence
+    )
+    for tag in ("bool", "int", "float", "timestamp", "binary"):
+        _LineLoader.add_constructor(f"tag:yaml.org,2002:{tag}", _LineLoader.construct_text)
+    return _LineLoader
 
 
 def load_yaml(path: Path, problems: list[Problem]) -> Any:
@@ -114,8 +122,10 @@ def load_yaml(path: Path, problems: list[Problem]) -> Any:
         data = path.read_bytes()
     except OSError as error:
         raise Problem(path, None, f"cannot read ({error.strerror})") from None
+    import yaml
+
     text = decode_text(path, data)
-    loader = _LineLoader(text, str(path), problems)
+    loader = _loader_class()(text, str(path), problems)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -177,6 +187,8 @@ def _weigh(path: Path, root: yaml.Node) -> dict[int, tuple[int, int]]:
     """id(node) -> (expanded nodes, expanded chars) for every node under `root`, an alias
     counting each time it is used (each node is weighed once). Raises Problem for a text over
     MAX_TEXT_CHARS or an alias that contains itself."""
+    import yaml
+
     weights: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, expanded chars)
     active: set[int] = set()
 
@@ -216,6 +228,8 @@ def _weigh(path: Path, root: yaml.Node) -> dict[int, tuple[int, int]]:
 
 def _innermost_heavy(root: yaml.Node, weights: dict[int, tuple[int, int]]) -> yaml.Node:
     """The innermost collection that is over the cap on its own: that is where the aliases are."""
+    import yaml
+
     node = root
     while True:
         children = (

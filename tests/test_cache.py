@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot import cache
-from bot.knowledge import default_path
+from bot.knowledge import default_path, load_knowledge
 from bot.matcher import Matcher
 
 QUESTIONS = ["how long does deletion take", "¿cuánto tarda?", "close my etsy account", "wallet"]
@@ -114,3 +114,20 @@ def test_switched_off(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HELPBOT_INDEX_CACHE", "0")
     cache.load_knowledge_cached(folder)
     assert not (tmp_path / "cache").exists()
+
+
+def test_the_engine_tables_are_cached_with_the_index(folder: Path, tmp_path: Path) -> None:
+    """Signals, walkthrough words and follow-up phrases are built once, stored in the cache
+    file, and equal to what a fresh load builds."""
+    from bot.signals import Signals
+    from bot.walkthrough import FollowUps, Words
+
+    cache.load_knowledge_cached(folder)
+    cached = cache.read(only_file(tmp_path), cache.knowledge_key(folder))
+    assert cached is not None
+    assert {"signals", "words", "followups"} <= set(cached.prepared)
+    fresh = load_knowledge(folder)
+    assert Signals(fresh)._signals == Signals(cached)._signals
+    assert Signals(fresh)._talk == Signals(cached)._talk
+    assert Words(fresh).tables == Words(cached).tables
+    assert set(FollowUps(fresh).phrases) == set(FollowUps(cached).phrases)

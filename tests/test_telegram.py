@@ -150,6 +150,13 @@ async def test_questions_commands_and_deep_links(fake, bot, knowledge):
     [answer] = await fake.wait_for("sendMessage")
     assert knowledge.entry("processing_time").title in parse_html(answer.params["text"])
     assert answer.params["parse_mode"] == "HTML" and "<b>" in answer.params["text"]
+    assert answer.params["link_preview_options"] == {"is_disabled": True}
+    assert answer.params["chat_id"] == ann["id"] and "reply_parameters" not in answer.params
+    assert all(
+        set(button) == {"text", "callback_data"}
+        for row in answer.params["reply_markup"]["inline_keyboard"]
+        for button in row
+    )
 
     mark = len(fake.calls)
     fake.send_text(ann, "/faq")
@@ -232,7 +239,10 @@ async def test_group_answers_when_addressed_and_stays_silent_otherwise(fake, bot
     question = fake.send_text(ann, f"@{fake.username} how long does deletion take?", chat=group)
     [answer] = await fake.wait_for("sendMessage")
     assert title in parse_html(answer.params["text"])
-    assert answer.params["reply_parameters"]["message_id"] == question["message_id"]
+    assert answer.params["reply_parameters"] == {
+        "message_id": question["message_id"],
+        "allow_sending_without_reply": True,
+    }
 
     mark = len(fake.calls)
     fake.send_text(bob, "what happens to my wallet money?", chat=group, reply_to=answer.result)
