@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.knowledge import BASE_LANG, Knowledge
 from bot.matcher import Matcher
-from bot.signals import Phrases, Signals
+from bot.signals import Phrases, Signals, _prepare
 from bot.text import normalize
 
 QUESTIONS = Path(__file__).parent / "questions"
@@ -38,16 +38,9 @@ def reference_names(tokens: list[str], phrases: _Phrases) -> bool:
 
 
 def reference_signals(knowledge: Knowledge) -> dict[str, dict[str, tuple[_Phrases, _Phrases]]]:
-    signals: dict[str, dict[str, tuple[_Phrases, _Phrases]]] = {}
-    for pack in knowledge.packs.values():
-        for refusal in pack.refusals:
-            words, unless = signals.setdefault(pack.lang, {}).setdefault(refusal.id, ([], []))
-            for signal in refusal.signals:
-                target = unless if signal.startswith("!") else words
-                phrase = tuple(normalize(signal.removeprefix("!")).split())
-                if phrase:
-                    target.append(phrase)
-    return signals
+    """Each language's refusal kinds with their phrases as word tuples (parsing is shared: the
+    reference is for the matching)."""
+    return _prepare(knowledge)[1]
 
 
 def reference_refusal_kind(
