@@ -10,8 +10,10 @@ Three stages, each a grid search scored by
 1. the lexical band edges (answer, margin, sure), with the semantic signal off;
 2. with those fixed, the semantic fusion (sem_weight, sem_answer, sem_gap, sem_refusal_margin)
    on the questions the lexical matcher leaves unanswered (only they reach the model);
+2b. with those fixed, sem_agree: the lower fused bar when the words alone, the model alone and
+   the fusion all put the same entry first;
 3. with those fixed, talk_sure: how close a small-talk example must be to win over an entry the
-   words alone found (`--talk-only` keeps the current stage 1 and 2 values and runs only this).
+   words alone found (`--talk-only` keeps the current stage 1 and 2 values and runs only 2b and 3).
 
 K-fold cross-validation (questions shuffled with a fixed seed) picks the best values on K-1
 folds and scores them on the held-out fold, so the printed CV figure estimates how the chosen
@@ -58,6 +60,8 @@ SEMANTIC_GRID = {
 }
 # Stage 3: how close a small-talk example must be to win over an entry the words found ("cya
 # later" shares "later" with reopening). 1.01 (never) first: the stricter value wins a tie.
+# Stage 2b: 1.01 (never) first, so the lower bar must win on the data to be chosen.
+AGREE_GRID = {"sem_agree": [1.01, 0.45, 0.40]}
 TALK_GRID = {"talk_sure": [1.01, 0.95, 0.9, 0.85, 0.8]}
 
 
@@ -136,7 +140,7 @@ def main() -> int:
     parser.add_argument(
         "--talk-only",
         action="store_true",
-        help="keep the current lexical and fusion values and search only stage 3 (talk_sure)",
+        help="keep the current lexical and fusion values; search only stages 2b and 3",
     )
     args = parser.parse_args()
     knowledge = load_knowledge()
@@ -202,6 +206,15 @@ def main() -> int:
             print(
                 f"stage 2 (semantic): {chosen_sem}  CV utility/question {cv:.3f}, on all {fit:.3f}"
             )
+
+        def agree_outcome(values: dict[str, float], item: Item) -> str | None:
+            return semantic_outcome({**chosen_sem, **values}, item)
+
+        chosen_agree, cv, fit = cross_validate(items, list(grid(AGREE_GRID)), agree_outcome)
+        print(
+            f"stage 2b (agreement): {chosen_agree}  CV utility/question {cv:.3f}, on all {fit:.3f}"
+        )
+        chosen_sem = {**chosen_sem, **chosen_agree}
 
         def talk_outcome(values: dict[str, float], item: Item) -> str | None:
             return semantic_outcome({**chosen_sem, **values}, item)

@@ -151,6 +151,14 @@ def fuse(
         and best - refusal >= t.sem_refusal_margin
     ):
         return Answer(best_id, _unit(best), (), lang)
+    if (
+        best >= t.sem_agree
+        and best - runner_up >= t.sem_gap
+        and best - refusal >= t.sem_refusal_margin
+        and ranking.best[0] == best_id
+        and entry_ids[max(evidence.entries, key=evidence.entries.__getitem__)] == best_id
+    ):
+        return Answer(best_id, _unit(best), (), lang)  # words, model and fusion agree
     if lexical.entry_id == best_id and best - refusal >= t.sem_refusal_margin:
         return lexical  # the words answered and the model agrees on the entry
     if refusal >= best:

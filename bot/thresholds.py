@@ -36,6 +36,10 @@ class Thresholds:
     sem_answer: float = 0.5
     sem_gap: float = 0.04
     sem_refusal_margin: float = 0.06
+    # When the words alone, the model alone and their fusion all put the same entry first, the
+    # fused bar is sem_agree (the gap and refusal margin stay): three signals agreeing are worth
+    # a lower bar. 1.01 turns it off. Chosen by `python -m bench.tune` (stage 2b, `--agree-only`).
+    sem_agree: float = 0.45
     sem_suggest: float = 0.45
     talk_answer: float = 0.75
     talk_sure: float = 0.9
