@@ -145,20 +145,16 @@ def fuse(
         and evidence.talk >= max(closest_entry, evidence.refusal)
     ):
         return Answer(None, _unit(evidence.talk), (), lang, smalltalk=evidence.talk_id)
-    if (
+    clear = best - runner_up >= t.sem_gap and best - refusal >= t.sem_refusal_margin
+    if clear and (
         best >= t.sem_answer
-        and best - runner_up >= t.sem_gap
-        and best - refusal >= t.sem_refusal_margin
+        or (  # a lower bar when the words, the model and the fusion agree on the entry
+            best >= t.sem_agree
+            and ranking.best[0] == best_id
+            and entry_ids[max(evidence.entries, key=evidence.entries.__getitem__)] == best_id
+        )
     ):
         return Answer(best_id, _unit(best), (), lang)
-    if (
-        best >= t.sem_agree
-        and best - runner_up >= t.sem_gap
-        and best - refusal >= t.sem_refusal_margin
-        and ranking.best[0] == best_id
-        and entry_ids[max(evidence.entries, key=evidence.entries.__getitem__)] == best_id
-    ):
-        return Answer(best_id, _unit(best), (), lang)  # words, model and fusion agree
     if lexical.entry_id == best_id and best - refusal >= t.sem_refusal_margin:
         return lexical  # the words answered and the model agrees on the entry
     if refusal >= best:
