@@ -43,6 +43,8 @@ class Answering:
         self.text_lang = text_lang
         self.walk = Walk(self.k, lang, message.user_id, session)
         self.last_entry: str | None = None  # the last answered entry (Engine.context)
+        # The follow-up phrase the message says, once found (see `said_followup`).
+        self.followup: tuple[str | None, str] | None = None
         self.feedback = engine.feedback
         # What the anonymous event for this message says (see bot.turn_events).
         self.kind: Kind | None = None
@@ -65,11 +67,18 @@ class Answering:
 
     # -- follow-ups read against what was last shown (issue 11.3) ---------------------------
 
+    def said_followup(self) -> tuple[str | None, str]:
+        """(the follow-up kind the message says, or None; its text without the phrases), found
+        once per message: the engine may already have, to choose the reply language."""
+        if self.followup is None:
+            self.followup = self.engine.followups.find(self.message.text)
+        return self.followup
+
     def walk_followup(self, text: str) -> list[Reply]:
         """Mid-walkthrough: "I'm signed in, what's next" moves on like Next, "where is that
         button" shows the step again, and a question about the next step moves there. A
         follow-up phrase beside a question about something else is just that question."""
-        kind, rest = self.engine.followups.find(text)
+        kind, rest = self.said_followup()
         if kind is not None and not self.about_something_else(rest, self.walk.here_entries()):
             return self.walk.follow(kind) or []
         answer = self.engine.read(text, self.lang, self.text_lang)
@@ -82,7 +91,7 @@ class Answering:
         """Outside a walkthrough, after an answered entry: "and then?" answers the entry that
         follows it in the walkthrough's order, "what before that" the one before, "where is
         that" the same one again."""
-        kind, rest = self.engine.followups.find(text)
+        kind, rest = self.said_followup()
         if kind is None:
             return self.question(text)
         last = self.last_entry

@@ -260,7 +260,8 @@ class Engine(StaffSide, LazyParts):
         replies: list[Reply] = []
         last_entry = self.context.recall(key, now)
         # "y luego?" right after an answer keeps that answer's language (see ReplyLanguage).
-        follows = last_entry is not None and self.followups.find(message.text)[0] is not None
+        followup = self.followups.find(message.text) if last_entry is not None else None
+        follows = followup is not None and followup[0] is not None
         lang, text_lang = self.langs.choose(message, stored, follows_up=follows)
         session = replace(stored) if stored is not None else Session(updated_at=now)
         idle: str | None = None
@@ -270,7 +271,7 @@ class Engine(StaffSide, LazyParts):
             hours = f"{self.ttl / 3600:.3g}"
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
         turn = Turn(self, message, session, lang, text_lang)
-        turn.last_entry = last_entry
+        turn.last_entry, turn.followup = last_entry, followup
         routed = await self.handoffs.route(turn)  # an open handoff takes their messages
         if routed is not None:
             return replies + routed
