@@ -196,10 +196,11 @@ class Matcher:
         for variant in completions(self.lexical, text):
             for entry_id, score in self.rank(variant, langs).entries[:limit]:
                 best[entry_id] = max(best.get(entry_id, 0.0), score)
-        floor = min(self.t.suggest, 0.2)
         ranked = sorted(best.items(), key=lambda item: -item[1])[:limit]
         return [
-            self._suggestion(entry_id, score, lang) for entry_id, score in ranked if score >= floor
+            self._suggestion(entry_id, score, lang)
+            for entry_id, score in ranked
+            if score >= self.t.offer
         ]
 
     def languages(self, lang: str, also: Iterable[str | None]) -> frozenset[str]:

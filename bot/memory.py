@@ -64,13 +64,12 @@ class AlternativesMemory:
         token: str,
         ranked: tuple[tuple[str, float], ...],
         answered: str | None,
-        suggest: float,
+        floor: float,
     ) -> None:
         """Keep the best three entries of an answer's ranking besides the one it answered with
-        (those scoring at least the matcher's suggestion floor, at most 0.2). Taken from the
-        ranking the answer was made from: ranking the question again with completions of its
-        last word (`Matcher.search`) cost as much as answering it."""
-        floor = min(suggest, 0.2)
+        (those scoring at least `floor`, `Thresholds.offer`). Taken from the ranking the answer
+        was made from: ranking the question again with completions of its last word
+        (`Matcher.search`) cost as much as answering it."""
         runners_up = tuple(e for e, score in ranked if e != answered and score >= floor)
         self.remember(token, runners_up[:3])
 

@@ -43,3 +43,9 @@ class Thresholds:
     sem_suggest: float = 0.45
     talk_answer: float = 0.75
     talk_sure: float = 0.9
+
+    @property
+    def offer(self) -> float:
+        """The lowest score at which an entry is offered outside a decision (autocomplete,
+        inline mode, the alternatives a 👎 shows): the suggestion band, at most 0.2."""
+        return min(self.suggest, 0.2)
