@@ -324,12 +324,13 @@ def _load_pack(
                 Problem(guide_file, None, "the base language needs entries and a walkthrough")
             )
         return None
-    return _pack(folder.name, guide, smalltalk, walkthrough, (ui_strings, commands), base)
+    return _pack(folder.name, guide, entries, smalltalk, walkthrough, (ui_strings, commands), base)
 
 
 def _pack(
     lang: str,
     guide: GuideFile,
+    entries: dict[str, Entry],
     smalltalk: SmalltalkFile,
     walkthrough: Walkthrough | None,
     texts: tuple[dict[str, str], dict[str, str]],
@@ -338,7 +339,7 @@ def _pack(
     """One language's pack from its validated files (topic lists fall back to the base's)."""
     return LanguagePack(
         lang=lang,
-        entries={entry.id: entry for entry in guide.entries},
+        entries=entries,
         synonyms=guide.synonyms,
         out_of_scope=guide.out_of_scope,
         faq_topics=guide.faq_topics or (base.faq_topics if base else ()),
