@@ -13,13 +13,9 @@ from bot.text import SynonymRewriter, normalize
 
 
 def regex_rewrite(pairs: list[tuple[str, tuple[str, ...]]], text: str) -> str:
-    """The previous implementation: one alternation, longest variants first."""
-    table: dict[str, str] = {}
-    for canonical, variants in pairs:
-        for variant in variants:
-            key = normalize(variant)
-            if key and key != normalize(canonical):
-                table[key] = normalize(canonical)
+    """The previous implementation: one alternation, longest variants first, over the same
+    variant -> canonical table (the reference is for the matching, not the table)."""
+    table = SynonymRewriter(pairs)._table
     if not table:
         return text
     alternatives = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
