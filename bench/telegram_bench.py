@@ -14,7 +14,8 @@ The echo bot is python-telegram-bot's echobot example, once as shipped (updates 
 and once processing updates concurrently like helpbot. "adapter, canned reply" is helpbot's
 adapter with an engine that skips matching and returns one typical answer: the difference
 between it and helpbot is the engine's own time.
-Target (issue 4): helpbot at 85% or more of the echo bot's messages per second.
+Target (issue 15): helpbot at 85% or more of the echo bot's messages per second on loopback,
+90% or more with 30 ms per API call.
 Lexical path (the sentence model off) unless `--semantic`: issue 15's targets are for it.
 "CPU us" is the process's CPU time per message (bots, fake and threads together, median round):
 on a machine that other work keeps busy, rates swing with what else runs while CPU per message
@@ -239,7 +240,8 @@ async def measure(args: argparse.Namespace) -> None:
         helpbot = next(v for k, v in rates.items() if k.startswith("helpbot"))
         canned = rates["adapter, canned reply"]
         best_echo = max(v for k, v in rates.items() if k.startswith("echo"))
-        print(f"  helpbot / fastest echo: {helpbot / best_echo:.0%} (target: 85% or more)")
+        target = "90% or more" if "per API call" in mode else "85% or more"  # issue 15
+        print(f"  helpbot / fastest echo: {helpbot / best_echo:.0%} (target: {target})")
         print(f"  adapter alone (canned reply) / fastest echo: {canned / best_echo:.0%}")
         echo_cpu = min(v for k, v in cpus.items() if k.startswith("echo"))
         helpbot_cpu = next(v for k, v in cpus.items() if k.startswith("helpbot"))
