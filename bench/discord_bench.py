@@ -2,7 +2,7 @@
 minimal discord.py bot that answers a constant string, in the same run.
 
     python -m bench.discord_bench [--interactions 500] [--concurrency 10] [--rounds 3]
-                                  [--rtt-ms 0,30] [--store sqlite|memory]
+                                  [--rtt-ms 0,30] [--store sqlite|memory] [--semantic]
 
 Latency is measured at the fake server, from sending INTERACTION_CREATE on the gateway to
 receiving the interaction callback over REST. All bots run in this process and event loop with
@@ -20,6 +20,7 @@ the fake, so they pay the fake's costs alike. Three bots per network setting:
 only CPU counts; a few tens of ms is what a bot sees talking to discord.com). Rounds alternate
 the bots' order; the table shows the median round's interactions per second and latency
 percentiles over all rounds. Target (issue 5): helpbot at 85% or more of the minimal bot.
+Lexical path (the sentence model off) unless `--semantic`: issue 15's targets are for it.
 
 "CPU us" is the process's CPU time per interaction (bot, fake and threads together, median
 round) and "by CPU" the minimal bot's CPU time over this bot's: on a machine that other work
@@ -41,6 +42,7 @@ from typing import Any
 import yaml
 
 from adapters.discord import DiscordAdapter, point_at
+from bench import lexical_path_unless
 from bot.engine import Engine
 from bot.knowledge import Knowledge, load_knowledge
 from bot.sessions import MemoryStore, SqliteStore
@@ -204,8 +206,11 @@ async def run_setting(
         for round_number in range(args.rounds):
             order = BOTS if round_number % 2 == 0 else tuple(reversed(BOTS))
             for name in order:
+                bot = make(name)
+                if isinstance(bot, DiscordAdapter):
+                    await bot.engine.warm_up()  # as `helpbot discord` does before it connects
                 results[name].append(
-                    await measure(fake, make(name), texts, args.interactions, args.concurrency)
+                    await measure(fake, bot, texts, args.interactions, args.concurrency)
                 )
     for engine in engines:
         await engine.close()
@@ -259,7 +264,12 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rtt-ms", default="0,30", help="comma-separated REST delays (ms)")
     parser.add_argument("--store", choices=["sqlite", "memory"], default="sqlite")
-    return asyncio.run(main(parser.parse_args(argv)))
+    parser.add_argument(
+        "--semantic", action="store_true", help="include the sentence model (default: lexical path)"
+    )
+    args = parser.parse_args(argv)
+    lexical_path_unless(args.semantic)
+    return asyncio.run(main(args))
 
 
 if __name__ == "__main__":

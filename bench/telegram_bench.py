@@ -2,7 +2,7 @@
 python-telegram-bot echo bot, in the same run and on the same fake server.
 
     python -m bench.telegram_bench [--messages 500] [--users 10] [--rounds 3]
-                                   [--store sqlite|memory]
+                                   [--store sqlite|memory] [--rtt-ms 0,30] [--semantic]
 
 Each of the users sends questions from tests/questions/tuning/en.yaml one after another, the next as soon
 as the reply to the previous one arrives (closed loop), and then all messages are pushed at
@@ -15,6 +15,7 @@ and once processing updates concurrently like helpbot. "adapter, canned reply" i
 adapter with an engine that skips matching and returns one typical answer: the difference
 between it and helpbot is the engine's own time.
 Target (issue 4): helpbot at 85% or more of the echo bot's messages per second.
+Lexical path (the sentence model off) unless `--semantic`: issue 15's targets are for it.
 "CPU us" is the process's CPU time per message (bots, fake and threads together, median round):
 on a machine that other work keeps busy, rates swing with what else runs while CPU per message
 barely moves, so the last line compares that too.
@@ -36,6 +37,7 @@ from typing import Any
 import yaml
 
 from adapters import telegram as tg
+from bench import lexical_path_unless
 from bot.engine import Engine
 from bot.knowledge import load_knowledge
 from bot.sessions import MemoryStore, SqliteStore
@@ -85,6 +87,7 @@ def start_helpbot(store: str, tmp: Path, engine_class: type[Engine] = Engine) ->
         adapter = tg.TelegramAdapter(
             engine, token=fake.token, base_url=fake.base_url, poll_timeout=10
         )
+        await engine.warm_up()  # as `helpbot telegram` does before it polls
         await adapter.start()
         running = asyncio.create_task(adapter.run())
 
@@ -185,7 +188,7 @@ async def measure(args: argparse.Namespace) -> None:
             f"helpbot ({args.store})": start_helpbot(args.store, Path(tmp)),
             "adapter, canned reply": start_helpbot(args.store, Path(tmp), CannedEngine),
         }
-        modes = ["closed loop", "burst"] + [
+        modes = (["closed loop", "burst"] if 0 in args.rtt else []) + [
             f"closed loop, {rtt} ms per API call" for rtt in args.rtt if rtt
         ]
         results: dict[str, dict[str, list[Any]]] = {
@@ -253,12 +256,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--store", choices=["sqlite", "memory"], default="sqlite")
     parser.add_argument(
+        "--rtt-ms",
         "--rtt",
+        dest="rtt",
         type=lambda v: [int(x) for x in v.split(",")],
         default=[0, 30],
         help="milliseconds the fake waits before each answer, comma-separated (default: 0,30)",
     )
-    asyncio.run(measure(parser.parse_args()))
+    parser.add_argument(
+        "--semantic", action="store_true", help="include the sentence model (default: lexical path)"
+    )
+    args = parser.parse_args()
+    lexical_path_unless(args.semantic)
+    asyncio.run(measure(args))
 
 
 if __name__ == "__main__":

@@ -178,13 +178,15 @@ class Engine(StaffSide, LazyParts):
         return self.langs.choose(message, session)
 
     async def warm_up(self) -> None:
-        """Load what the first question would otherwise wait for (the sentence model and its
-        index), in a worker thread; a failure is logged and leaves the model to load lazily."""
+        """Ready a long-running bot: the vectorised word scoring (bot/lexical.py) and what the
+        first question would otherwise wait for (the sentence model and its index), in a worker
+        thread; a failure is logged and leaves the model to load lazily."""
+        import asyncio
+
+        await asyncio.to_thread(self.matcher.lexical.use_vectors)
         semantic = self.matcher.semantic
         if semantic is None:
             return
-        import asyncio
-
         try:
             await asyncio.to_thread(semantic.warm)
         except Exception:

@@ -174,9 +174,9 @@ class Handoffs:
             words = {
                 normalize(w) for lang in k.languages for w in k.ui("words_human", lang).split(",")
             }
-            self._words = (k, tuple(sorted(words - {""})))
+            self._words = (k, tuple(f" {w} " for w in sorted(words - {""})))  # padded once
         said = f" {normalize(text)} "
-        return any(f" {w} " in said for w in self._words[1])
+        return any(w in said for w in self._words[1])
 
     def rows(self, turn: Turn) -> tuple[tuple[Button, ...], ...]:
         """The button after a 👎: a person, when a team is configured; else nothing (the

@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -119,6 +118,15 @@ class LexicalIndex:
     def _state_key(self) -> str:
         return f"matcher:{self.t!r}"
 
+    def use_vectors(self) -> bool:
+        """Score word overlaps with numpy from now on, when it is installed: the same rankings
+        as the Python loop (see `_top_items`) in about a third of the time on the shipped guide.
+        For a long-running bot (Engine.warm_up): importing numpy takes ~70 ms, which a one-shot
+        `helpbot ask` should not pay. Large bases use it from the start."""
+        if self.large is None:
+            self.large = _LargeIndex.build(self)
+        return self.large is not None
+
     def keep(self, knowledge: Knowledge) -> None:
         """Store this index in `knowledge.prepared`, so that the next index with the same
         thresholds (in this process, or after bot.cache saved it) reuses it."""
@@ -201,7 +209,7 @@ class LexicalIndex:
             crowded = []
         if self.large is not None:
             touched = sum(len(self._postings[t]) for t in mapped if t not in crowded)
-            if touched > _VECTOR_FROM:
+            if touched > self.large.vector_from:
                 return self.large.rank(self, normalized, mapped, crowded, query_weight, allowed,
                                        exact_weight)  # fmt: skip
         matched = self._word_gains(mapped, crowded, allowed)
@@ -247,7 +255,7 @@ class LexicalIndex:
         if crowded:
             if len(matched) > _CANDIDATES:
                 # Common words weigh little: only documents already close on rarer words can win.
-                matched = dict(heapq.nlargest(_CANDIDATES, matched.items(), key=itemgetter(1)))
+                matched = dict(_top_items(matched, _CANDIDATES))
             common = [(t, self.weight(t) * mapped[t]) for t in crowded]
             for doc_id in matched:
                 stems = stems_of[doc_id]
@@ -265,12 +273,9 @@ class LexicalIndex:
             # String similarity is the costly part: spend it only on the best word overlaps.
             # The same documents, in the same order, as sorting every (overlap, id) pair
             # descending and keeping the first _SHORTLIST, with floats compared alone.
-            ids = list(matched)
-            values = [scale * g * inverse[d] / (b2 + qw * inverse[d]) for d, g in matched.items()]
-            cut = heapq.nlargest(_SHORTLIST, values)[-1]
-            overlaps = [(v, d) for v, d in zip(values, ids, strict=True) if v >= cut]
+            scored = {d: scale * g * inverse[d] / (b2 + qw * inverse[d]) for d, g in matched.items()}
+            overlaps = [(v, d) for d, v in _top_items(scored, _SHORTLIST)]
             overlaps.sort(reverse=True)
-            del overlaps[_SHORTLIST:]
             return overlaps
         return [(scale * g * inverse[d] / (b2 + qw * inverse[d]), d) for d, g in matched.items()]
 
@@ -442,6 +447,10 @@ class _LargeIndex:
         self.np = np
         self.size = len(index._docs)
         self.inverse = np.array(index._inverse_weight, dtype=np.float64)
+        # numpy's fixed cost grows with the documents (a bincount over all of them): on the
+        # shipped guide's ~4,300 it wins for every question (p50 110 against 320 us for the
+        # tuning questions), on large bases only past _VECTOR_FROM postings.
+        self.vector_from = _VECTOR_FROM if self.size >= _LARGE_DOCS else 0
         self.arrays: dict[tuple[str, frozenset[str] | None], Any] = {}
         self.members: dict[str, Any] = {}
 
@@ -532,6 +541,15 @@ class _LargeIndex:
         above = np.flatnonzero(values > cut)
         level = np.flatnonzero(values == cut)[: n - len(above)]
         return np.sort(np.concatenate((above, level)))
+
+
+def _top_items(values: dict[int, float], n: int) -> list[tuple[int, float]]:
+    """The n (document, value) pairs with the largest values, ties at the cut to the lowest
+    document ids: the same choice as `_LargeIndex._top`, so both paths rank alike."""
+    cut = heapq.nlargest(n, values.values())[-1]
+    above = [(d, v) for d, v in values.items() if v > cut]
+    level = sorted(d for d, v in values.items() if v == cut)[: n - len(above)]
+    return above + [(d, cut) for d in level]
 
 
 def _label_class(label: int) -> int:

@@ -221,15 +221,17 @@ class FollowUps:
                 ((p, k) for p, k in phrases if p), key=lambda pk: -len(pk[0])
             )
         self.phrases = kept
+        # Padded once here rather than for every phrase of every message (speed only).
+        self._padded = [(f" {p} ", k) for p, k in kept]
 
     def find(self, text: str) -> tuple[str | None, str]:
         """(the follow-up kind `text` says, or None; the text left without its phrases)."""
         said = f" {normalize(text)} "
         found: set[str] = set()
-        for phrase, meaning in self.phrases:
-            if f" {phrase} " in said:
+        for padded, meaning in self._padded:
+            if padded in said:
                 found.add(meaning)
-                said = said.replace(f" {phrase} ", " ")
+                said = said.replace(padded, " ")
         kind = next((k for k in FOLLOWUP_KINDS if k in found), None)
         return kind, " ".join(said.split())
 

@@ -1,0 +1,63 @@
+"""The vectorised word scoring a warmed-up bot uses (numpy) ranks exactly as the Python loop
+that a one-shot `helpbot ask` uses: same entries, same scores, same order, same refusal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from bot.evaluate import load_question_set
+from bot.knowledge import Knowledge
+from bot.lexical import LexicalIndex
+from bot.matcher import Matcher
+from bot.sessions import MemoryStore
+
+SETS = Path(__file__).parent / "questions"
+
+
+def tuning_questions() -> list[tuple[str, str]]:
+    """(language, question) for every question of the tuning sets, in every language."""
+    found = []
+    for folder in ("tuning", "tuning_b"):
+        for file in sorted((SETS / folder).glob("*.yaml")):
+            qs = load_question_set(file)
+            texts = [q for group in qs.in_scope.values() for q in group]
+            found += [(qs.lang, q) for q in texts + qs.out_of_scope + qs.smalltalk]
+    return found
+
+
+def test_vectorised_scoring_ranks_like_the_python_loop(knowledge: Knowledge) -> None:
+    pytest.importorskip("numpy")
+    plain = LexicalIndex(knowledge, Matcher(knowledge, semantic=False).t)
+    vectors = LexicalIndex(knowledge, plain.t)
+    assert plain.large is None, "the shipped guide starts on the Python loop"
+    assert vectors.use_vectors()
+    questions = tuning_questions()
+    assert len(questions) > 1500
+    differ = []
+    for lang, question in questions:
+        for langs in (None, [lang], [lang, "en"]):
+            a = plain._rank(question, frozenset(langs) if langs else None, plain.t)
+            b = vectors._rank(question, frozenset(langs) if langs else None, vectors.t)
+            if a != b:
+                differ.append((question, langs, a, b))
+    assert not differ, differ[:3]
+
+
+def test_numpy_can_be_switched_off(knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPBOT_NUMPY", "0")
+    index = LexicalIndex(knowledge, Matcher(knowledge, semantic=False).t)
+    assert not index.use_vectors()
+    assert index.large is None
+
+
+async def test_a_bot_warming_up_switches_to_vectors(knowledge: Knowledge) -> None:
+    pytest.importorskip("numpy")
+    engine = Engine(knowledge, MemoryStore(), matcher=Matcher(knowledge, semantic=False))
+    assert engine.matcher.lexical.large is None
+    await engine.warm_up()
+    assert engine.matcher.lexical.large is not None
+    answer = engine.ask("how long does it take to delete my account", None)[0]
+    assert answer.entry_id == "processing_time"
