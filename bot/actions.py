@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from bot.types import Button, Reply
@@ -36,6 +37,7 @@ class Action:
 
 A = TypeVar("A", bound=type[Action])
 _ACTIONS: dict[str, type[Action]] = {}
+_FIELD_NAMES: dict[type[Action], tuple[str, ...]] = {}  # per class, read once (speed only)
 
 
 def action(tag: str) -> Callable[[A], A]:
@@ -51,11 +53,13 @@ def action(tag: str) -> Callable[[A], A]:
                 raise TypeError(f"{cls.__name__}.{f.name}: actions carry only str and bool")
         cls.tag = tag
         _ACTIONS[tag] = cls
+        _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
         return cls
 
     return register
 
 
+@lru_cache(maxsize=1024)  # a reply's buttons all carry the same person's tag (speed only)
 def owner_tag(user_id: str) -> str:
     return hashlib.blake2b(user_id.encode(), digest_size=4).hexdigest()
 
@@ -63,11 +67,11 @@ def owner_tag(user_id: str) -> str:
 def encode(act: Action, user_id: str) -> str:
     """The payload for `act` pressed by `user_id`; ValueError if it cannot fit or round-trip."""
     parts = [act.tag]
-    for f in dataclasses.fields(act):  # type: ignore[arg-type]  # registered classes are dataclasses
-        value = getattr(act, f.name)
+    for name in _FIELD_NAMES[type(act)]:
+        value = getattr(act, name)
         text = ("1" if value else "0") if isinstance(value, bool) else str(value)
         if not text or _SEP in text:
-            raise ValueError(f"{type(act).__name__}.{f.name}={value!r} cannot go in a payload")
+            raise ValueError(f"{type(act).__name__}.{name}={value!r} cannot go in a payload")
         parts.append(text)
     payload = _SEP.join([*parts, owner_tag(user_id)])
     if len(payload.encode()) > MAX_PAYLOAD_BYTES:

@@ -120,7 +120,7 @@ class LexicalIndex:
 
     def use_vectors(self) -> bool:
         """Score word overlaps with numpy from now on, when it is installed: the same rankings
-        as the Python loop (see `_top_items`) in about a third of the time on the shipped guide.
+        as the Python loop (see `_top_pairs`) in about a third of the time on the shipped guide.
         For a long-running bot (Engine.warm_up): importing numpy takes ~70 ms, which a one-shot
         `helpbot ask` should not pay. Large bases use it from the start."""
         if self.large is None:
@@ -255,7 +255,8 @@ class LexicalIndex:
         if crowded:
             if len(matched) > _CANDIDATES:
                 # Common words weigh little: only documents already close on rarer words can win.
-                matched = dict(_top_items(matched, _CANDIDATES))
+                top = _top_pairs(list(matched), list(matched.values()), _CANDIDATES)
+                matched = {d: v for v, d in top}
             common = [(t, self.weight(t) * mapped[t]) for t in crowded]
             for doc_id in matched:
                 stems = stems_of[doc_id]
@@ -273,8 +274,9 @@ class LexicalIndex:
             # String similarity is the costly part: spend it only on the best word overlaps.
             # The same documents, in the same order, as sorting every (overlap, id) pair
             # descending and keeping the first _SHORTLIST, with floats compared alone.
-            scored = {d: scale * g * inverse[d] / (b2 + qw * inverse[d]) for d, g in matched.items()}
-            overlaps = [(v, d) for d, v in _top_items(scored, _SHORTLIST)]
+            ids = list(matched)
+            values = [scale * g * inverse[d] / (b2 + qw * inverse[d]) for d, g in matched.items()]
+            overlaps = _top_pairs(ids, values, _SHORTLIST)
             overlaps.sort(reverse=True)
             return overlaps
         return [(scale * g * inverse[d] / (b2 + qw * inverse[d]), d) for d, g in matched.items()]
@@ -543,13 +545,16 @@ class _LargeIndex:
         return np.sort(np.concatenate((above, level)))
 
 
-def _top_items(values: dict[int, float], n: int) -> list[tuple[int, float]]:
-    """The n (document, value) pairs with the largest values, ties at the cut to the lowest
+def _top_pairs(ids: list[int], values: list[float], n: int) -> list[tuple[float, int]]:
+    """The n (value, document) pairs with the largest values, ties at the cut to the lowest
     document ids: the same choice as `_LargeIndex._top`, so both paths rank alike."""
-    cut = heapq.nlargest(n, values.values())[-1]
-    above = [(d, v) for d, v in values.items() if v > cut]
-    level = sorted(d for d, v in values.items() if v == cut)[: n - len(above)]
-    return above + [(d, cut) for d in level]
+    cut = heapq.nlargest(n, values)[-1]
+    kept = [(v, d) for v, d in zip(values, ids, strict=True) if v >= cut]
+    if len(kept) > n:  # ties at the cut (rare)
+        above = [pair for pair in kept if pair[0] > cut]
+        level = sorted(d for v, d in kept if v == cut)[: n - len(above)]
+        kept = above + [(cut, d) for d in level]
+    return kept
 
 
 def _label_class(label: int) -> int:
