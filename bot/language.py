@@ -2,7 +2,7 @@
 
 Cheap and dependency-free: the script (Cyrillic means Russian here), letters only some
 languages use (ñ ¿ ã õ), then which language's own words (its stopwords and the words of its
-alternate questions) the message uses most. Short or mixed text returns None, and the caller
+alternate questions, less the one-word walkthrough answers) the message uses most. Short or mixed text returns None, and the caller
 falls back to the platform's locale, then English.
 """
 
@@ -39,6 +39,13 @@ class LanguageDetector:
         for word in shared:  # brand names and the like say nothing about the language
             for words in counts.values():
                 del words[word]
+        # One-word walkthrough answers ("hecho", "feito", "continue", "non") work in every
+        # language and keep the conversation's (bot.reply_language): they must not mark one.
+        # A guide line that happened to use one ("login feito", "je continue") made it switch
+        # an English walkthrough's replies.
+        for word in _walkthrough_words(knowledge):
+            for words in counts.values():
+                words.pop(word, None)
         self._counts = counts
 
     def keep_counts(self, knowledge: Knowledge) -> None:
@@ -79,6 +86,16 @@ class LanguageDetector:
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < margin:
             return None  # too close to call
         return ranked[0][0]
+
+
+def _walkthrough_words(knowledge: Knowledge) -> set[str]:
+    """The one-word phrases of every language's ui.yaml `words_*` lists, normalised."""
+    found: set[str] = set()
+    for pack in knowledge.packs.values():
+        for key, text in pack.ui.items():
+            if key.startswith("words_"):
+                found.update(w for w in (normalize(p) for p in text.split(",")) if " " not in w)
+    return found - {""}
 
 
 @lru_cache(maxsize=4096)

@@ -139,3 +139,24 @@ def test_synonym_clash_across_languages_is_an_error(tmp_path):
     with pytest.raises(KnowledgeError) as caught:
         load_knowledge(kb)
     assert any("already a synonym" in str(p) or "'wallet'" in str(p) for p in caught.value.problems)
+
+
+def test_walkthrough_words_never_read_as_another_language(knowledge):
+    """One-word walkthrough answers ("cancelar", "próximo", "stop", "r") are never taken for
+    another language: typed mid-walkthrough, that switched the replies (11 such words, in
+    es, fr and pt, before they stopped marking a language)."""
+    from bot.language import LanguageDetector
+
+    detector = LanguageDetector(knowledge)
+    wrong = []
+    for lang, pack in knowledge.packs.items():
+        for key, text in pack.ui.items():
+            if not key.startswith("words_"):
+                continue
+            for phrase in filter(None, (p.strip() for p in text.split(","))):
+                if " " in phrase:
+                    continue
+                found = detector.detect(phrase)
+                if found not in (None, lang):
+                    wrong.append((lang, key, phrase, found))
+    assert not wrong
