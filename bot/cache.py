@@ -109,8 +109,15 @@ def load_knowledge_cached(path: str | Path | None = None) -> Knowledge:
 def _build(root: Path) -> Knowledge:
     from bot.language import LanguageDetector
     from bot.matcher import Matcher
+    from bot.text import normalize, stem
     from bot.walkthrough import FollowUps, Words
 
+    # The text helpers' lru caches hand out shared string objects, and pickle writes a shared
+    # object once: a build that starts from a warm cache (a second build in one process, once
+    # the knowledge base outgrows the cache) pickled to other bytes than a cold one. Built from
+    # cold caches, the same knowledge base always gives the same file.
+    normalize.cache_clear()
+    stem.cache_clear()
     knowledge = load_knowledge(root)
     Matcher(knowledge, semantic=False).keep_index()  # its Signals keep theirs too
     LanguageDetector(knowledge).keep_counts(knowledge)
