@@ -215,7 +215,7 @@ async def test_runners_up_come_from_the_answers_ranking_and_the_question_is_not_
         return search(text, limit, lang)
 
     monkeypatch.setattr(engine.matcher, "search", counting)
-    question = "what happens to my wallet money when i delete"
+    question = "do i lose my refund if i close my account"
     answer = (await _say(engine, question))[0]
     token = next(
         p.action.token
