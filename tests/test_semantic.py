@@ -70,6 +70,20 @@ def test_index_is_cached_on_disk_by_knowledge_and_model(tmp_path, monkeypatch):
     ) == pytest.approx(first, abs=1e-5)
 
 
+def test_the_vector_cache_keeps_only_the_most_recently_used_files(tmp_path, monkeypatch):
+    """Every knowledge edit has its own vector file: old ones must not pile up for good."""
+    monkeypatch.setenv("HELPBOT_CACHE", str(tmp_path))
+    monkeypatch.setattr(semantic, "KEEP_VECTOR_FILES", 2)
+    first = semantic.SemanticIndex(["delete my account"], [0])
+    first.similarities("close it")
+    for n in range(3):
+        semantic.SemanticIndex([f"delete my account {n}"], [0]).similarities("close it")
+        os.utime(first.cache_file)  # read again by a running bot: the most recently used
+    files = sorted(tmp_path.glob(f"{semantic.MODEL_ID}-*.npy"))
+    assert len(files) == 2 and first.cache_file in files
+    assert not list(tmp_path.glob("*.tmp.npy"))
+
+
 def test_adds_recall_for_paraphrases_without_letting_off_topic_through(
     knowledge, tmp_path, monkeypatch
 ):
