@@ -158,7 +158,8 @@ class ConsoleAdapter(Adapter):
             _enable_history()
             await self.chat.send("/start")
             print(
-                "(Type a question, a button number, or /help. Ctrl-D to quit.)\n", file=self.stdout
+                "(Type a question, a button number, or /help. /quit or Ctrl-D to quit.)\n",
+                file=self.stdout,
             )
         threading.Thread(target=read, name="helpbot-stdin", daemon=True).start()
 
@@ -170,6 +171,8 @@ class ConsoleAdapter(Adapter):
             line = line.rstrip("\r\n")
             if not self.interactive and line.strip():
                 print(f"you> {line}", file=self.stdout)
+            if line.strip().lower() in QUIT_WORDS:
+                return
             if line.strip():
                 await self.chat.send(line)
 
@@ -177,6 +180,10 @@ class ConsoleAdapter(Adapter):
         self.stopped = True
         self.lines.put_nowait(None)
         print(file=self.stdout)
+
+
+# What a person types to leave a terminal program; only the console has such a thing.
+QUIT_WORDS = frozenset({"/quit", "/exit", "/q"})
 
 
 def _login_name() -> str:

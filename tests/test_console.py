@@ -47,6 +47,12 @@ def test_numbers_and_labels_press_buttons():
     assert run.stdout.count("check 1 of 4") == 2  # "tell me more" re-shows check 1 with more
 
 
+def test_quit_ends_the_chat_and_nothing_after_it_is_read():
+    run = chat("how long does it take\n/quit\nhow long does it take\n", "--db", ":memory:")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("24 hours") == 1 and "don't know the command" not in run.stdout
+
+
 def test_awkward_input_never_crashes():
     nasty = (
         "\n".join(
