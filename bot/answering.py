@@ -94,11 +94,18 @@ class Answering:
         kind, rest = self.said_followup()
         if kind is None:
             return self.question(text)
-        last = self.last_entry
-        if last is None:
+        if self.last_entry is None:
             if rest:
                 return self.question(text)
             return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+        return self.from_last(kind, rest, text)
+
+    def from_last(self, kind: str, rest: str, text: str) -> list[Reply]:
+        """The follow-up `kind` (done, next, back, where) read against the last answered entry;
+        `rest` is what the message says beside the follow-up phrase, `text` the whole message
+        ("" for a bare walkthrough word, which is never read as a question)."""
+        last = self.last_entry
+        assert last is not None
         order = sequence(self.k.walkthrough(self.lang))
         index = order.index(last) if last in order else None
         step = {"done": 1, "next": 1, "back": -1, "where": 0}[kind]
@@ -122,9 +129,10 @@ class Answering:
         """ "Now what?" after an entry that is no step or check (the overview, the processing
         time): the message's own answer when it names another entry ("ok, I'm logged in, now
         what" is step 2), else an offer to go step by step; never the same answer again."""
-        answer = self.engine.read(text, self.lang, self.text_lang)
-        if answer.entry_id is not None and answer.entry_id != last:
-            return self.question(text, answer)
+        if text:  # empty for a bare walkthrough word ("next"): nothing to read
+            answer = self.engine.read(text, self.lang, self.text_lang)
+            if answer.entry_id is not None and answer.entry_id != last:
+                return self.question(text, answer)
         return [Reply(self.ui("followup_walkthrough"), self.walk.start_row())]
 
     def about_something_else(self, rest: str, near: set[str]) -> bool:

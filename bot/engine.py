@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bot.commands import CommandSpec, menu_specs
 from bot.engine_parts import LazyParts
-from bot.knowledge import Knowledge
+from bot.knowledge import BASE_LANG, Knowledge
 from bot.limits import DEFAULT_RETENTION_DAYS
 from bot.markup import escape
 from bot.matcher import Matcher
@@ -263,7 +263,9 @@ class Engine(StaffSide, LazyParts):
         last_entry = self.context.recall(key, now)
         # "y luego?" right after an answer keeps that answer's language (see ReplyLanguage).
         followup = self.followups.find(message.text) if last_entry is not None else None
-        follows = followup is not None and followup[0] is not None
+        follows = (followup is not None and followup[0] is not None) or (
+            last_entry is not None and self.words.is_navigation(message.text, BASE_LANG)
+        )  # "siguiente" after an answer in Spanish: a follow-up too
         lang, text_lang = self.langs.choose(message, stored, follows_up=follows)
         session = replace(stored) if stored is not None else Session(updated_at=now)
         idle: str | None = None

@@ -18,7 +18,7 @@ from bot.markup import escape
 from bot.session_state import Session
 from bot.text import normalize
 from bot.types import Button, IncomingMessage, Reply
-from bot.walkthrough import Walk
+from bot.walkthrough import WORD_AS_FOLLOWUP, Walk
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -63,8 +63,11 @@ class Turn(Answering):
             return moved if moved is not None else self.walk_followup(text)
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]
-        if self.engine.words.is_navigation(text, self.lang):
-            return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+        word = self.engine.words.navigation(text, self.lang)
+        if word is not None:  # "next" right after the answer about step 1 means step 2
+            if self.last_entry is None:
+                return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+            return self.from_last(WORD_AS_FOLLOWUP[word], "", "")
         return self.answer_followup(text)
 
     def parse_command(self) -> tuple[str | None, str]:

@@ -191,7 +191,15 @@ class Words:
 
     def is_navigation(self, text: str, lang: str) -> bool:
         """ "next", "back" or "repeat" (in any language), e.g. typed with nothing to move."""
-        return any(kinds & {"next", "back", "repeat"} for kinds in self.kinds(text, lang))
+        return self.navigation(text, lang) is not None
+
+    def navigation(self, text: str, lang: str) -> str | None:
+        """Which of "next", "back" or "repeat" `text` is (most relevant language first)."""
+        for kinds in self.kinds(text, lang):
+            for kind in ("next", "back", "repeat"):
+                if kind in kinds:
+                    return kind
+        return None
 
 
 # What a follow-up phrase found inside a message means, as a kind of walkthrough word: having
@@ -199,6 +207,8 @@ class Words:
 # button" shows the step again. The first kind present wins.
 FOLLOWUP_KINDS = ("done", "next", "back", "where")
 FOLLOWUP_AS_WORD = {"done": "done", "next": "next", "back": "back", "where": "repeat"}
+# A walkthrough word typed outside a walkthrough, read as a follow-up to the last answer.
+WORD_AS_FOLLOWUP = {"next": "next", "back": "back", "repeat": "where"}
 
 
 class FollowUps:

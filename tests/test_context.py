@@ -121,6 +121,32 @@ async def test_a_followup_keeps_the_language_of_the_answer_it_follows(person: Pe
     assert "paso a paso" in person.text(), person.text()
 
 
+async def test_walkthrough_words_after_an_answered_step_move_from_it(person: Person) -> None:
+    """"next" right after the answer about step 1 is step 2, not "you're not in a walkthrough";
+    "back" and "repeat" likewise, in the conversation's language."""
+    await person.say("what is step 1")
+    assert person.text().startswith("**Step 1"), person.text()
+    await person.say("next")
+    assert person.text().startswith("**Step 2"), person.text()
+    await person.say("next")
+    assert person.text().startswith("**Step 3"), person.text()
+    await person.say("back")
+    assert person.text().startswith("**Step 2"), person.text()
+    await person.say("repeat")
+    assert person.text().startswith("**Step 2"), person.text()
+    await person.say("¿cuál es el paso 4?")
+    await person.say("siguiente")
+    assert person.text().startswith("**Paso 5"), person.text()
+
+
+async def test_a_walkthrough_word_after_an_answer_outside_the_steps_offers_them(
+    person: Person,
+) -> None:
+    await person.say("how long does deletion take")
+    await person.say("next")  # never read as a question ("next" alone matches a step)
+    assert "step by step" in person.text() and person.button("walk me through")
+
+
 async def test_and_then_with_nothing_answered_offers_the_walkthrough(person: Person) -> None:
     await person.say("and then?")
     assert "not in a walkthrough" in person.text()
