@@ -63,6 +63,8 @@ class Turn(Answering):
             return moved if moved is not None else self.walk_followup(text)
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]
+        if self.engine.words.is_restart(text, self.lang):
+            return self.walk.start()
         word = self.engine.words.navigation(text, self.lang)
         if word is not None:  # "next" right after the answer about step 1 means step 2
             if self.last_entry is None:

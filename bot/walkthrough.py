@@ -109,11 +109,12 @@ def describe(knowledge: Knowledge, position: Position, lang: str) -> str:
 
 # -- typed words ----------------------------------------------------------------------------
 
-WORD_KINDS = ("next", "back", "repeat", "cancel", "done", "more", "stop", "continue")
+WORD_KINDS = ("next", "back", "repeat", "cancel", "done", "more", "stop", "continue", "restart")
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 # What each kind of word does in each mode, first kind that applies wins.
 MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     CHECKLIST: (
+        ("restart", "restart"),
         ("stop", "stop"),
         ("done", "done"),
         ("next", "done"),
@@ -123,6 +124,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("cancel", "cancel"),
     ),
     CONFIRM: (
+        ("restart", "restart"),
         ("continue", "continue"),
         ("next", "continue"),
         ("done", "continue"),
@@ -132,6 +134,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("stop", "cancel"),
     ),
     STEPS: (
+        ("restart", "restart"),
         ("next", "next"),
         ("done", "next"),
         ("continue", "next"),
@@ -188,6 +191,10 @@ class Words:
                 if kind in kinds:
                     return move
         return None
+
+    def is_restart(self, text: str, lang: str) -> bool:
+        """ "start over" (in any language): outside a walkthrough, it starts one."""
+        return any("restart" in kinds for kinds in self.kinds(text, lang))
 
     def is_navigation(self, text: str, lang: str) -> bool:
         """ "next", "back" or "repeat" (in any language), e.g. typed with nothing to move."""
@@ -389,6 +396,8 @@ class Walk:
         return Reply(self.k.ui("still_here", self.lang, where=where), self.nav_buttons(position))
 
     def navigate(self, position: Position, move: str, edit: bool) -> list[Reply]:
+        if move == "restart":  # "start over": the first check again, with the introduction
+            return self.start()
         if move == "cancel":
             self.moves.append(("cancel", position.id))
             self.move_to(None)

@@ -79,6 +79,38 @@ async def test_typed_words_drive_the_walkthrough(person):
     assert "nothing to cancel" in person.text().lower()
 
 
+@pytest.mark.parametrize(
+    ("word", "first_check", "second_check"),
+    [
+        ("start over", "check 1 of 4", "check 2 of 4"),
+        ("empezar de nuevo", "comprobación 1 de 4", "comprobación 2 de 4"),
+        ("начать заново", "1 из 4", "2 из 4"),
+    ],
+)
+async def test_start_over_restarts_the_walkthrough(person, word, first_check, second_check):
+    await person.say("/walkthrough")
+    for typed in ("done", "done", "done", "done", "next"):
+        await person.say(typed)
+    assert "(2/5)" in person.text()
+    await person.say(word)
+    assert first_check in person.text().lower(), person.text()
+    await person.say("done")  # and it carries on from the start
+    assert second_check in person.text().lower(), person.text()
+
+
+async def test_start_over_outside_a_walkthrough_starts_one(person):
+    await person.say("start over")
+    assert "check 1 of 4" in person.text()
+
+
+async def test_huh_on_a_step_shows_it_again(person):
+    await person.say("/walkthrough")
+    for typed in ("done", "done", "done", "done", "next"):
+        await person.say(typed)
+    await person.say("huh?")
+    assert "(2/5)" in person.text() and "not sure" not in person.text().lower()
+
+
 async def test_stale_buttons_get_helpful_replies(person):
     await person.say("/walkthrough")
     first = person.last
