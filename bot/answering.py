@@ -43,6 +43,10 @@ class Answering:
         self.text_lang = text_lang
         self.walk = Walk(self.k, lang, message.user_id, session)
         self.last_entry: str | None = None  # the last answered entry (Engine.context)
+        # Whether the last reply asked "shall we go step by step?" (then "yes" starts it), and
+        # whether this one does (Engine.context keeps either this or `last_entry`).
+        self.offer_open = False
+        self.offered = False
         # The follow-up phrase the message says, once found (see `said_followup`).
         self.followup: tuple[str | None, str] | None = None
         self.feedback = engine.feedback
@@ -55,6 +59,12 @@ class Answering:
 
     def ui(self, key: str, **values: object) -> str:
         return self.k.ui(key, self.lang, **values)
+
+    def offer_walkthrough(self, key: str) -> list[Reply]:
+        """A reply that asks whether to go step by step (`key`: its ui text), with the button;
+        a "yes" typed next starts the walkthrough."""
+        self.offered = True
+        return [Reply(self.ui(key), self.walk.start_row())]
 
     def button(self, label: str, action: actions.Action) -> Button:
         return actions.button(label, action, self.message.user_id)
@@ -97,7 +107,7 @@ class Answering:
         if self.last_entry is None:
             if rest:
                 return self.question(text)
-            return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+            return self.offer_walkthrough("no_walkthrough")
         return self.from_last(kind, rest, text)
 
     def from_last(self, kind: str, rest: str, text: str) -> list[Reply]:
@@ -133,7 +143,7 @@ class Answering:
             answer = self.engine.read(text, self.lang, self.text_lang)
             if answer.entry_id is not None and answer.entry_id != last:
                 return self.question(text, answer)
-        return [Reply(self.ui("followup_walkthrough"), self.walk.start_row())]
+        return self.offer_walkthrough("followup_walkthrough")
 
     def about_something_else(self, rest: str, near: set[str]) -> bool:
         """Whether the words beside a follow-up phrase confidently ask about another entry

@@ -25,7 +25,13 @@ from bot.knowledge import BASE_LANG, Knowledge
 from bot.limits import DEFAULT_RETENTION_DAYS
 from bot.markup import escape
 from bot.matcher import Matcher
-from bot.memory import CONTEXT_MAX, CONTEXT_TTL, AlternativesMemory, ContextMemory
+from bot.memory import (
+    CONTEXT_MAX,
+    CONTEXT_TTL,
+    WALKTHROUGH_OFFERED,
+    AlternativesMemory,
+    ContextMemory,
+)
 from bot.reply_language import ReplyLanguage
 from bot.session_state import Session, StoreUnavailable
 from bot.staff import StaffSide
@@ -93,6 +99,10 @@ class Engine(StaffSide, LazyParts):
     def read(self, text: str, lang: str, text_lang: str | None) -> Answer:
         """The matcher's verdict: an entry, small talk, a refusal kind, suggestions or none."""
         return self.matcher.match(text, lang, also=(text_lang,))
+
+    def accepts(self, text: str, lang: str) -> bool:
+        """Whether `text` says yes ("yes", "ok", "sure", "vale", "да"), as to "shall we?"."""
+        return self.words.is_yes(text, lang) or self.matcher.signals.talk(text) == "yes"
 
     # -- public API used by adapters -----------------------------------------------------
 
@@ -260,12 +270,17 @@ class Engine(StaffSide, LazyParts):
         key = message.session_key
         stored = await self.store.get(key)
         replies: list[Reply] = []
-        last_entry = self.context.recall(key, now)
+        recalled = self.context.recall(key, now)
+        offer_open = recalled == WALKTHROUGH_OFFERED
+        last_entry = None if offer_open else recalled
         # "y luego?" right after an answer keeps that answer's language (see ReplyLanguage).
         followup = self.followups.find(message.text) if last_entry is not None else None
-        follows = (followup is not None and followup[0] is not None) or (
-            last_entry is not None and self.words.is_navigation(message.text, BASE_LANG)
-        )  # "siguiente" after an answer in Spanish: a follow-up too
+        # "siguiente" after an answer in Spanish, "sí" to "¿te guío paso a paso?": follow-ups too
+        follows = (
+            (followup is not None and followup[0] is not None)
+            or (last_entry is not None and self.words.is_navigation(message.text, BASE_LANG))
+            or (offer_open and self.accepts(message.text, BASE_LANG))
+        )
         lang, text_lang = self.langs.choose(message, stored, follows_up=follows)
         session = replace(stored) if stored is not None else Session(updated_at=now)
         idle: str | None = None
@@ -275,13 +290,13 @@ class Engine(StaffSide, LazyParts):
             hours = f"{self.ttl / 3600:.3g}"
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
         turn = Turn(self, message, session, lang, text_lang)
-        turn.last_entry, turn.followup = last_entry, followup
+        turn.last_entry, turn.followup, turn.offer_open = last_entry, followup, offer_open
         routed = await self.handoffs.route(turn)  # an open handoff takes their messages
         if routed is not None:
             return replies + routed
         self.handoffs.heard(turn)
         replies += await turn.run()
-        self.context.remember(key, turn.last_entry, now)
+        self.context.remember(key, WALKTHROUGH_OFFERED if turn.offered else turn.last_entry, now)
         for later in turn.later:
             replies += await later()
         replies += await self.handoffs.after(turn)

@@ -61,6 +61,8 @@ class Turn(Answering):
         if self.walk.position() is not None:
             moved = self.walk.typed(self.engine.words, text)
             return moved if moved is not None else self.walk_followup(text)
+        if self.offer_open and self.engine.accepts(text, self.lang):  # "shall we?" "yes"
+            return self.walk.start()
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]
         if self.engine.words.is_restart(text, self.lang):
@@ -68,7 +70,7 @@ class Turn(Answering):
         word = self.engine.words.navigation(text, self.lang)
         if word is not None:  # "next" right after the answer about step 1 means step 2
             if self.last_entry is None:
-                return [Reply(self.ui("no_walkthrough"), self.walk.start_row())]
+                return self.offer_walkthrough("no_walkthrough")
             return self.from_last(WORD_AS_FOLLOWUP[word], "", "")
         return self.answer_followup(text)
 

@@ -192,6 +192,10 @@ class Words:
                     return move
         return None
 
+    def is_yes(self, text: str, lang: str) -> bool:
+        """ "yes", "ok", "sure", "go ahead" (in any language): an answer to "shall we?"."""
+        return any(kinds & {"done", "continue", "next"} for kinds in self.kinds(text, lang))
+
     def is_restart(self, text: str, lang: str) -> bool:
         """ "start over" (in any language): outside a walkthrough, it starts one."""
         return any("restart" in kinds for kinds in self.kinds(text, lang))

@@ -147,6 +147,30 @@ async def test_a_walkthrough_word_after_an_answer_outside_the_steps_offers_them(
     assert "step by step" in person.text() and person.button("walk me through")
 
 
+async def test_yes_to_shall_we_go_step_by_step_starts_the_walkthrough(person: Person) -> None:
+    await person.say("how do I delete my account")
+    await person.say("now what?")
+    assert "step by step" in person.text()
+    await person.say("yes please")
+    assert "check 1 of 4" in person.text()
+    await person.say("cancel")
+    await person.say("¿cómo borro mi cuenta?")
+    await person.say("¿y ahora qué?")  # "¿Te guío paso a paso ...?"
+    await person.say("sí")  # in the conversation's language
+    assert "comprobación 1 de 4" in person.text().lower(), person.text()
+
+
+async def test_yes_only_answers_the_question_just_asked(person: Person) -> None:
+    await person.say("next")
+    assert "not in a walkthrough" in person.text()
+    await person.say("how long does deletion take")
+    await person.say("yes")  # the offer was two messages ago: small talk, no walkthrough
+    assert "check 1 of 4" not in person.text()
+    await person.say("now what")
+    await person.say("no")
+    assert "check 1 of 4" not in person.text() and "step by step" not in person.text()
+
+
 async def test_and_then_with_nothing_answered_offers_the_walkthrough(person: Person) -> None:
     await person.say("and then?")
     assert "not in a walkthrough" in person.text()
