@@ -122,7 +122,7 @@ async def test_a_followup_keeps_the_language_of_the_answer_it_follows(person: Pe
 
 
 async def test_walkthrough_words_after_an_answered_step_move_from_it(person: Person) -> None:
-    """"next" right after the answer about step 1 is step 2, not "you're not in a walkthrough";
+    """ "next" right after the answer about step 1 is step 2, not "you're not in a walkthrough";
     "back" and "repeat" likewise, in the conversation's language."""
     await person.say("what is step 1")
     assert person.text().startswith("**Step 1"), person.text()
