@@ -169,7 +169,10 @@ UI_KEYS: dict[str, frozenset[str]] = {
         )
     ),
     **_texts(
-        *(f"words_{name}" for name in "next back repeat cancel done more stop continue restart".split()),
+        *(
+            f"words_{name}"
+            for name in "next back repeat cancel done more stop continue restart walkthrough".split()
+        ),
         *(
             f"words_followup_{name}" for name in "next done where back".split()
         ),  # bot.engine follow-ups

@@ -677,8 +677,7 @@ def require_redis() -> None:
         import redis.asyncio  # noqa: F401
     except ImportError:
         raise UnknownStore(
-            "redis:// needs the redis package, which is not installed: "
-            "pip install 'helpbot[redis]'"
+            "redis:// needs the redis package, which is not installed: pip install 'helpbot[redis]'"
         ) from None
 
 

@@ -65,7 +65,7 @@ class Turn(Answering):
             return self.walk.start()
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]
-        if self.engine.words.is_restart(text, self.lang):
+        if self.engine.words.starts(text, self.lang):
             return self.walk.start()
         word = self.engine.words.navigation(text, self.lang)
         if word is not None:  # "next" right after the answer about step 1 means step 2

@@ -109,12 +109,24 @@ def describe(knowledge: Knowledge, position: Position, lang: str) -> str:
 
 # -- typed words ----------------------------------------------------------------------------
 
-WORD_KINDS = ("next", "back", "repeat", "cancel", "done", "more", "stop", "continue", "restart")
+WORD_KINDS = (
+    "next",
+    "back",
+    "repeat",
+    "cancel",
+    "done",
+    "more",
+    "stop",
+    "continue",
+    "restart",
+    "walkthrough",  # "walk me through it", "let's do it": start one, or show where you are
+)
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 # What each kind of word does in each mode, first kind that applies wins.
 MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     CHECKLIST: (
         ("restart", "restart"),
+        ("walkthrough", "repeat"),
         ("stop", "stop"),
         ("done", "done"),
         ("next", "done"),
@@ -125,6 +137,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     CONFIRM: (
         ("restart", "restart"),
+        ("walkthrough", "repeat"),
         ("continue", "continue"),
         ("next", "continue"),
         ("done", "continue"),
@@ -135,6 +148,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     STEPS: (
         ("restart", "restart"),
+        ("walkthrough", "repeat"),
         ("next", "next"),
         ("done", "next"),
         ("continue", "next"),
@@ -196,9 +210,10 @@ class Words:
         """ "yes", "ok", "sure", "go ahead" (in any language): an answer to "shall we?"."""
         return any(kinds & {"done", "continue", "next"} for kinds in self.kinds(text, lang))
 
-    def is_restart(self, text: str, lang: str) -> bool:
-        """ "start over" (in any language): outside a walkthrough, it starts one."""
-        return any("restart" in kinds for kinds in self.kinds(text, lang))
+    def starts(self, text: str, lang: str) -> bool:
+        """ "walk me through it", "let's do it", "start over" (in any language): outside a
+        walkthrough, these start one."""
+        return any(kinds & {"walkthrough", "restart"} for kinds in self.kinds(text, lang))
 
     def is_navigation(self, text: str, lang: str) -> bool:
         """ "next", "back" or "repeat" (in any language), e.g. typed with nothing to move."""

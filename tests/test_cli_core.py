@@ -41,7 +41,9 @@ def test_json_carries_the_topics_a_person_sees():
 
 
 def test_json_names_the_verdict():
-    lines = helpbot("ask", "--json", "-", stdin="hello there\nwhat happens to my wallet money\n").stdout
+    lines = helpbot(
+        "ask", "--json", "-", stdin="hello there\nwhat happens to my wallet money\n"
+    ).stdout
     hello, wallet = (json.loads(line) for line in lines.splitlines())
     assert (hello["kind"], hello["matched"]) == ("smalltalk", False) and hello["smalltalk"]
     assert (wallet["kind"], wallet["id"]) == ("answer", "wallet_funds")

@@ -151,7 +151,7 @@ def test_undecodable_input_is_replaced_and_every_line_answered():
     assert "24 hours" in asked.stdout.decode() and "Step 1" in asked.stdout.decode()
 
 
-BLOCK_PLATFORMS = '''
+BLOCK_PLATFORMS = """
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -159,7 +159,7 @@ class Block(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 sys.meta_path.insert(0, Block())
-'''
+"""
 
 
 def test_a_missing_platform_library_names_the_extra_to_install(tmp_path):

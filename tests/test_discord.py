@@ -537,7 +537,6 @@ def test_layout_keeps_engine_rows_when_they_fit() -> None:
     assert layout(()) == []
 
 
-
 async def test_button_view_serialises_as_a_view_of_persistent_buttons() -> None:
     """button_view makes the component dicts directly; they must be what discord.py makes from
     a View of the persistent button class (labels clipped, custom_id prefixed, rows kept), and
@@ -561,6 +560,7 @@ async def test_button_view_serialises_as_a_view_of_persistent_buttons() -> None:
     assert view.is_finished() and not view.is_dispatchable() and not view.has_components_v2()
     with pytest.raises(ValueError):
         button_view([[Button("empty", "")]])
+
 
 # -- resilience ------------------------------------------------------------------------------------
 

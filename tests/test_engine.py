@@ -98,9 +98,29 @@ async def test_start_over_restarts_the_walkthrough(person, word, first_check, se
     assert second_check in person.text().lower(), person.text()
 
 
-async def test_start_over_outside_a_walkthrough_starts_one(person):
-    await person.say("start over")
-    assert "check 1 of 4" in person.text()
+@pytest.mark.parametrize(
+    ("typed", "first_check"),
+    [
+        ("start over", "check 1 of 4"),
+        ("walk me through it", "check 1 of 4"),
+        ("let's do it", "check 1 of 4"),
+        ("paso a paso", "comprobación 1 de 4"),
+        ("по шагам", "1 из 4"),
+    ],
+)
+async def test_asking_to_go_step_by_step_starts_the_walkthrough(person, typed, first_check):
+    await person.say(typed)
+    assert first_check in person.text().lower(), person.text()
+    await person.say("/walkthrough")
+    await person.say("next")
+    await person.say(typed if typed != "start over" else "walk me through it")
+    assert "2 " in person.text() and first_check not in person.text().lower()  # stays put
+
+
+async def test_a_request_for_help_gets_the_greeting_not_the_refusal(person):
+    await person.say("hello, I need help")
+    assert "ask me a question" in person.text().lower()
+    assert "only help with" not in person.text()
 
 
 async def test_huh_on_a_step_shows_it_again(person):

@@ -159,7 +159,9 @@ def _eval(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_eval_floors_are_percentages_with_one_clear_unit():
     """Issue 9.9: `99` means 99%, not a share that always fails; a fraction is refused."""
-    passing = _eval(str(QUESTIONS), "--min-accuracy", "90", "--min-rejection", "90%", "--limit", "0")
+    passing = _eval(
+        str(QUESTIONS), "--min-accuracy", "90", "--min-rejection", "90%", "--limit", "0"
+    )
     assert passing.returncode == 0, passing.stderr
     fraction = _eval(str(QUESTIONS), "--min-accuracy", "0.9")
     assert fraction.returncode == 2 and "percentage" in fraction.stderr
