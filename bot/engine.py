@@ -100,10 +100,6 @@ class Engine(StaffSide, LazyParts):
         """The matcher's verdict: an entry, small talk, a refusal kind, suggestions or none."""
         return self.matcher.match(text, lang, also=(text_lang,))
 
-    def accepts(self, text: str, lang: str) -> bool:
-        """Whether `text` says yes ("yes", "ok", "sure", "vale", "да"), as to "shall we?"."""
-        return self.words.is_yes(text, lang) or self.matcher.signals.talk(text) == "yes"
-
     # -- public API used by adapters -----------------------------------------------------
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
@@ -273,14 +269,7 @@ class Engine(StaffSide, LazyParts):
         recalled = self.context.recall(key, now)
         offer_open = recalled == WALKTHROUGH_OFFERED
         last_entry = None if offer_open else recalled
-        # "y luego?" right after an answer keeps that answer's language (see ReplyLanguage).
-        followup = self.followups.find(message.text) if last_entry is not None else None
-        # "siguiente" after an answer in Spanish, "sí" to "¿te guío paso a paso?": follow-ups too
-        follows = (
-            (followup is not None and followup[0] is not None)
-            or (last_entry is not None and self.words.is_navigation(message.text, BASE_LANG))
-            or (offer_open and self.accepts(message.text, BASE_LANG))
-        )
+        followup, follows = _follow_up(self, message.text, last_entry, offer_open)
         lang, text_lang = self.langs.choose(message, stored, follows_up=follows)
         session = replace(stored) if stored is not None else Session(updated_at=now)
         idle: str | None = None
@@ -323,3 +312,19 @@ class Engine(StaffSide, LazyParts):
                 await self.events.record(event)
         except Exception:
             log.exception("could not record an event; the reply is sent anyway")
+
+
+def _follow_up(
+    engine: Engine, text: str, last_entry: str | None, offer_open: bool
+) -> tuple[tuple[str | None, str] | None, bool]:
+    """The follow-up phrase `text` says after the answer about `last_entry` (see FollowUps),
+    and whether the message follows up what the bot just said, so that it keeps that reply's
+    language: "y luego?" or "siguiente" after an answer in Spanish, "sí" to "¿te guío paso a
+    paso?" (see ReplyLanguage)."""
+    followup = engine.followups.find(text) if last_entry is not None else None
+    follows = (
+        (followup is not None and followup[0] is not None)
+        or (last_entry is not None and engine.words.is_navigation(text, BASE_LANG))
+        or (offer_open and engine.words.is_yes(text, BASE_LANG))
+    )
+    return followup, follows

@@ -61,7 +61,7 @@ class Turn(Answering):
         if self.walk.position() is not None:
             moved = self.walk.typed(self.engine.words, text)
             return moved if moved is not None else self.walk_followup(text)
-        if self.offer_open and self.engine.accepts(text, self.lang):  # "shall we?" "yes"
+        if self.offer_open and self.engine.words.is_yes(text, self.lang):  # "shall we?" "yes"
             return self.walk.start()
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]

@@ -181,6 +181,7 @@ class Words:
                     - {""}
                     for kind in WORD_KINDS
                 }
+                | {"yes": _yes_examples(knowledge, lang)}  # no walkthrough move: see `is_yes`
                 for lang in knowledge.languages
             }
         self.tables = tables
@@ -207,8 +208,9 @@ class Words:
         return None
 
     def is_yes(self, text: str, lang: str) -> bool:
-        """ "yes", "ok", "sure", "go ahead" (in any language): an answer to "shall we?"."""
-        return any(kinds & {"done", "continue", "next"} for kinds in self.kinds(text, lang))
+        """ "yes", "ok", "sure", "go ahead", "yes please" (the walkthrough's words for done and
+        next, and the "yes" small talk's examples, in any language): an answer to "shall we?"."""
+        return any(kinds & {"done", "continue", "next", "yes"} for kinds in self.kinds(text, lang))
 
     def starts(self, text: str, lang: str) -> bool:
         """ "walk me through it", "let's do it", "start over" (in any language): outside a
@@ -226,6 +228,16 @@ class Words:
                 if kind in kinds:
                     return kind
         return None
+
+
+def _yes_examples(knowledge: Knowledge, lang: str) -> frozenset[str]:
+    """The examples of the small-talk item `yes` in `lang`, normalised."""
+    return frozenset(
+        normalize(example)
+        for talk in knowledge.pack(lang).smalltalk
+        if talk.id == "yes"
+        for example in talk.examples
+    ) - {""}
 
 
 # What a follow-up phrase found inside a message means, as a kind of walkthrough word: having
