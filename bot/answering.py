@@ -125,7 +125,8 @@ class Answering:
         if self.about_something_else(rest, near):
             return self.question(text)
         if target is None and step != 0:
-            return self.beyond_the_order(text, last)
+            # "I'm logged in" says what was done: read it; "what's next" is only navigation
+            return self.beyond_the_order(text if kind == "done" else rest, last)
         if target is None or step == 0:
             return self.show_entry(last)
         if target < 0:
@@ -137,9 +138,11 @@ class Answering:
 
     def beyond_the_order(self, text: str, last: str) -> list[Reply]:
         """ "Now what?" after an entry that is no step or check (the overview, the processing
-        time): the message's own answer when it names another entry ("ok, I'm logged in, now
-        what" is step 2), else an offer to go step by step; never the same answer again."""
-        if text:  # empty for a bare walkthrough word ("next"): nothing to read
+        time): the answer to `text` when it names another entry ("ok, I'm logged in, now what"
+        is step 2), else an offer to go step by step; never the same answer again. `text` is
+        what the message says beside a "what's next" phrase, which is not read itself ("а
+        дальше?" is no question about step 2)."""
+        if text:  # empty for a bare follow-up ("now what", "next"): nothing to read
             answer = self.engine.read(text, self.lang, self.text_lang)
             if answer.entry_id is not None and answer.entry_id != last:
                 return self.question(text, answer)

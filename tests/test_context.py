@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,6 +108,24 @@ async def test_now_what_after_the_overview_never_repeats_it(person: Person) -> N
     await person.say("how long does deletion take")
     await person.say("and then?")
     assert "24 hours" not in person.text()
+
+
+@pytest.mark.parametrize(
+    ("question", "followup", "offer"),
+    [
+        ("how do I delete my account", "and then?", "step by step"),
+        ("как удалить аккаунт?", "а дальше?", "шаг за шагом"),
+        ("¿cómo borro mi cuenta?", "¿y luego?", "paso a paso"),
+    ],
+)
+async def test_whats_next_after_the_overview_offers_the_walkthrough_in_every_language(
+    person: Person, question: str, followup: str, offer: str
+) -> None:
+    """The follow-up phrase itself is never read as a question ("а дальше" shares words with
+    step 2's phrasings and was answered as step 2)."""
+    await person.say(question)
+    await person.say(followup)
+    assert offer in person.text(), person.text()
 
 
 async def test_signed_in_now_what_after_the_overview_is_step_two(person: Person) -> None:
