@@ -120,6 +120,7 @@ WORD_KINDS = (
     "continue",
     "restart",
     "walkthrough",  # "walk me through it", "let's do it": start one, or show where you are
+    "steps",  # "skip the checks": from the checklist straight to step 1
 )
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 # What each kind of word does in each mode, first kind that applies wins.
@@ -127,6 +128,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     CHECKLIST: (
         ("restart", "restart"),
         ("walkthrough", "repeat"),
+        ("steps", "steps"),
         ("stop", "stop"),
         ("done", "done"),
         ("next", "done"),
@@ -138,6 +140,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     CONFIRM: (
         ("restart", "restart"),
         ("walkthrough", "repeat"),
+        ("steps", "repeat"),
         ("continue", "continue"),
         ("next", "continue"),
         ("done", "continue"),
@@ -149,6 +152,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     STEPS: (
         ("restart", "restart"),
         ("walkthrough", "repeat"),
+        ("steps", "repeat"),
         ("next", "next"),
         ("done", "next"),
         ("continue", "next"),
@@ -208,9 +212,11 @@ class Words:
         return None
 
     def is_yes(self, text: str, lang: str) -> bool:
-        """ "yes", "ok", "sure", "go ahead", "yes please" (the walkthrough's words for done and
-        next, and the "yes" small talk's examples, in any language): an answer to "shall we?"."""
-        return any(kinds & {"done", "continue", "next", "yes"} for kinds in self.kinds(text, lang))
+        """ "yes", "ok", "sure", "go ahead", "yes please", "let's do it" (the walkthrough's words
+        for done, continue and starting, and the "yes" small talk's examples, in any language):
+        an answer to "shall we?". Not "next" ("skip" is one)."""
+        wanted = {"done", "continue", "walkthrough", "yes"}
+        return any(kinds & wanted for kinds in self.kinds(text, lang))
 
     def starts(self, text: str, lang: str) -> bool:
         """ "walk me through it", "let's do it", "start over" (in any language): outside a
@@ -429,6 +435,11 @@ class Walk:
     def navigate(self, position: Position, move: str, edit: bool) -> list[Reply]:
         if move == "restart":  # "start over": the first check again, with the introduction
             return self.start()
+        if move == "steps":  # past the remaining checks, to step 1
+            first_step = _enter_step(self.guide, 0)
+            self.move_to(first_step)
+            self.moves.append(("next", first_step.id))
+            return [self.render(first_step, edit=edit)]
         if move == "cancel":
             self.moves.append(("cancel", position.id))
             self.move_to(None)

@@ -117,6 +117,27 @@ async def test_asking_to_go_step_by_step_starts_the_walkthrough(person, typed, f
     assert "2 " in person.text() and first_check not in person.text().lower()  # stays put
 
 
+async def test_skip_moves_on_and_skip_the_checks_goes_to_step_one(person):
+    """ "skip" on a check was read as a question about skipping the reason (step 4)."""
+    await person.say("/walkthrough")
+    await person.say("skip")
+    assert "check 2 of 4" in person.text()
+    await person.say("skip the checks")
+    assert "(1/5)" in person.text()
+    await person.say("skip the checks")  # on a step: where you are, again
+    assert "(1/5)" in person.text()
+    await person.say("/cancel")
+    await person.say("/walkthrough")
+    await person.say("пропустить проверки")
+    assert "(1/5)" in person.text()
+
+
+async def test_skip_is_no_yes_to_shall_we(person):
+    await person.say("next")  # "Shall we start one?"
+    await person.say("skip")
+    assert "check 1 of 4" not in person.text()
+
+
 async def test_a_request_for_help_gets_the_greeting_not_the_refusal(person):
     await person.say("hello, I need help")
     assert "ask me a question" in person.text().lower()
