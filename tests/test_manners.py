@@ -36,6 +36,10 @@ def refusal(knowledge: Knowledge, kind: str, lang: str) -> str:
         ("adiós", "goodbye", "es"),
         ("¿eres un bot?", "bot", "es"),
         ("merci", "thanks", "fr"),
+        ("that's not what I asked", "complaint", "en"),  # was step 4, confidently
+        ("wrong answer", "complaint", "en"),
+        ("hello, I need help", "greeting", "en"),  # was the refusal
+        ("respuesta equivocada", "complaint", "es"),
     ],
 )
 async def test_smalltalk_gets_its_own_short_reply(
