@@ -43,10 +43,11 @@ class Answering:
         self.text_lang = text_lang
         self.walk = Walk(self.k, lang, message.user_id, session)
         self.last_entry: str | None = None  # the last answered entry (Engine.context)
-        # Whether the last reply asked "shall we go step by step?" (then "yes" starts it), and
-        # whether this one does (Engine.context keeps either this or `last_entry`).
-        self.offer_open = False
-        self.offered = False
+        # The yes/no question the last reply asked ("walkthrough": shall we go step by step?,
+        # "forget": erase everything?), so a typed "yes" answers it, and the one this reply
+        # asks (Engine.context keeps either this or `last_entry`).
+        self.asked: str | None = None
+        self.asking: str | None = None
         # The follow-up phrase the message says, once found (see `said_followup`).
         self.followup: tuple[str | None, str] | None = None
         self.feedback = engine.feedback
@@ -63,7 +64,7 @@ class Answering:
     def offer_walkthrough(self, key: str) -> list[Reply]:
         """A reply that asks whether to go step by step (`key`: its ui text), with the button;
         a "yes" typed next starts the walkthrough."""
-        self.offered = True
+        self.asking = "walkthrough"
         return [Reply(self.ui(key), self.walk.start_row())]
 
     def button(self, label: str, action: actions.Action) -> Button:

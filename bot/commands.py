@@ -218,6 +218,7 @@ def _cancel(turn: Turn, argument: str) -> list[Reply]:
 def _forget(turn: Turn, argument: str) -> list[Reply]:
     yes = turn.button(turn.ui("button_forget_yes"), Forget(True))
     no = turn.button(turn.ui("button_forget_no"), Forget(False))
+    turn.asking = "forget"  # a typed "yes" or "no" answers it too
     return [Reply(turn.ui("forget_confirm"), ((yes, no),))]
 
 

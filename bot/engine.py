@@ -26,9 +26,9 @@ from bot.limits import DEFAULT_RETENTION_DAYS
 from bot.markup import escape
 from bot.matcher import Matcher
 from bot.memory import (
+    ASKED,
     CONTEXT_MAX,
     CONTEXT_TTL,
-    WALKTHROUGH_OFFERED,
     AlternativesMemory,
     ContextMemory,
 )
@@ -267,9 +267,9 @@ class Engine(StaffSide, LazyParts):
         stored = await self.store.get(key)
         replies: list[Reply] = []
         recalled = self.context.recall(key, now)
-        offer_open = recalled == WALKTHROUGH_OFFERED
-        last_entry = None if offer_open else recalled
-        followup, follows = _follow_up(self, message.text, last_entry, offer_open)
+        asked = recalled.removeprefix(ASKED) if recalled and recalled.startswith(ASKED) else None
+        last_entry = None if asked else recalled
+        followup, follows = _follow_up(self, message.text, last_entry, asked)
         lang, text_lang = self.langs.choose(message, stored, follows_up=follows)
         session = replace(stored) if stored is not None else Session(updated_at=now)
         idle: str | None = None
@@ -279,13 +279,13 @@ class Engine(StaffSide, LazyParts):
             hours = f"{self.ttl / 3600:.3g}"
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
         turn = Turn(self, message, session, lang, text_lang)
-        turn.last_entry, turn.followup, turn.offer_open = last_entry, followup, offer_open
+        turn.last_entry, turn.followup, turn.asked = last_entry, followup, asked
         routed = await self.handoffs.route(turn)  # an open handoff takes their messages
         if routed is not None:
             return replies + routed
         self.handoffs.heard(turn)
         replies += await turn.run()
-        self.context.remember(key, WALKTHROUGH_OFFERED if turn.offered else turn.last_entry, now)
+        self.context.remember(key, ASKED + turn.asking if turn.asking else turn.last_entry, now)
         for later in turn.later:
             replies += await later()
         replies += await self.handoffs.after(turn)
@@ -315,16 +315,17 @@ class Engine(StaffSide, LazyParts):
 
 
 def _follow_up(
-    engine: Engine, text: str, last_entry: str | None, offer_open: bool
+    engine: Engine, text: str, last_entry: str | None, asked: str | None
 ) -> tuple[tuple[str | None, str] | None, bool]:
     """The follow-up phrase `text` says after the answer about `last_entry` (see FollowUps),
     and whether the message follows up what the bot just said, so that it keeps that reply's
     language: "y luego?" or "siguiente" after an answer in Spanish, "sí" to "¿te guío paso a
-    paso?" (see ReplyLanguage)."""
+    paso?" or "¿borrar todo?" (see ReplyLanguage)."""
     followup = engine.followups.find(text) if last_entry is not None else None
     follows = (
         (followup is not None and followup[0] is not None)
         or (last_entry is not None and engine.words.is_navigation(text, BASE_LANG))
-        or (offer_open and engine.words.is_yes(text, BASE_LANG))
+        or (asked is not None and engine.words.is_yes(text, BASE_LANG))
+        or (asked is not None and engine.words.is_no(text, BASE_LANG))
     )
     return followup, follows

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot import actions
-from bot.actions import ChooseLanguage, RunCommand
+from bot.actions import ChooseLanguage, Forget, RunCommand
 from bot.answering import Answering
 from bot.commands import REGISTRY
 from bot.markup import escape
@@ -58,11 +58,13 @@ class Turn(Answering):
             return [Reply(self.ui("not_text"))]
         if self.engine.handoffs.asked(text):  # "talk to a human", in any language
             return self.engine.handoffs.consent(self)
+        if self.asked is not None:  # "erase everything?" "yes"
+            answered = self.answer_asked(text)
+            if answered is not None:
+                return answered
         if self.walk.position() is not None:
             moved = self.walk.typed(self.engine.words, text)
             return moved if moved is not None else self.walk_followup(text)
-        if self.offer_open and self.engine.words.is_yes(text, self.lang):  # "shall we?" "yes"
-            return self.walk.start()
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]
         if self.engine.words.starts(text, self.lang):
@@ -73,6 +75,18 @@ class Turn(Answering):
                 return self.offer_walkthrough("no_walkthrough")
             return self.from_last(WORD_AS_FOLLOWUP[word], "", "")
         return self.answer_followup(text)
+
+    def answer_asked(self, text: str) -> list[Reply] | None:
+        """A typed yes or no to the question the last reply asked, like its buttons; None when
+        the message is something else (then it is handled as usual)."""
+        words = self.engine.words
+        if words.is_yes(text, self.lang):
+            if self.asked == "forget":
+                return Forget(True).run(self)
+            return self.walk.start() if self.walk.position() is None else None
+        if self.asked == "forget" and words.is_no(text, self.lang):
+            return Forget(False).run(self)
+        return None
 
     def parse_command(self) -> tuple[str | None, str]:
         message = self.message

@@ -185,7 +185,10 @@ class Words:
                     - {""}
                     for kind in WORD_KINDS
                 }
-                | {"yes": _yes_examples(knowledge, lang)}  # no walkthrough move: see `is_yes`
+                | {  # no walkthrough moves: see `is_yes` and `is_no`
+                    "yes": _talk_examples(knowledge, lang, "yes"),
+                    "no": _talk_examples(knowledge, lang, "no"),
+                }
                 for lang in knowledge.languages
             }
         self.tables = tables
@@ -218,6 +221,11 @@ class Words:
         wanted = {"done", "continue", "walkthrough", "yes"}
         return any(kinds & wanted for kinds in self.kinds(text, lang))
 
+    def is_no(self, text: str, lang: str) -> bool:
+        """ "no", "nope", "not now" (the walkthrough's words for stopping and cancelling, and the
+        "no" small talk's examples, in any language)."""
+        return any(kinds & {"stop", "cancel", "no"} for kinds in self.kinds(text, lang))
+
     def starts(self, text: str, lang: str) -> bool:
         """ "walk me through it", "let's do it", "start over" (in any language): outside a
         walkthrough, these start one."""
@@ -236,12 +244,12 @@ class Words:
         return None
 
 
-def _yes_examples(knowledge: Knowledge, lang: str) -> frozenset[str]:
-    """The examples of the small-talk item `yes` in `lang`, normalised."""
+def _talk_examples(knowledge: Knowledge, lang: str, item: str) -> frozenset[str]:
+    """The examples of the small-talk item `item` ("yes", "no") in `lang`, normalised."""
     return frozenset(
         normalize(example)
         for talk in knowledge.pack(lang).smalltalk
-        if talk.id == "yes"
+        if talk.id == item
         for example in talk.examples
     ) - {""}
 

@@ -191,6 +191,27 @@ async def test_forget_erases_and_keeps_nothing(engine):
     assert len(store) == 0
 
 
+async def test_forget_answered_by_typing_yes_or_no(engine):
+    """ "yes" typed to "Erase everything?" mid-walkthrough was read as the checklist's "done"
+    and erased nothing."""
+    store = engine.store
+    alice = Person(engine)
+    await alice.say("/walkthrough")
+    await alice.say("/forget")
+    await alice.say("no")
+    assert len(store) == 1 and alice.text() == engine.knowledge.ui("forget_kept", "en")
+    await alice.say("/forget")
+    await alice.say("yes")
+    assert len(store) == 0 and "erased" in alice.text()
+    assert not engine.context
+    await alice.say("/walkthrough")
+    await alice.say("/forget")
+    await alice.say("how long does it take")  # something else: answered, nothing erased
+    assert "24 hours" in alice.text() and len(store) == 1
+    await alice.say("yes")  # the question was two messages ago
+    assert len(store) == 1
+
+
 async def test_expired_session_is_told_kindly(knowledge):
     now = [1000.0]
     engine = Engine(knowledge, MemoryStore(), ttl=60, clock=lambda: now[0])
