@@ -206,6 +206,7 @@ class Handoffs:
             return [self.unavailable(turn)]
         if turn.message.payload is None:  # asked in words: this is the offer
             self._record_later(turn, "offered")
+        turn.asking = "handoff"  # a typed "yes" or "no" answers it too
         store = self.engine.store
         key = turn.message.session_key
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot import actions
-from bot.actions import ChooseLanguage, Forget, RunCommand
+from bot.actions import ChooseLanguage, ConfirmHandoff, Forget, RunCommand
 from bot.answering import Answering
 from bot.commands import REGISTRY
 from bot.markup import escape
@@ -80,13 +80,14 @@ class Turn(Answering):
         """A typed yes or no to the question the last reply asked, like its buttons; None when
         the message is something else (then it is handled as usual)."""
         words = self.engine.words
-        if words.is_yes(text, self.lang):
-            if self.asked == "forget":
-                return Forget(True).run(self)
-            return self.walk.start() if self.walk.position() is None else None
-        if self.asked == "forget" and words.is_no(text, self.lang):
-            return Forget(False).run(self)
-        return None
+        yes = words.is_yes(text, self.lang)
+        if not yes and (self.asked == "walkthrough" or not words.is_no(text, self.lang)):
+            return None  # a "no" to "shall we?" gets the small talk's reply
+        if self.asked == "forget":
+            return Forget(yes).run(self)
+        if self.asked == "handoff":
+            return ConfirmHandoff(yes).run(self)
+        return self.walk.start() if self.walk.position() is None else None
 
     def parse_command(self) -> tuple[str | None, str]:
         message = self.message

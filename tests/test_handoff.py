@@ -131,6 +131,16 @@ async def test_the_summary_holds_only_this_persons_last_messages_and_their_place
     assert "/close" in rendered
 
 
+async def test_a_typed_yes_or_no_answers_the_consent(engine: Engine, desk: Desk) -> None:
+    person = Person(engine)
+    await person.say("/human")
+    await person.say("no")
+    assert desk.opened == [] and person.text() == engine.knowledge.ui("handoff_declined", "en")
+    await person.say("can I talk to a human")
+    await person.say("yes")
+    assert len(desk.opened) == 1
+
+
 async def test_open_handoff_takes_messages_and_confirms_once(engine: Engine, desk: Desk) -> None:
     person = Person(engine)
     await person.say("/human")
