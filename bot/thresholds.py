@@ -12,7 +12,7 @@ class Thresholds:
     tests/questions/tuning; ties go to the stricter value)."""
 
     answer: float = 0.45
-    margin: float = 0.04
+    margin: float = 0.02
     sure: float = 0.65
     suggest: float = 0.22
     refusal_margin: float = 0.0
@@ -34,7 +34,7 @@ class Thresholds:
     sem_skip: float = 0.8
     sem_weight: float = 0.6
     sem_answer: float = 0.5
-    sem_gap: float = 0.04
+    sem_gap: float = 0.02
     sem_refusal_margin: float = 0.06
     # When the words alone, the model alone and their fusion all put the same entry first, the
     # fused bar is sem_agree (the gap and refusal margin stay): three signals agreeing are worth
