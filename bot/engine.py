@@ -285,7 +285,8 @@ class Engine(StaffSide, LazyParts):
             return replies + routed
         self.handoffs.heard(turn)
         replies += await turn.run()
-        self.context.remember(key, ASKED + turn.asking if turn.asking else turn.last_entry, now)
+        asking = turn.asking or ("walkthrough" if turn.walk.offered else None)
+        self.context.remember(key, ASKED + asking if asking else turn.last_entry, now)
         for later in turn.later:
             replies += await later()
         replies += await self.handoffs.after(turn)

@@ -321,6 +321,7 @@ class Walk:
         # (move, check/step id) for each walkthrough move made, for the anonymous events:
         # start/next/back at the position arrived at, cancel/finish at the one left.
         self.moves: list[tuple[str, str]] = []
+        self.offered = False  # whether a reply asked "start a new one?"
 
     def ui(self, key: str) -> str:
         return self.k.ui(key, self.lang)
@@ -429,6 +430,7 @@ class Walk:
         return [Reply(self.ui("stale_button")), self.render(position, edit=False)]
 
     def ended(self) -> list[Reply]:
+        self.offered = True  # "Start a new one?": a typed "yes" starts it (Turn.answer_asked)
         return [Reply(self.ui("walkthrough_ended"), self.restart_row())]
 
     def restart_row(self) -> Rows:

@@ -179,6 +179,16 @@ async def test_yes_to_shall_we_go_step_by_step_starts_the_walkthrough(person: Pe
     assert "comprobación 1 de 4" in person.text().lower(), person.text()
 
 
+async def test_yes_to_start_a_new_one_after_a_stale_button_starts_it(person: Person) -> None:
+    await person.say("/walkthrough")
+    stale = person.button("Done")
+    await person.say("cancel")
+    await person.press_payload(stale.payload)  # "...already ended. Start a new one?"
+    assert "already ended" in person.text()
+    await person.say("yes")
+    assert "check 1 of 4" in person.text()
+
+
 async def test_yes_only_answers_the_question_just_asked(person: Person) -> None:
     await person.say("next")
     assert "not in a walkthrough" in person.text()
