@@ -147,7 +147,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("back", "back"),
         ("repeat", "repeat"),
         ("cancel", "cancel"),
-        ("stop", "cancel"),
+        ("stop", "pause"),
     ),
     STEPS: (
         ("restart", "restart"),
@@ -160,7 +160,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("repeat", "repeat"),
         ("more", "repeat"),
         ("cancel", "cancel"),
-        ("stop", "cancel"),
+        ("stop", "pause"),
     ),
 }
 
@@ -445,6 +445,8 @@ class Walk:
     def navigate(self, position: Position, move: str, edit: bool) -> list[Reply]:
         if move == "restart":  # "start over": the first check again, with the introduction
             return self.start()
+        if move == "pause":  # "wait", "not yet", "hold on": stay, and say where
+            return [self.still_here(position)]
         if move == "steps":  # past the remaining checks, to step 1
             first_step = _enter_step(self.guide, 0)
             self.move_to(first_step)

@@ -132,6 +132,23 @@ async def test_skip_moves_on_and_skip_the_checks_goes_to_step_one(person):
     assert "(1/5)" in person.text()
 
 
+async def test_wait_on_a_step_keeps_the_place_and_stop_cancels(person):
+    """ "wait" or "hold on" on a step cancelled the walkthrough; "no wait" at the last step's
+    warning was read as a question (the processing time)."""
+    await person.say("/walkthrough")
+    await person.say("skip the checks")
+    for typed in ("wait", "hold on"):
+        await person.say(typed)
+        assert "still on **step 1 of 5**" in person.text()
+    for _ in range(4):
+        await person.say("next")
+    assert "Careful" in person.text()  # the warning before the final click
+    await person.say("no wait")
+    assert "still on **step 5 of 5**" in person.text() and "24 hours" not in person.text()
+    await person.say("stop")
+    assert "cancelled" in person.text().lower()
+
+
 async def test_skip_is_no_yes_to_shall_we(person):
     await person.say("next")  # "Shall we start one?"
     await person.say("skip")
