@@ -44,10 +44,10 @@ class Answering:
         self.walk = Walk(self.k, lang, message.user_id, session)
         self.last_entry: str | None = None  # the last answered entry (Engine.context)
         # The yes/no question the last reply asked ("walkthrough": shall we go step by step?,
-        # "forget": erase everything?), so a typed "yes" answers it, and the one this reply
-        # asks (Engine.context keeps either this or `last_entry`).
+        # "forget": erase everything?, "handoff": pass this on?), so a typed "yes" answers it;
+        # `asking` is the one this reply asks (Engine.context keeps it or `last_entry`).
         self.asked: str | None = None
-        self.asking: str | None = None
+        self._asking: str | None = None
         # The follow-up phrase the message says, once found (see `said_followup`).
         self.followup: tuple[str | None, str] | None = None
         self.feedback = engine.feedback
@@ -61,10 +61,20 @@ class Answering:
     def ui(self, key: str, **values: object) -> str:
         return self.k.ui(key, self.lang, **values)
 
+    @property
+    def asking(self) -> str | None:
+        """The yes/no question this reply asks, if any: the walkthrough's offers ("shall we
+        go step by step?", "start a new one?") are the walkthrough's own to record."""
+        return self._asking or ("walkthrough" if self.walk.offered else None)
+
+    @asking.setter
+    def asking(self, question: str) -> None:
+        self._asking = question
+
     def offer_walkthrough(self, key: str) -> list[Reply]:
         """A reply that asks whether to go step by step (`key`: its ui text), with the button;
         a "yes" typed next starts the walkthrough."""
-        self.asking = "walkthrough"
+        self.walk.offered = True
         return [Reply(self.ui(key), self.walk.start_row())]
 
     def button(self, label: str, action: actions.Action) -> Button:

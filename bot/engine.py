@@ -285,7 +285,7 @@ class Engine(StaffSide, LazyParts):
             return replies + routed
         self.handoffs.heard(turn)
         replies += await turn.run()
-        asking = turn.asking or ("walkthrough" if turn.walk.offered else None)
+        asking = turn.asking
         self.context.remember(key, ASKED + asking if asking else turn.last_entry, now)
         for later in turn.later:
             replies += await later()

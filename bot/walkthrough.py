@@ -321,7 +321,7 @@ class Walk:
         # (move, check/step id) for each walkthrough move made, for the anonymous events:
         # start/next/back at the position arrived at, cancel/finish at the one left.
         self.moves: list[tuple[str, str]] = []
-        self.offered = False  # whether a reply asked "start a new one?"
+        self.offered = False  # whether a reply offered to start one ("start a new one?")
 
     def ui(self, key: str) -> str:
         return self.k.ui(key, self.lang)
