@@ -12,13 +12,13 @@ from collections import OrderedDict
 from bot.limits import PENDING_MAX, PENDING_SECONDS
 
 CONTEXT_TTL = 30 * 60.0
-# Kept in ContextMemory instead of an entry id when the last reply asked a yes/no question
-# ("shall we go step by step?", "erase everything?"), followed by which one: no entry id
-# contains "#".
-ASKED = "#asked:"
 """How long the last answered entry is remembered for follow-ups ("and then?")."""
 CONTEXT_MAX = 100_000
 """At most this many people's last answered entries are held (oldest dropped first)."""
+ASKED = "#asked:"
+"""Kept in ContextMemory instead of an entry id when the last reply asked a yes/no question
+("shall we go step by step?", "erase everything?", "pass this on to a person?"), followed by
+which one (Turn.asking): no entry id contains "#"."""
 
 
 class ContextMemory:

@@ -214,22 +214,25 @@ class Words:
                     return move
         return None
 
+    def _says(self, text: str, lang: str, wanted: set[str]) -> bool:
+        """Whether `text` is a word of one of the `wanted` kinds, in any language."""
+        return any(kinds & wanted for kinds in self.kinds(text, lang))
+
     def is_yes(self, text: str, lang: str) -> bool:
         """ "yes", "ok", "sure", "go ahead", "yes please", "let's do it" (the walkthrough's words
         for done, continue and starting, and the "yes" small talk's examples, in any language):
         an answer to "shall we?". Not "next" ("skip" is one)."""
-        wanted = {"done", "continue", "walkthrough", "yes"}
-        return any(kinds & wanted for kinds in self.kinds(text, lang))
+        return self._says(text, lang, {"done", "continue", "walkthrough", "yes"})
 
     def is_no(self, text: str, lang: str) -> bool:
         """ "no", "nope", "not now" (the walkthrough's words for stopping and cancelling, and the
         "no" small talk's examples, in any language)."""
-        return any(kinds & {"stop", "cancel", "no"} for kinds in self.kinds(text, lang))
+        return self._says(text, lang, {"stop", "cancel", "no"})
 
     def starts(self, text: str, lang: str) -> bool:
         """ "walk me through it", "let's do it", "start over" (in any language): outside a
         walkthrough, these start one."""
-        return any(kinds & {"walkthrough", "restart"} for kinds in self.kinds(text, lang))
+        return self._says(text, lang, {"walkthrough", "restart"})
 
     def is_navigation(self, text: str, lang: str) -> bool:
         """ "next", "back" or "repeat" (in any language), e.g. typed with nothing to move."""
