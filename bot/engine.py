@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bot.commands import CommandSpec, menu_specs
 from bot.engine_parts import LazyParts
-from bot.knowledge import BASE_LANG, Knowledge
+from bot.knowledge import Knowledge
 from bot.limits import DEFAULT_RETENTION_DAYS
 from bot.markup import escape
 from bot.matcher import Matcher
@@ -269,8 +269,8 @@ class Engine(StaffSide, LazyParts):
         recalled = self.context.recall(key, now)
         asked = recalled.removeprefix(ASKED) if recalled and recalled.startswith(ASKED) else None
         last_entry = None if asked else recalled
-        followup, follows = _follow_up(self, message.text, last_entry, asked)
-        lang, text_lang = self.langs.choose(message, stored, follows_up=follows)
+        followup = _follow_up(self, message.text, last_entry)
+        lang, text_lang = self.langs.choose(message, stored)
         session = replace(stored) if stored is not None else Session(updated_at=now)
         idle: str | None = None
         if stored is not None and stored.active and now - stored.updated_at > self.ttl:
@@ -316,17 +316,7 @@ class Engine(StaffSide, LazyParts):
 
 
 def _follow_up(
-    engine: Engine, text: str, last_entry: str | None, asked: str | None
-) -> tuple[tuple[str | None, str] | None, bool]:
-    """The follow-up phrase `text` says after the answer about `last_entry` (see FollowUps),
-    and whether the message follows up what the bot just said, so that it keeps that reply's
-    language: "y luego?" or "siguiente" after an answer in Spanish, "sí" to "¿te guío paso a
-    paso?" or "¿borrar todo?" (see ReplyLanguage)."""
-    followup = engine.followups.find(text) if last_entry is not None else None
-    follows = (
-        (followup is not None and followup[0] is not None)
-        or (last_entry is not None and engine.words.is_navigation(text, BASE_LANG))
-        or (asked is not None and engine.words.is_yes(text, BASE_LANG))
-        or (asked is not None and engine.words.is_no(text, BASE_LANG))
-    )
-    return followup, follows
+    engine: Engine, text: str, last_entry: str | None
+) -> tuple[str | None, str] | None:
+    """The follow-up phrase `text` says after the answer about `last_entry` (see FollowUps)."""
+    return engine.followups.find(text) if last_entry is not None else None

@@ -1,17 +1,15 @@
 """Which language to reply in, for one message: the rules every turn follows.
 
 The person's explicit choice (/language) wins; else the language the text is clearly written
-in; else, for a walkthrough, a button press, a command or a follow-up to a recent answer, the
-conversation's language so far; else the platform locale; else English.
+in; else the conversation's language so far (the walkthrough's, or the last one a message was
+clearly written in); else the platform locale; else English.
 """
 
 from __future__ import annotations
 
-from bot.commands import REGISTRY
 from bot.knowledge import Knowledge
 from bot.language import LanguageDetector, from_locale
 from bot.session_state import Session
-from bot.text import normalize
 from bot.types import IncomingMessage
 
 
@@ -22,12 +20,8 @@ class ReplyLanguage:
         self.knowledge = knowledge
         self.detector = LanguageDetector(knowledge)
 
-    def choose(
-        self, message: IncomingMessage, session: Session | None, follows_up: bool = False
-    ) -> tuple[str, str | None]:
-        """(reply language, language the text is written in if clear), detecting only once.
-        `follows_up`: the text is a follow-up ("y luego?") to an answer given moments ago, so
-        it keeps the conversation's language."""
+    def choose(self, message: IncomingMessage, session: Session | None) -> tuple[str, str | None]:
+        """(reply language, language the text is written in if clear), detecting only once."""
         languages = self.knowledge.languages
         text = message.text if message.payload is None else ""
         if message.command and message.command not in ("ask", "faq"):
@@ -38,14 +32,10 @@ class ReplyLanguage:
             return explicit, detected
         if detected:
             return detected, detected
-        # The conversation's language carries a walkthrough, button presses, commands and a
-        # follow-up to a recent answer; any other free question that is not clearly in any
-        # language goes by the locale.
-        question = message.payload is None and not message.command
-        question = question and not text.startswith("/") and REGISTRY.get(normalize(text)) is None
-        active = session is not None and session.active
-        carried = active or not question or follows_up
-        remembered = session.seen_lang if session and carried else None
+        # The conversation's language, when a message has shown it, carries whatever is not
+        # clearly in any language: a person who asked in Spanish and then types "sí", "listo"
+        # or "cancelar" is still writing Spanish. The locale decides only before that.
+        remembered = session.seen_lang if session else None
         if remembered is not None and remembered in languages:
             return remembered, None
         return self.default(message), None

@@ -47,11 +47,25 @@ async def test_choice_rules(engine):
     p = Person(engine, user="x")
     await p.say("how long does it take", locale="fr")  # clearly English text beats the locale
     assert "24 hours" in p.text()
-    await p.say("wallet", locale="pt-BR")  # not clearly any language: the locale decides
-    assert "carteira" in p.text().lower() or "Carteira" in p.text()
+    await p.say("wallet", locale="pt-BR")  # not clearly any language: the conversation's
+    assert "wallet" in p.text().lower() and "carteira" not in p.text().lower()
+    first = Person(engine, user="y")
+    await first.say("wallet", locale="pt-BR")  # nothing written yet: the locale decides
+    assert "carteira" in first.text().lower()
     await p.say("/language ru")
     await p.say("how long does it take")  # an explicit choice wins over the text
     assert "24" in p.text() and "hours" not in p.text()
+
+
+async def test_short_words_keep_the_language_a_person_wrote_in(engine):
+    """'sí', 'listo' or 'cancelar' after a Spanish question are Spanish, whatever the locale
+    (the console has none): they were answered in English."""
+    p = Person(engine, user="short")
+    await p.say("¿cuánto tarda en borrarse la cuenta?", locale="en-US")
+    assert "24" in p.text() and "hours" not in p.text()
+    for word in ("sí", "listo", "cancelar", "ok"):
+        await p.say(word, locale="en-US")
+        assert p.text() and not any(w in p.text() for w in (" the ", "Sorry", " you ")), word
 
 
 @pytest.mark.parametrize("lang", LANGS)
