@@ -176,6 +176,12 @@ class Answering:
         else:
             if answer is None:
                 answer = self.engine.read(text, self.lang, self.text_lang)
+            if (
+                position is None
+                and answer.entry_id in self.walk.offered_after
+                and self.engine.words.mentions_walkthrough(text)
+            ):
+                return self.walk.start()  # "how do I delete it? walk me through it"
             self.note_answer(answer, text)
             rated = self.feedback and position is None and answer.entry_id is not None
             if rated:

@@ -93,6 +93,11 @@ class Walkthrough(NamedTuple):
     checklist: Annotated[tuple[CheckItem, ...], Meta(min_length=1)]
     steps: Annotated[tuple[Step, ...], Meta(min_length=1)]
     done: Text
+    # Entries whose answer invites the walkthrough (the overview's "type walkthrough..."): a
+    # "yes" typed right after one, or the question itself asking "step by step", starts it.
+    offered_after: Annotated[
+        tuple[EntryRef, ...], rule(refers="offered_after entry '{ref}' does not exist")
+    ] = ()
 
     def check_index(self, item_id: str) -> int | None:
         return next((i for i, item in enumerate(self.checklist) if item.id == item_id), None)

@@ -69,6 +69,10 @@ class Turn(Answering):
             return [Reply(self.ui("fallback_empty"))]
         if self.engine.words.starts(text, self.lang):
             return self.walk.start()
+        if self.last_entry in self.walk.offered_after and self.engine.words.is_yes(text, self.lang):
+            return (
+                self.walk.start()
+            )  # "yes" to the overview's "type walkthrough and I'll guide you"
         word = self.engine.words.navigation(text, self.lang)
         if word is not None:  # "next" right after the answer about step 1 means step 2
             if self.last_entry is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.actions import Navigate, RunCommand, StepHelp, button
-from bot.knowledge import Knowledge, Walkthrough
+from bot.knowledge import BASE_LANG, Knowledge, Walkthrough
 from bot.markup import escape
 from bot.session_state import Session
 from bot.text import normalize
@@ -192,6 +192,9 @@ class Words:
                 for lang in knowledge.languages
             }
         self.tables = tables
+        self._walkthrough_phrases = tuple(
+            f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
+        )
 
     def kinds(self, text: str, lang: str) -> list[frozenset[str]]:
         """Which kinds of word `text` is, per language, most relevant language first."""
@@ -228,6 +231,13 @@ class Words:
         """ "no", "nope", "not now" (the walkthrough's words for stopping and cancelling, and the
         "no" small talk's examples, in any language)."""
         return self._says(text, lang, {"stop", "cancel", "no"})
+
+    def mentions_walkthrough(self, text: str) -> bool:
+        """Whether `text` asks, among other words, to go step by step ("I want to delete my
+        account, walk me through it", "quiero borrarla, guíame paso a paso"): a phrase of
+        the walkthrough kind, in any language, on word boundaries."""
+        said = f" {normalize(text)} "
+        return any(phrase in said for phrase in self._walkthrough_phrases)
 
     def starts(self, text: str, lang: str) -> bool:
         """ "walk me through it", "let's do it", "start over" (in any language): outside a
@@ -328,6 +338,11 @@ class Walk:
 
     def ui(self, key: str) -> str:
         return self.k.ui(key, self.lang)
+
+    @property
+    def offered_after(self) -> tuple[str, ...]:
+        """Entries whose answer invites the walkthrough (ids: the base language's list)."""
+        return self.k.walkthrough(BASE_LANG).offered_after
 
     def nav(self, label_key: str, move: str, position: Position) -> Button:
         return button(self.ui(label_key), Navigate(move, position.key), self.user_id)

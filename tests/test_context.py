@@ -179,6 +179,46 @@ async def test_yes_to_shall_we_go_step_by_step_starts_the_walkthrough(person: Pe
     assert "comprobación 1 de 4" in person.text().lower(), person.text()
 
 
+async def test_yes_after_the_overview_starts_the_walkthrough(person: Person) -> None:
+    """The overview ends "Type walkthrough and I will take you through it step by step": a
+    typed "yes" accepts that; it got "OK! What would you like to know?"."""
+    await person.say("how do I delete my account")
+    assert "Type **walkthrough**" in person.text()
+    await person.say("yes")
+    assert "check 1 of 4" in person.text()
+    await person.say("cancel")
+    await person.say("how long does deletion take")  # no invitation: "yes" is small talk
+    await person.say("yes")
+    assert "check 1 of 4" not in person.text()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I want to delete my account, walk me through it",
+        "how do i delete my aliexpress account step by step",
+        "quiero borrar mi cuenta, guíame paso a paso",
+        "comment supprimer mon compte étape par étape",
+        "como excluir minha conta passo a passo",
+        "как удалить аккаунт, проведи меня по шагам",
+    ],
+)
+async def test_asking_to_delete_step_by_step_starts_the_walkthrough(
+    person: Person, message: str
+) -> None:
+    """The question answered by the overview, asking for it step by step, gets the steps one
+    at a time (it got the overview, which says to type "walkthrough")."""
+    await person.say(message)
+    assert await position(person) == ("checklist", "orders"), person.text()
+
+
+async def test_step_by_step_beside_another_question_answers_it(person: Person) -> None:
+    await person.say("how long does deletion take, step by step")
+    assert "24 hours" in person.text()
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    assert session is None or not session.active
+
+
 async def test_yes_to_start_a_new_one_after_a_stale_button_starts_it(person: Person) -> None:
     await person.say("/walkthrough")
     stale = person.button("Done")
