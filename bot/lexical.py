@@ -142,6 +142,10 @@ class LexicalIndex:
         """`normalized` text with the knowledge base's synonyms replaced by their canonical word."""
         return self._synonyms(normalized)
 
+    def uses(self, word: str) -> bool:
+        """Whether some phrasing has `word` as written (no typo forgiven): "step", not "nxet"."""
+        return stem(self._synonyms(normalize(word))) in self._postings
+
     def knows_all(self, question: str) -> bool:
         """Whether every word of `question` that is not a stopword is one the knowledge base
         uses (typos forgiven)."""

@@ -63,7 +63,11 @@ class Turn(Answering):
             if answered is not None:
                 return answered
         if self.walk.position() is not None:
-            moved = self.walk.typed(self.engine.words, text)
+            words = self.engine.words
+            moved = self.walk.typed(words, text)
+            fixed = words.corrected(text) if moved is None else None
+            if fixed is not None and not self.engine.matcher.lexical.uses(text):
+                moved = self.walk.typed(words, fixed)  # "nxet" on a step is "next"
             return moved if moved is not None else self.walk_followup(text)
         if not normalize(text):  # only emoji or punctuation: nothing to match
             return [Reply(self.ui("fallback_empty"))]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rapidfuzz.distance import OSA
+
 from bot.actions import Navigate, RunCommand, StepHelp, button
 from bot.knowledge import BASE_LANG, Knowledge, Walkthrough
 from bot.markup import escape
@@ -192,6 +194,14 @@ class Words:
                 for lang in knowledge.languages
             }
         self.tables = tables
+        # one-word walkthrough words (4 letters or more) -> every kind they are, any language
+        single: dict[str, set[str]] = {}
+        for table in tables.values():
+            for kind, words in table.items():
+                for word in words:
+                    if kind not in ("yes", "no") and len(word) >= 4 and " " not in word:
+                        single.setdefault(word, set()).add(kind)
+        self._single_words = {word: frozenset(kinds) for word, kinds in single.items()}
         self._walkthrough_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
         )
@@ -231,6 +241,21 @@ class Words:
         """ "no", "nope", "not now" (the walkthrough's words for stopping and cancelling, and the
         "no" small talk's examples, in any language)."""
         return self._says(text, lang, {"stop", "cancel", "no"})
+
+    def corrected(self, text: str) -> str | None:
+        """The one-word walkthrough word `text` is a typo of ("nxet", "cancle", "bakc": one
+        letter added, dropped, changed or two swapped), if exactly one word is that close.
+        Words under 4 letters are left alone: "yes" and "no" are too close to others."""
+        said = normalize(text)
+        if len(said) < 4 or " " in said:
+            return None
+        close = [
+            word
+            for word in self._single_words
+            if abs(len(word) - len(said)) <= 1 and OSA.distance(said, word, score_cutoff=1) <= 1
+        ]
+        meanings = {self._single_words[word] for word in close}
+        return close[0] if len(meanings) == 1 else None  # "cancelr": cancel or cancelar
 
     def mentions_walkthrough(self, text: str) -> bool:
         """Whether `text` asks, among other words, to go step by step ("I want to delete my

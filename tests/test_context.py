@@ -299,3 +299,20 @@ def test_followups_never_leave_a_valid_position(knowledge: Knowledge, said: list
             assert valid(guide, Position(session.mode, session.position)), (text, session)
 
     asyncio.run(run())
+
+
+async def test_a_typo_of_a_walkthrough_word_moves_like_the_word(person: Person) -> None:
+    """ "nxet" on a step got the refusal; one letter off a one-word walkthrough word (added,
+    dropped, changed or two swapped) is that word, unless it is a word the guide itself uses."""
+    await to_step_one(person)
+    await person.say("nxet")
+    assert await position(person) == ("steps", "settings")
+    await person.say("bakc")
+    assert await position(person) == ("steps", "login")
+    await person.say("siguente")
+    assert await position(person) == ("steps", "settings")
+    await person.say("step")  # the guide's own word, not a typo of "stop"
+    assert await position(person) == ("steps", "settings")
+    await person.say("cancle")
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    assert session is None or not session.active
