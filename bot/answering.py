@@ -17,7 +17,7 @@ from bot.session_state import Session
 from bot.stopwords import ALL_STOPWORDS
 from bot.text import normalize
 from bot.types import Answer, Button, IncomingMessage, Reply
-from bot.walkthrough import Walk, sequence
+from bot.walkthrough import Position, Walk, sequence
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -175,6 +175,9 @@ class Answering:
             replies = [Reply(self.ui("fallback_empty"))]
         else:
             if answer is None:
+                several = self.engine.matcher.each_question(text, self.lang, (self.text_lang,))
+                if several:  # "how do i delete it? and how long does it take?": both
+                    return self.answers(text, several, position)
                 answer = self.engine.read(text, self.lang, self.text_lang)
             if (
                 position is None
@@ -192,6 +195,17 @@ class Answering:
                     self.token, text, self.lang, self.text_lang, answer.entry_id
                 )
             replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
+        return replies + ([self.walk.still_here(position)] if position is not None else [])
+
+    def answers(
+        self, text: str, several: tuple[Answer, ...], position: Position | None
+    ) -> list[Reply]:
+        """One answer per question of a message that asks several: buttons (see also) under
+        the last only, no rating (a rating names one answer); the event records the first."""
+        self.note_answer(several[0], text)
+        *first, last = (a.entry_id or "" for a in several)
+        replies = [self.entry_answer(entry_id, in_walkthrough=True) for entry_id in first]
+        replies.append(self.entry_answer(last, in_walkthrough=position is not None))
         return replies + ([self.walk.still_here(position)] if position is not None else [])
 
     def note_answer(self, answer: Answer, text: str) -> None:

@@ -27,6 +27,8 @@ from bot.text import clauses, is_question_like, normalize
 from bot.thresholds import Thresholds
 from bot.types import Answer, Suggestion
 
+MAX_QUESTIONS = 3  # questions answered from one message; more read as one
+
 __all__ = [
     "OUT_OF_SCOPE",
     "SMALLTALK",
@@ -130,6 +132,23 @@ class Matcher:
         return fuse(
             self.t, answer, ranking, self.evidence(question), self.entry_ids, self._suggestion
         )
+
+    def each_question(
+        self, question: str, lang: str = "en", also: Iterable[str | None] = ()
+    ) -> tuple[Answer, ...]:
+        """The confident answers to each question a message asks ("how do i delete it? and
+        how long does it take?"), in order, one per entry; empty unless it asks two or more
+        with a question mark each (a clause such as "what's the process" after "I want to
+        close it," only makes sense with the words before it, so it is not read alone)."""
+        parts = [part for part in clauses(question) if part.rstrip().endswith("?")]
+        if len(parts) < 2:
+            return ()
+        found: dict[str, Answer] = {}
+        for part in parts[:MAX_QUESTIONS]:
+            answer = self.match(part, lang, also)
+            if answer.entry_id is not None:
+                found.setdefault(answer.entry_id, answer)
+        return tuple(found.values()) if len(found) > 1 else ()
 
     def evidence(self, question: str) -> Evidence:
         """What the semantic signal says about `question` (empty without the model).

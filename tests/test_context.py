@@ -316,3 +316,37 @@ async def test_a_typo_of_a_walkthrough_word_moves_like_the_word(person: Person) 
     await person.say("cancle")
     session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
     assert session is None or not session.active
+
+
+@pytest.mark.parametrize(
+    ("message", "titles"),
+    [
+        (
+            "how do i delete my account? also how long does it take? and what about my wallet?",
+            ("How do I delete", "How long does deletion take", "wallet funds"),
+        ),
+        (
+            "¿cómo borro mi cuenta? ¿cuánto tarda? ¿pierdo mi saldo?",
+            ("Cómo elimino mi cuenta", "Cuánto tarda", "saldo de mi billetera"),
+        ),
+    ],
+)
+async def test_a_message_asking_several_questions_gets_each_answer(
+    person: Person, message: str, titles: tuple[str, ...]
+) -> None:
+    """It got a "did you mean" between two of them."""
+    await person.say(message)
+    texts = [reply.text for reply in person.last]
+    assert len(texts) == len(titles)
+    for text, title in zip(texts, titles, strict=True):
+        assert title in text, text
+    assert not any("👍" in b.label for r in person.last for row in r.buttons for b in row)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["hi, how long does it take?", "how long does it take? is it fast?", "how long does it take"],
+)
+async def test_one_question_gets_one_answer(person: Person, message: str) -> None:
+    await person.say(message)
+    assert len(person.last) == 1 and "24 hours" in person.text()
