@@ -2,7 +2,8 @@
 
 Cheap and dependency-free: the script (Cyrillic means Russian here), letters only some
 languages use (ñ ¿ ã õ), then which language's own words (its stopwords and the words of its
-alternate questions, less the one-word walkthrough answers) the message uses most. Short or
+alternate questions and small-talk examples, less the one-word walkthrough answers) the message
+uses most. Short or
 mixed text returns None, and the caller falls back to the platform's locale, then English.
 """
 
@@ -34,6 +35,9 @@ class LanguageDetector:
             for entry in pack.entries.values():
                 for question in entry.questions:
                     words.update(normalize(question).split())
+            for talk in pack.smalltalk:  # "oi", "valeu", "спасибо": short, but clearly one language
+                for example in talk.examples:
+                    words.update(normalize(example).split())
             counts[lang] = words
         shared = set.intersection(*(set(c) for c in counts.values())) if len(counts) > 1 else set()
         for word in shared:  # brand names and the like say nothing about the language

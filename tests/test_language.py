@@ -68,6 +68,22 @@ async def test_short_words_keep_the_language_a_person_wrote_in(engine):
         assert p.text() and not any(w in p.text() for w in (" the ", "Sorry", " you ")), word
 
 
+@pytest.mark.parametrize(
+    ("text", "lang", "item"),
+    [("oi", "pt", "greeting"), ("valeu", "pt", "thanks"), ("спасибо", "ru", "thanks"),
+     ("gracias", "es", "thanks"), ("merci", "fr", "thanks")],
+)  # fmt: skip
+async def test_small_talk_is_answered_in_its_own_language(
+    engine, knowledge, text: str, lang: str, item: str
+) -> None:
+    """ "oi" with an English locale got "You're not in a walkthrough right now" in English:
+    it was Portuguese's "huh?" word, and small talk's words did not mark a language."""
+    p = Person(engine, user=f"talk-{text}")
+    await p.say(text, locale="en-US")
+    reply = next(t.reply for t in knowledge.pack(lang).smalltalk if t.id == item)
+    assert p.text() == reply.strip(), p.text()
+
+
 @pytest.mark.parametrize("lang", LANGS)
 async def test_walkthrough_in_each_language(engine, knowledge, lang):
     p = Person(engine, user=f"w{lang}")
