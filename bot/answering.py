@@ -171,7 +171,7 @@ class Answering:
 
     def question(self, text: str, answer: Answer | None = None) -> list[Reply]:
         position = self.walk.position()
-        if not normalize(text):
+        if not normalize(text) and self.engine.matcher.signals.talk(text) is None:
             replies = [Reply(self.ui("fallback_empty"))]
         else:
             if answer is None:

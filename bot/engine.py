@@ -163,7 +163,7 @@ class Engine(StaffSide, LazyParts):
         `lang` acts as an explicit choice, so the same rules as in a chat decide the language."""
         message = IncomingMessage("cli", "cli", "cli", question)
         lang, text_lang = self._languages(message, Session(lang=lang))
-        if not normalize(question):
+        if not normalize(question) and self.matcher.signals.talk(question) is None:
             return self.matcher.match(question, lang), Reply(
                 self.knowledge.ui("fallback_empty", lang)
             )

@@ -1,7 +1,7 @@
 """Verdicts a message earns by what it says outright, before any scoring.
 
 - Small talk ("hi", "thanks", "are you a bot"): a message that is one of a `smalltalk` item's
-  examples (after normalisation, or as typed for an emoji) gets that item at once.
+  examples (after normalisation; emoji each once, without skin tones) gets that item at once.
 - Refusal kinds' `signals:` (guide.yaml): a question naming another site ("ebay") or a break-in
   ("hacked") is that kind, whatever its other words say, unless it also names one of the kind's
   "!" words ("aliexpress": then it is about this site after all).
@@ -23,6 +23,20 @@ _Phrases = list[tuple[str, ...]]
 PREFIX_LETTERS = 5
 """A phrase's last word of this many letters or more also matches as the start of a word
 ("госуслуг" in "госуслугах")."""
+
+
+# Variation selectors, the zero-width joiner and skin tones: "❤️" is "❤", "👍🏽" is "👍".
+_EMOJI_MARKS = frozenset({"\ufe0e", "\ufe0f", "\u200d"}) | {chr(c) for c in range(0x1F3FB, 0x1F400)}
+
+
+def talk_key(text: str) -> str:
+    """What a small-talk example or message is compared as: its normalised words, or for a
+    message of emoji only its emoji, each once ("🙏🙏" is "🙏", "❤️" is "❤")."""
+    words = normalize(text)
+    if words:
+        return words
+    kept = [ch for ch in text.strip() if ch not in _EMOJI_MARKS and not ch.isspace()]
+    return "".join(dict.fromkeys(kept))
 
 
 class Phrases:
@@ -86,7 +100,7 @@ class Signals:
 
     def talk(self, message: str) -> str | None:
         """The small-talk item `message` is an example of, if any."""
-        return self._talk.get(normalize(message) or message.strip())
+        return self._talk.get(talk_key(message))
 
     def refusal_kind(
         self, question: str, langs: frozenset[str], rewrite: Callable[[str], str]
@@ -131,7 +145,7 @@ def _prepare(
     for pack in knowledge.packs.values():
         for item in pack.smalltalk:
             for text in item.examples:
-                talk.setdefault(normalize(text) or text.strip(), item.id)
+                talk.setdefault(talk_key(text), item.id)
     signals: dict[str, dict[str, tuple[_Phrases, _Phrases]]] = {}
     for pack in knowledge.packs.values():
         for refusal in pack.refusals:

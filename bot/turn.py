@@ -69,8 +69,8 @@ class Turn(Answering):
             if fixed is not None and not self.engine.matcher.lexical.uses(text):
                 moved = self.walk.typed(words, fixed)  # "nxet" on a step is "next"
             return moved if moved is not None else self.walk_followup(text)
-        if not normalize(text):  # only emoji or punctuation: nothing to match
-            return [Reply(self.ui("fallback_empty"))]
+        if not normalize(text) and self.engine.matcher.signals.talk(text) is None:
+            return [Reply(self.ui("fallback_empty"))]  # emoji or punctuation, not small talk
         if self.engine.words.starts(text, self.lang):
             return self.walk.start()
         if self.last_entry in self.walk.offered_after and self.engine.words.is_yes(text, self.lang):

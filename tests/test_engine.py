@@ -365,6 +365,18 @@ async def test_emoji_only_messages_ask_for_words(person):
     assert "in words" in replies[0].text and "still on" in replies[-1].text
 
 
+@pytest.mark.parametrize(
+    ("emoji", "item"),
+    [("🙏🙏", "thanks"), ("❤️", "thanks"), ("👍🏽", "ok"), ("😊", "ok"), ("🤬🤬🤬", "complaint")],
+)
+async def test_emoji_that_say_something_get_small_talk(person, knowledge, emoji, item):
+    """ "🙏🙏" or "❤️" got "Send me a question in words": an emoji small-talk example counts
+    repeated, with a skin tone or with its variation selector."""
+    await person.say(emoji)
+    reply = next(t.reply for t in knowledge.pack("en").smalltalk if t.id == item)
+    assert person.text() == reply.strip()
+
+
 async def test_answers_introduce_related_topics(person):
     replies = await person.say("what happens to my wallet money")
     assert replies[0].text.rstrip().endswith("See also:")
