@@ -202,6 +202,14 @@ class Words:
                     if kind not in ("yes", "no") and len(word) >= 4 and " " not in word:
                         single.setdefault(word, set()).add(kind)
         self._single_words = {word: frozenset(kinds) for word, kinds in single.items()}
+        # one-word yeses ("ok", "sure", "vale", "да") that may open any walkthrough word
+        self._fillers = frozenset(
+            word
+            for table in tables.values()
+            for kind in ("yes", "done")
+            for word in table[kind]
+            if " " not in word
+        )
         self._walkthrough_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
         )
@@ -217,6 +225,9 @@ class Words:
             table = self.tables.get(code)
             if table:
                 found.append(frozenset(kind for kind, words in table.items() if said in words))
+        first, _, rest = said.partition(" ")
+        if rest and first in self._fillers and not any(found):
+            return self.kinds(rest, lang)  # "ok, let's do it", "yes next", "ok cancel"
         return found
 
     def move(self, mode: str, text: str, lang: str) -> str | None:

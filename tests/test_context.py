@@ -350,3 +350,17 @@ async def test_a_message_asking_several_questions_gets_each_answer(
 async def test_one_question_gets_one_answer(person: Person, message: str) -> None:
     await person.say(message)
     assert len(person.last) == 1 and "24 hours" in person.text()
+
+
+async def test_a_yes_before_a_walkthrough_word_is_read_as_the_word(person: Person) -> None:
+    """ "ok, let's do it" got the refusal: only the bare words were walkthrough words."""
+    await person.say("how long does it take")
+    await person.say("ok, let's do it")
+    assert await position(person) == ("checklist", "orders")
+    await person.say("ok next")
+    assert await position(person) == ("checklist", "history")
+    await person.say("vale, siguiente")
+    assert await position(person) == ("checklist", "wallet")
+    await person.say("yes cancel")
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    assert session is None or not session.active
