@@ -169,12 +169,12 @@ def _start(turn: Turn, argument: str) -> list[Reply]:
     deep = REGISTRY.get(normalize(argument))  # a deep link: t.me/bot?start=walkthrough
     if deep is not None and deep.name in ("walkthrough", "steps", "faq", "checklist", "help"):
         return turn.command(deep.name, "")
-    return [Reply(turn.ui("greeting"), turn.main_buttons())]
+    return turn.walk.keeping_place([Reply(turn.ui("greeting"), turn.main_buttons())])
 
 
 @command("help")
 def _help(turn: Turn, argument: str) -> list[Reply]:
-    return [Reply(turn.ui("help"), turn.main_buttons())]
+    return turn.walk.keeping_place([Reply(turn.ui("help"), turn.main_buttons())])
 
 
 @command("ask", options=(Option("question", required=True), _PUBLIC))

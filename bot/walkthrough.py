@@ -491,6 +491,12 @@ class Walk:
         start = Navigate("start", "none")
         return ((button(self.ui("button_restart"), start, self.user_id),),)
 
+    def keeping_place(self, replies: list[Reply]) -> list[Reply]:
+        """`replies`, then, mid-walkthrough, where the person still is (/start and /help in
+        the middle of the steps leave them there: say so, with the step's buttons)."""
+        position = self.position()
+        return replies + ([self.still_here(position)] if position is not None else [])
+
     def still_here(self, position: Position) -> Reply:
         """After an answer mid-walkthrough: where the person is, with that step's buttons."""
         where = describe(self.k, position, self.lang)

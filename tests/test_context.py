@@ -364,3 +364,14 @@ async def test_a_yes_before_a_walkthrough_word_is_read_as_the_word(person: Perso
     await person.say("yes cancel")
     session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
     assert session is None or not session.active
+
+
+@pytest.mark.parametrize("command", ["/start", "/help"])
+async def test_start_or_help_mid_walkthrough_says_where_the_person_still_is(
+    person: Person, command: str
+) -> None:
+    await to_step_one(person)
+    await person.say(command)
+    assert "still on **step 1 of 5**" in person.last[-1].text and person.button("Next")
+    await person.say("next")
+    assert await position(person) == ("steps", "settings")
