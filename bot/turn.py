@@ -73,6 +73,8 @@ class Turn(Answering):
             return [Reply(self.ui("fallback_empty"))]  # emoji or punctuation, not small talk
         if self.engine.words.starts(text, self.lang):
             return self.walk.start()
+        if self.engine.words.skips_checks(text, self.lang):
+            return self.walk.start_at_steps()
         if self.last_entry in self.walk.offered_after and self.engine.words.is_yes(text, self.lang):
             return (
                 self.walk.start()

@@ -280,6 +280,10 @@ class Words:
         walkthrough, these start one."""
         return self._says(text, lang, {"walkthrough", "restart"})
 
+    def skips_checks(self, text: str, lang: str) -> bool:
+        """ "skip the checks", "straight to the steps" (in any language)."""
+        return self._says(text, lang, {"steps"})
+
     def is_navigation(self, text: str, lang: str) -> bool:
         """ "next", "back" or "repeat" (in any language), e.g. typed with nothing to move."""
         return self.navigation(text, lang) is not None
@@ -399,6 +403,13 @@ class Walk:
         self.move_to(position)
         self.moves.append(("start", position.id))
         return [Reply(self.guide.intro), self.render(position, edit=False)]
+
+    def start_at_steps(self) -> list[Reply]:
+        """A new walkthrough past its checks ("skip the checks" typed outside one)."""
+        self.start()  # the intro says "first 4 quick checks": not shown
+        position = self.position()
+        assert position is not None
+        return self.navigate(position, "steps", edit=False)
 
     def resume(self) -> list[Reply]:
         """/walkthrough: where the person is, or a new walkthrough."""

@@ -375,3 +375,12 @@ async def test_start_or_help_mid_walkthrough_says_where_the_person_still_is(
     assert "still on **step 1 of 5**" in person.last[-1].text and person.button("Next")
     await person.say("next")
     assert await position(person) == ("steps", "settings")
+
+
+@pytest.mark.parametrize("words", ["skip the checks", "solo los pasos", "сразу к шагам"])
+async def test_skip_the_checks_outside_a_walkthrough_starts_at_step_one(
+    person: Person, words: str
+) -> None:
+    """It answered step 4 ("choose a reason") as a question."""
+    await person.say(words)
+    assert await position(person) == ("steps", "login"), person.text()
