@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from bot.knowledge import Knowledge
 from bot.stopwords import STOPWORDS
-from bot.text import normalize
+from bot.text import normalize, squeeze_repeats
 
 _MARKERS = {"es": "ñ¿¡", "pt": "ãõ", "fr": "èêëîôûœ"}
 _WORD = re.compile(r"[^\W\d_]+")
@@ -37,7 +37,7 @@ class LanguageDetector:
                     words.update(normalize(question).split())
             for talk in pack.smalltalk:  # "oi", "valeu", "спасибо": short, but clearly one language
                 for example in talk.examples:
-                    words.update(normalize(example).split())
+                    words.update(squeeze_repeats(normalize(example)).split())
             counts[lang] = words
         shared = set.intersection(*(set(c) for c in counts.values())) if len(counts) > 1 else set()
         for word in shared:  # brand names and the like say nothing about the language
@@ -78,8 +78,10 @@ class LanguageDetector:
                 scores[lang] += 1.5
         empty: Counter[str] = Counter()
         for word in _WORD.findall(normalize(sample)):
+            squeezed = squeeze_repeats(word)  # "jajajaja": the small talk's "jaja"
             for lang in scores:
-                count = self._counts.get(lang, empty)[word]
+                counts = self._counts.get(lang, empty)
+                count = counts[word] or counts[squeezed]
                 if ignore is not None and lang == ignore[0]:
                     count -= own[word]
                 if count > 0:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from bot.knowledge import BASE_LANG, Knowledge
-from bot.text import normalize
+from bot.text import normalize, squeeze_repeats
 
 _Phrases = list[tuple[str, ...]]
 
@@ -30,11 +30,13 @@ _EMOJI_MARKS = frozenset({"\ufe0e", "\ufe0f", "\u200d"}) | {chr(c) for c in rang
 
 
 def talk_key(text: str) -> str:
-    """What a small-talk example or message is compared as: its normalised words, or for a
-    message of emoji only its emoji, each once ("🙏🙏" is "🙏", "❤️" is "❤")."""
+    """What a small-talk example or message is compared as: its normalised words, with a
+    syllable repeated three times or more kept twice ("jajajaja" and "jajaja" are "jaja",
+    "хахахаха" is "хаха"), or for a message of emoji only its emoji, each once ("🙏🙏" is
+    "🙏", "❤️" is "❤")."""
     words = normalize(text)
     if words:
-        return words
+        return squeeze_repeats(words)
     kept = [ch for ch in text.strip() if ch not in _EMOJI_MARKS and not ch.isspace()]
     return "".join(dict.fromkeys(kept))
 

@@ -125,6 +125,15 @@ _QUESTION_START = re.compile(
 )
 
 
+_REPEATED = re.compile(r"(\w{1,3}?)\1{2,}")
+
+
+def squeeze_repeats(words: str) -> str:
+    """A run of three or more of the same one to three letters kept twice: laughter of any
+    length ("jajajaja", "хахахаха") reads as "jaja", "хаха"."""
+    return _REPEATED.sub(r"\1\1", words)
+
+
 def clauses(text: str, min_words: int = 2) -> list[str]:
     """The sentences and clauses of a message, in order (each at least `min_words` words)."""
     parts: list[str] = []

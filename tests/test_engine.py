@@ -377,6 +377,19 @@ async def test_emoji_that_say_something_get_small_talk(person, knowledge, emoji,
     assert person.text() == reply.strip()
 
 
+@pytest.mark.parametrize(("laugh", "lang"), [("jajajajaja", "es"), ("хахахахаха", "ru")])
+async def test_laughter_of_any_length_is_small_talk_in_its_language(
+    engine, knowledge, laugh, lang
+):
+    """ "jajajajaja" or "хахахахаха" (longer than any example) got the fallback."""
+    from tests.conftest import Person
+
+    person = Person(engine, user=f"laugh-{lang}")
+    await person.say(laugh, locale="en-US")
+    replies = {t.reply.strip() for t in knowledge.pack(lang).smalltalk}
+    assert person.text() in replies, person.text()
+
+
 async def test_answers_introduce_related_topics(person):
     replies = await person.say("what happens to my wallet money")
     assert replies[0].text.rstrip().endswith("See also:")
