@@ -12,7 +12,7 @@ class Thresholds:
     tests/questions/tuning; ties go to the stricter value)."""
 
     answer: float = 0.45
-    margin: float = 0.02
+    margin: float = 0.04
     sure: float = 0.65
     suggest: float = 0.22
     refusal_margin: float = 0.0
@@ -42,7 +42,7 @@ class Thresholds:
     sem_agree: float = 0.45
     sem_suggest: float = 0.45
     talk_answer: float = 0.75
-    talk_sure: float = 0.9
+    talk_sure: float = 0.85
 
     @property
     def offer(self) -> float:

@@ -27,7 +27,7 @@ def test_a_near_certain_small_talk_example_wins_over_a_weak_lexical_entry() -> N
 
 
 def test_below_talk_sure_the_words_entry_is_not_replaced_by_small_talk() -> None:
-    answer = _verdict(talk=0.85)
+    answer = _verdict(talk=Thresholds().talk_sure - 0.01)
     assert answer.smalltalk is None
 
 
