@@ -22,6 +22,18 @@ async def to_step_one(person: Person, start: str = "/walkthrough", word: str = "
     assert "(1/5)" in person.text()
 
 
+async def moves_to(person: Person, *said: tuple[str, tuple[str, str]]) -> None:
+    """Say each text in turn and check the (mode, id) it leaves the person at."""
+    for text, expected in said:
+        await person.say(text)
+        assert await position(person) == expected, text
+
+
+async def not_walking(person: Person) -> bool:
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    return session is None or not session.active
+
+
 async def position(person: Person) -> tuple[str | None, str | None]:
     session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
     assert session is not None
@@ -215,8 +227,7 @@ async def test_asking_to_delete_step_by_step_starts_the_walkthrough(
 async def test_step_by_step_beside_another_question_answers_it(person: Person) -> None:
     await person.say("how long does deletion take, step by step")
     assert "24 hours" in person.text()
-    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
-    assert session is None or not session.active
+    assert await not_walking(person)
 
 
 async def test_yes_to_start_a_new_one_after_a_stale_button_starts_it(person: Person) -> None:
@@ -305,17 +316,15 @@ async def test_a_typo_of_a_walkthrough_word_moves_like_the_word(person: Person) 
     """ "nxet" on a step got the refusal; one letter off a one-word walkthrough word (added,
     dropped, changed or two swapped) is that word, unless it is a word the guide itself uses."""
     await to_step_one(person)
-    await person.say("nxet")
-    assert await position(person) == ("steps", "settings")
-    await person.say("bakc")
-    assert await position(person) == ("steps", "login")
-    await person.say("siguente")
-    assert await position(person) == ("steps", "settings")
-    await person.say("step")  # the guide's own word, not a typo of "stop"
-    assert await position(person) == ("steps", "settings")
+    await moves_to(
+        person,
+        ("nxet", ("steps", "settings")),
+        ("bakc", ("steps", "login")),
+        ("siguente", ("steps", "settings")),
+        ("step", ("steps", "settings")),  # the guide's own word, not a typo of "stop"
+    )
     await person.say("cancle")
-    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
-    assert session is None or not session.active
+    assert await not_walking(person)
 
 
 @pytest.mark.parametrize(
@@ -355,15 +364,14 @@ async def test_one_question_gets_one_answer(person: Person, message: str) -> Non
 async def test_a_yes_before_a_walkthrough_word_is_read_as_the_word(person: Person) -> None:
     """ "ok, let's do it" got the refusal: only the bare words were walkthrough words."""
     await person.say("how long does it take")
-    await person.say("ok, let's do it")
-    assert await position(person) == ("checklist", "orders")
-    await person.say("ok next")
-    assert await position(person) == ("checklist", "history")
-    await person.say("vale, siguiente")
-    assert await position(person) == ("checklist", "wallet")
+    await moves_to(
+        person,
+        ("ok, let's do it", ("checklist", "orders")),
+        ("ok next", ("checklist", "history")),
+        ("vale, siguiente", ("checklist", "wallet")),
+    )
     await person.say("yes cancel")
-    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
-    assert session is None or not session.active
+    assert await not_walking(person)
 
 
 @pytest.mark.parametrize("command", ["/start", "/help"])
