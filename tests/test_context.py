@@ -392,3 +392,10 @@ async def test_skip_the_checks_outside_a_walkthrough_starts_at_step_one(
     """It answered step 4 ("choose a reason") as a question."""
     await person.say(words)
     assert await position(person) == ("steps", "login"), person.text()
+
+
+@pytest.mark.parametrize("said", ["keep going", "je continue", "sigamos", "продолжаем"])
+async def test_carry_on_words_move_on(person: Person, said: str) -> None:
+    """ "ok je continue" on a check repeated the last answer instead of moving on."""
+    await person.say("/walkthrough")
+    await moves_to(person, (said, ("checklist", "history")), (f"ok {said}", ("checklist", "wallet")))
