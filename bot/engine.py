@@ -315,8 +315,6 @@ class Engine(StaffSide, LazyParts):
             log.exception("could not record an event; the reply is sent anyway")
 
 
-def _follow_up(
-    engine: Engine, text: str, last_entry: str | None
-) -> tuple[str | None, str] | None:
+def _follow_up(engine: Engine, text: str, last_entry: str | None) -> tuple[str | None, str] | None:
     """The follow-up phrase `text` says after the answer about `last_entry` (see FollowUps)."""
     return engine.followups.find(text) if last_entry is not None else None

@@ -378,9 +378,7 @@ async def test_emoji_that_say_something_get_small_talk(person, knowledge, emoji,
 
 
 @pytest.mark.parametrize(("laugh", "lang"), [("jajajajaja", "es"), ("хахахахаха", "ru")])
-async def test_laughter_of_any_length_is_small_talk_in_its_language(
-    engine, knowledge, laugh, lang
-):
+async def test_laughter_of_any_length_is_small_talk_in_its_language(engine, knowledge, laugh, lang):
     """ "jajajajaja" or "хахахахаха" (longer than any example) got the fallback."""
     from tests.conftest import Person
 
