@@ -171,7 +171,7 @@ class Answering:
 
     def question(self, text: str, answer: Answer | None = None) -> list[Reply]:
         position = self.walk.position()
-        if not normalize(text) and self.engine.matcher.signals.talk(text) is None:
+        if not self.engine.matcher.readable(text):
             replies = [Reply(self.ui("fallback_empty"))]
         else:
             if answer is None:
@@ -195,7 +195,7 @@ class Answering:
                     self.token, text, self.lang, self.text_lang, answer.entry_id
                 )
             replies = [self.answer_reply(answer, in_walkthrough=position is not None)]
-        return replies + ([self.walk.still_here(position)] if position is not None else [])
+        return self.walk.keeping_place(replies)
 
     def answers(
         self, text: str, several: tuple[Answer, ...], position: Position | None
@@ -206,7 +206,7 @@ class Answering:
         *first, last = (a.entry_id or "" for a in several)
         replies = [self.entry_answer(entry_id, in_walkthrough=True) for entry_id in first]
         replies.append(self.entry_answer(last, in_walkthrough=position is not None))
-        return replies + ([self.walk.still_here(position)] if position is not None else [])
+        return self.walk.keeping_place(replies)
 
     def note_answer(self, answer: Answer, text: str) -> None:
         """What the event says about a matched question (its text: see bot.events rules)."""
@@ -223,9 +223,9 @@ class Answering:
     def show_entry(self, entry_id: str) -> list[Reply]:
         """One entry's answer; mid-walkthrough, followed by where the person still is."""
         self.entry = entry_id
-        position = self.walk.position()
-        replies = [self.entry_answer(entry_id, in_walkthrough=position is not None)]
-        return replies + ([self.walk.still_here(position)] if position is not None else [])
+        return self.walk.keeping_place(
+            [self.entry_answer(entry_id, in_walkthrough=self.walk.position() is not None)]
+        )
 
     def answer_reply(self, answer: Answer, in_walkthrough: bool) -> Reply:
         if answer.smalltalk is not None or answer.refusal is not None:

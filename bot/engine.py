@@ -35,7 +35,6 @@ from bot.memory import (
 from bot.reply_language import ReplyLanguage
 from bot.session_state import Session, StoreUnavailable
 from bot.staff import StaffSide
-from bot.text import normalize
 from bot.turn import Turn
 from bot.types import Answer, IncomingMessage, Reply, Suggestion
 from bot.walkthrough import FollowUps, Words
@@ -163,7 +162,7 @@ class Engine(StaffSide, LazyParts):
         `lang` acts as an explicit choice, so the same rules as in a chat decide the language."""
         message = IncomingMessage("cli", "cli", "cli", question)
         lang, text_lang = self._languages(message, Session(lang=lang))
-        if not normalize(question) and self.matcher.signals.talk(question) is None:
+        if not self.matcher.readable(question):
             return self.matcher.match(question, lang), Reply(
                 self.knowledge.ui("fallback_empty", lang)
             )

@@ -3,8 +3,8 @@
 Cheap and dependency-free: the script (Cyrillic means Russian here), letters only some
 languages use (ñ ¿ ã õ), then which language's own words (its stopwords and the words of its
 alternate questions and small-talk examples, less the one-word walkthrough answers) the message
-uses most. Short or
-mixed text returns None, and the caller falls back to the platform's locale, then English.
+uses most. Short or mixed text returns None, and the caller falls back to the platform's locale,
+then English.
 """
 
 from __future__ import annotations

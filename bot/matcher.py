@@ -133,6 +133,11 @@ class Matcher:
             self.t, answer, ranking, self.evidence(question), self.entry_ids, self._suggestion
         )
 
+    def readable(self, text: str) -> bool:
+        """Whether `text` has anything to match: words, or emoji that are a small-talk example
+        ("🙏"); emoji or punctuation alone otherwise ask for words."""
+        return bool(normalize(text)) or self.signals.talk(text) is not None
+
     def each_question(
         self, question: str, lang: str = "en", also: Iterable[str | None] = ()
     ) -> tuple[Answer, ...]:

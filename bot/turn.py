@@ -69,16 +69,15 @@ class Turn(Answering):
             if fixed is not None and not self.engine.matcher.lexical.uses(text):
                 moved = self.walk.typed(words, fixed)  # "nxet" on a step is "next"
             return moved if moved is not None else self.walk_followup(text)
-        if not normalize(text) and self.engine.matcher.signals.talk(text) is None:
-            return [Reply(self.ui("fallback_empty"))]  # emoji or punctuation, not small talk
+        if not self.engine.matcher.readable(text):  # emoji or punctuation, not small talk
+            return [Reply(self.ui("fallback_empty"))]
         if self.engine.words.starts(text, self.lang):
             return self.walk.start()
         if self.engine.words.skips_checks(text, self.lang):
             return self.walk.start_at_steps()
+        # "yes" to the overview's "type walkthrough and I'll guide you"
         if self.last_entry in self.walk.offered_after and self.engine.words.is_yes(text, self.lang):
-            return (
-                self.walk.start()
-            )  # "yes" to the overview's "type walkthrough and I'll guide you"
+            return self.walk.start()
         word = self.engine.words.navigation(text, self.lang)
         if word is not None and self.engine.matcher.signals.talk(text) is not None:
             word = None  # a greeting that is also some language's "huh?" is a greeting here

@@ -399,17 +399,20 @@ class Walk:
         self.session.position = position.id if position else None
 
     def start(self) -> list[Reply]:
-        position = first(self.guide)
-        self.move_to(position)
-        self.moves.append(("start", position.id))
+        position = self._begin()
         return [Reply(self.guide.intro), self.render(position, edit=False)]
 
     def start_at_steps(self) -> list[Reply]:
-        """A new walkthrough past its checks ("skip the checks" typed outside one)."""
-        self.start()  # the intro says "first 4 quick checks": not shown
-        position = self.position()
-        assert position is not None
-        return self.navigate(position, "steps", edit=False)
+        """A new walkthrough past its checks ("skip the checks" typed outside one), without
+        the intro, which announces the checks."""
+        return self.navigate(self._begin(), "steps", edit=False)
+
+    def _begin(self) -> Position:
+        """Move to the first check of a new walkthrough and record the start."""
+        position = first(self.guide)
+        self.move_to(position)
+        self.moves.append(("start", position.id))
+        return position
 
     def resume(self) -> list[Reply]:
         """/walkthrough: where the person is, or a new walkthrough."""
