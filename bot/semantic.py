@@ -246,12 +246,23 @@ def _prune(kept: Path) -> None:
             file.unlink(missing_ok=True)
 
 
+# How `clean` prepares text; part of the vector cache's key, so vectors made before a change
+# to it are not reused.
+CLEANING = "lowercase, no Cf"
+
+
 def clean(text: str) -> str:
-    """The text as the model should see it: invisible format characters (zero-width space,
-    soft hyphen, bidi marks) removed, so "del\u200bete" reads as "delete"."""
-    if text.isascii():
-        return text
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    """The text as the model should see it: lowercased, and invisible format characters
+    (zero-width space, soft hyphen, bidi marks) removed, so "del\u200bete" reads as "delete".
+
+    The model is case-sensitive: it placed an ALL-CAPS question near other ALL-CAPS phrasings
+    whatever they asked ("NO SE LA CONTRASEÑA, COMO BORRO LA CUENTA" got the overview). Read in
+    lower case, the set no data had been written for yet (tuning_g) went from 92.7% to 94.0%
+    right, with 3 fewer confident wrong answers; the sets tuned with case-specific lines moved
+    -0.5 to +0.3 points."""
+    if not text.isascii():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return text.lower()
 
 
 class SemanticIndex:
@@ -265,7 +276,7 @@ class SemanticIndex:
         self._matrix: Matrix | None = None
         self.key = hashlib.sha256(
             "\n".join(
-                f"{label}\t{text}" for label, text in zip(labels, texts, strict=True)
+                [CLEANING] + [f"{label}\t{text}" for label, text in zip(labels, texts, strict=True)]
             ).encode()
         ).hexdigest()[:20]
         self._similarities = lru_cache(maxsize=256)(self._similarities_uncached)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,10 @@ def test_the_vector_cache_keeps_only_the_most_recently_used_files(tmp_path, monk
     first.similarities("close it")
     for n in range(3):
         semantic.SemanticIndex([f"delete my account {n}"], [0]).similarities("close it")
-        os.utime(first.cache_file)  # read again by a running bot: the most recently used
+        # read again by a running bot: the most recently used (a clear second later, as file
+        # times may tie within the clock's tick, and a tie would be broken by the names)
+        later = time.time() + 1 + n
+        os.utime(first.cache_file, (later, later))
     files = sorted(tmp_path.glob(f"{semantic.MODEL_ID}-*.npy"))
     assert len(files) == 2 and first.cache_file in files
     assert not list(tmp_path.glob("*.tmp.npy"))
