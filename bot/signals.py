@@ -80,6 +80,9 @@ class Phrases:
         return False
 
 
+MAX_TALK_WORDS = 5  # longer messages are small talk only as one of the examples
+
+
 class Signals:
     """The small-talk examples and refusal signals of one knowledge base, by language."""
 
@@ -90,6 +93,13 @@ class Signals:
         self._talk: dict[str, str]
         self._signals: dict[str, dict[str, tuple[_Phrases, _Phrases]]]
         self._talk, self._signals = prepared
+        # Each small-talk item's words (all its examples'), for "hey there" and "chao, hasta
+        # luego": an example said with more of the same item's words (see `talk`).
+        words: dict[str, set[str]] = {}
+        for key, item in self._talk.items():
+            words.setdefault(item, set()).update(key.split())
+        self._talk_words = {item: frozenset(found) for item, found in words.items()}
+        self._all_talk_words = frozenset().union(*self._talk_words.values())
         # Kinds that yield to "!" words name other things (another site): see Matcher.evidence.
         self.yielding_kinds = frozenset(
             kind
@@ -101,8 +111,25 @@ class Signals:
         self._indexes: dict[tuple[str, ...], tuple[tuple[str, Phrases, Phrases], ...]] = {}
 
     def talk(self, message: str) -> str | None:
-        """The small-talk item `message` is an example of, if any."""
-        return self._talk.get(talk_key(message))
+        """The small-talk item `message` is an example of, if any: the example itself, or a
+        short message that holds an example and otherwise only words of the same item's
+        examples ("hey there" with "hey" and "hello there"; "chao, hasta luego" with "chao" and
+        "hasta luego"), whatever their order."""
+        key = talk_key(message)
+        found = self._talk.get(key)
+        if found is not None or " " not in key:
+            return found
+        words = key.split()
+        if len(words) > MAX_TALK_WORDS or not self._all_talk_words.issuperset(words):
+            return None
+        items = {
+            item
+            for start in range(len(words))
+            for end in range(start + 1, len(words) + 1)
+            if (item := self._talk.get(" ".join(words[start:end]))) is not None
+            and self._talk_words[item].issuperset(words)
+        }
+        return items.pop() if len(items) == 1 else None
 
     def refusal_kind(
         self, question: str, langs: frozenset[str], rewrite: Callable[[str], str]

@@ -124,3 +124,51 @@ async def test_the_core_questions_are_never_mistaken_for_another_site(
     the question the bot exists for."""
     await person.say(text)
     assert knowledge.entry(entry).title in person.text()
+
+
+def examples(knowledge: Knowledge) -> dict[str, str]:
+    """Every small-talk example, as compared, with its item."""
+    from bot.signals import talk_key
+
+    return {
+        talk_key(text): item.id
+        for lang in knowledge.languages
+        for item in knowledge.pack(lang).smalltalk
+        for text in item.examples
+    }
+
+
+@pytest.mark.parametrize(
+    ("said", "kind", "parts"),
+    [
+        ("hey there!", "greeting", ("hey", "hello there")),
+        ("chao, hasta luego", "goodbye", ("chao", "hasta luego")),
+        ("thank you so much mate", "thanks", ("thank you so much", "thanks mate")),
+    ],
+)
+def test_an_example_said_with_more_of_its_own_words_is_that_small_talk(
+    knowledge: Knowledge, said: str, kind: str, parts: tuple[str, ...]
+) -> None:
+    from bot.matcher import Matcher
+    from bot.signals import talk_key
+
+    known = examples(knowledge)
+    assert talk_key(said) not in known  # not an example itself...
+    assert all(known.get(part) == kind for part in parts)  # ...but made of this item's examples
+    assert Matcher(knowledge, semantic=False).signals.talk(said) == kind
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "thanks, how do i delete my account",  # a question after thanks is the question
+        "hello my wallet money",  # a word of no small-talk example
+        "hi hi hi hi hi hi",  # longer than small talk is read as words
+    ],
+)
+def test_only_short_messages_of_one_items_words_are_small_talk(
+    knowledge: Knowledge, said: str
+) -> None:
+    from bot.matcher import Matcher
+
+    assert Matcher(knowledge, semantic=False).signals.talk(said) is None
