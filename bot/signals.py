@@ -13,6 +13,7 @@ phrases are kept in `knowledge.prepared`, so the index cache (bot/cache.py) stor
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 
 from bot.knowledge import BASE_LANG, Knowledge
@@ -32,13 +33,15 @@ _EMOJI_MARKS = frozenset({"\ufe0e", "\ufe0f", "\u200d"}) | {chr(c) for c in rang
 def talk_key(text: str) -> str:
     """What a small-talk example or message is compared as: its normalised words, with a
     syllable repeated three times or more kept twice ("jajajaja" and "jajaja" are "jaja",
-    "хахахаха" is "хаха"), or for a message of emoji only its emoji, each once ("🙏🙏" is
-    "🙏", "❤️" is "❤")."""
+    "хахахаха" is "хаха"), or for a message of emoji only its emoji, each once and without
+    punctuation ("🙏🙏" is "🙏", "❤️" is "❤", "👍!" is "👍")."""
     words = normalize(text)
     if words:
         return squeeze_repeats(words)
     kept = [ch for ch in text.strip() if ch not in _EMOJI_MARKS and not ch.isspace()]
-    return "".join(dict.fromkeys(kept))
+    # punctuation beside emoji is tone, not content: "🤖?" is "🤖", "👍!!" is "👍"
+    emoji = [ch for ch in kept if not unicodedata.category(ch).startswith("P")]
+    return "".join(dict.fromkeys(emoji or kept))
 
 
 class Phrases:

@@ -367,7 +367,15 @@ async def test_emoji_only_messages_ask_for_words(person):
 
 @pytest.mark.parametrize(
     ("emoji", "item"),
-    [("🙏🙏", "thanks"), ("❤️", "thanks"), ("👍🏽", "ok"), ("😊", "ok"), ("🤬🤬🤬", "complaint")],
+    [
+        ("🙏🙏", "thanks"),
+        ("❤️", "thanks"),
+        ("👍🏽", "ok"),
+        ("😊", "ok"),
+        ("🤬🤬🤬", "complaint"),
+        ("👍!!", "ok"),  # punctuation beside emoji is tone
+        ("🙏🙏?", "thanks"),
+    ],
 )
 async def test_emoji_that_say_something_get_small_talk(person, knowledge, emoji, item):
     """ "🙏🙏" or "❤️" got "Send me a question in words": an emoji small-talk example counts
