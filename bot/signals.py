@@ -26,8 +26,12 @@ PREFIX_LETTERS = 5
 ("госуслуг" in "госуслугах")."""
 
 
-# Variation selectors, the zero-width joiner and skin tones: "❤️" is "❤", "👍🏽" is "👍".
-_EMOJI_MARKS = frozenset({"\ufe0e", "\ufe0f", "\u200d"}) | {chr(c) for c in range(0x1F3FB, 0x1F400)}
+# Variation selectors, the zero-width joiner, skin tones and the gender signs of joined emoji:
+# "❤️" is "❤", "👍🏽" is "👍", "🤷‍♂️" is "🤷".
+_EMOJI_MARKS = (
+    frozenset({"\ufe0e", "\ufe0f", "\u200d", "\u2640", "\u2642"})
+    | {chr(c) for c in range(0x1F3FB, 0x1F400)}
+)
 
 
 def talk_key(text: str) -> str:

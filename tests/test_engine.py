@@ -375,6 +375,7 @@ async def test_emoji_only_messages_ask_for_words(person):
         ("🤬🤬🤬", "complaint"),
         ("👍!!", "ok"),  # punctuation beside emoji is tone
         ("🙏🙏?", "thanks"),
+        ("🤷‍♂️", "no"),  # a joined emoji with a gender sign is its base emoji ("🤷")
     ],
 )
 async def test_emoji_that_say_something_get_small_talk(person, knowledge, emoji, item):
