@@ -28,10 +28,9 @@ PREFIX_LETTERS = 5
 
 # Variation selectors, the zero-width joiner, skin tones and the gender signs of joined emoji:
 # "❤️" is "❤", "👍🏽" is "👍", "🤷‍♂️" is "🤷".
-_EMOJI_MARKS = (
-    frozenset({"\ufe0e", "\ufe0f", "\u200d", "\u2640", "\u2642"})
-    | {chr(c) for c in range(0x1F3FB, 0x1F400)}
-)
+_EMOJI_MARKS = frozenset({"\ufe0e", "\ufe0f", "\u200d", "\u2640", "\u2642"}) | {
+    chr(c) for c in range(0x1F3FB, 0x1F400)
+}
 
 
 def talk_key(text: str) -> str:
