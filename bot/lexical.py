@@ -38,11 +38,12 @@ _CANDIDATES = 1000
 _VECTOR_FROM = 4000  # postings a question touches before the numpy path pays off
 _LARGE_DOCS = 20_000  # documents from which numpy (when installed) scores word overlaps
 _MERGED_MAX = 200_000  # (word, languages) postings kept merged
-# What LexicalIndex._build computes: the part that bot.cache keeps on disk.
+# What LexicalIndex._build computes: the part that bot.cache keeps on disk. Not the builder's
+# per-phrasing records (`_Doc`): answering reads only the flat columns built from them, and
+# unpickling ~9,500 small objects was an eighth of `helpbot ask`'s start-up.
 INDEX_STATE = (
     "entry_ids",
     "_synonyms",
-    "_docs",
     "_postings",
     "_postings_by_lang",
     "_idf",
@@ -87,7 +88,6 @@ class LexicalIndex:
     # The index state (INDEX_STATE), from _Builder or from the cache.
     entry_ids: list[str]
     _synonyms: _SynonymRewriter
-    _docs: list[_Doc]
     _postings: dict[str, list[int]]
     _postings_by_lang: dict[str, dict[str, list[int]]]
     _idf: dict[str, float]
@@ -109,7 +109,7 @@ class LexicalIndex:
         vars(self).update(_Builder(knowledge, t).state() if state is None else state)
         self._merged: dict[tuple[str, frozenset[str]], list[int]] = {}
         self._step_words = _step_words(knowledge)
-        self.large = _LargeIndex.build(self) if len(self._docs) >= _LARGE_DOCS else None
+        self.large = _LargeIndex.build(self) if len(self._labels) >= _LARGE_DOCS else None
         self.map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
         # A few recent rankings (speed only: rank is a pure function of its arguments): an
         # answered question is ranked again at once for its runners-up (Matcher.search).
@@ -451,7 +451,7 @@ class _LargeIndex:
 
     def __init__(self, np: Any, index: LexicalIndex) -> None:
         self.np = np
-        self.size = len(index._docs)
+        self.size = len(index._labels)
         self.inverse = np.array(index._inverse_weight, dtype=np.float64)
         # numpy's fixed cost grows with the documents (a bincount over all of them): on the
         # shipped guide's ~4,300 it wins for every question (p50 110 against 320 us for the
