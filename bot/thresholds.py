@@ -11,9 +11,9 @@ class Thresholds:
     """Band edges and weights, chosen by `python -m bench.tune` (cross-validated on
     tests/questions/tuning; ties go to the stricter value)."""
 
-    answer: float = 0.45
+    answer: float = 0.4
     margin: float = 0.04
-    sure: float = 0.65
+    sure: float = 0.8
     suggest: float = 0.22
     refusal_margin: float = 0.0
     stopword_weight: float = 0.3
