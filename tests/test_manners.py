@@ -7,6 +7,7 @@ import pytest
 
 from bot.engine import Engine
 from bot.knowledge import Knowledge
+from bot.signals import Signals, talk_key
 from bot.types import Answer
 from tests.conftest import Person
 
@@ -128,8 +129,6 @@ async def test_the_core_questions_are_never_mistaken_for_another_site(
 
 def examples(knowledge: Knowledge) -> dict[str, str]:
     """Every small-talk example, as compared, with its item."""
-    from bot.signals import talk_key
-
     return {
         talk_key(text): item.id
         for lang in knowledge.languages
@@ -149,13 +148,10 @@ def examples(knowledge: Knowledge) -> dict[str, str]:
 def test_an_example_said_with_more_of_its_own_words_is_that_small_talk(
     knowledge: Knowledge, said: str, kind: str, parts: tuple[str, ...]
 ) -> None:
-    from bot.matcher import Matcher
-    from bot.signals import talk_key
-
     known = examples(knowledge)
     assert talk_key(said) not in known  # not an example itself...
     assert all(known.get(part) == kind for part in parts)  # ...but made of this item's examples
-    assert Matcher(knowledge, semantic=False).signals.talk(said) == kind
+    assert Signals(knowledge).talk(said) == kind
 
 
 @pytest.mark.parametrize(
@@ -169,6 +165,4 @@ def test_an_example_said_with_more_of_its_own_words_is_that_small_talk(
 def test_only_short_messages_of_one_items_words_are_small_talk(
     knowledge: Knowledge, said: str
 ) -> None:
-    from bot.matcher import Matcher
-
-    assert Matcher(knowledge, semantic=False).signals.talk(said) is None
+    assert Signals(knowledge).talk(said) is None
