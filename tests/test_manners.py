@@ -99,6 +99,42 @@ async def test_refusal_kinds_reply_with_their_own_text(
     assert not replies[0].buttons  # nothing that leads to deleting the account
 
 
+@pytest.mark.parametrize(
+    ("said", "lang"),
+    [
+        ("how can I shut my gmail down for good", "en"),
+        ("I want my hotmail address gone", "en"),
+        ("quiero cerrar mi correo de yahoo", "es"),
+        ("как удалить ящик gmail", "ru"),
+    ],
+)
+async def test_an_email_account_to_close_is_not_aliexpress(
+    person: Person, knowledge: Knowledge, said: str, lang: str
+) -> None:
+    replies = await person.say(said)
+    assert [r.text for r in replies] == [refusal(knowledge, "email_account", lang)]
+
+
+@pytest.mark.parametrize(
+    ("said", "entry"),
+    [
+        ("after deleting, could I register again using my gmail?", "reopen_account"),
+        ("my aliexpress login is a yahoo address and I forgot the password", "forgot_password"),
+        (
+            "I submitted it yesterday, will the confirmation email reach my hotmail?",
+            "processing_time",
+        ),
+    ],
+)
+async def test_an_email_address_of_the_aliexpress_account_is_no_other_site(
+    person: Person, knowledge: Knowledge, said: str, entry: str
+) -> None:
+    """Gmail named as the address the AliExpress account uses, not as the thing to close: the
+    guide's answer, not the email-provider refusal (was: every mention of gmail refused)."""
+    await person.say(said)
+    assert knowledge.entry(entry).title in person.text()
+
+
 async def test_a_verdict_from_the_matcher_is_used_as_is(knowledge: Knowledge) -> None:
     """The interface the matcher fills in: Answer.smalltalk / Answer.refusal win."""
     engine = Engine(knowledge)
