@@ -23,11 +23,15 @@ from bot.lexical import OUT_OF_SCOPE, LexicalIndex, Ranking, completions
 from bot.semantic import SemanticIndex
 from bot.semantic import available as semantic_available
 from bot.signals import Signals
+from bot.step_names import StepNames
 from bot.text import clauses, is_question_like, normalize
 from bot.thresholds import Thresholds
 from bot.types import Answer, Suggestion
+from bot.walkthrough import FollowUps
 
 MAX_QUESTIONS = 3  # questions answered from one message; more read as one
+# Follow-up kinds that count from the step a message names ("done with step 1, what now?")
+RELATIVE_FOLLOWUPS = frozenset({"done", "next", "back"})
 
 __all__ = [
     "OUT_OF_SCOPE",
@@ -55,6 +59,8 @@ class Matcher:
         self.lexical = LexicalIndex(knowledge, thresholds or Thresholds())
         self.entry_ids = self.lexical.entry_ids
         self.signals = Signals(knowledge)
+        self.step_names = StepNames(knowledge)
+        self.followups = FollowUps(knowledge)
         self._side: SemanticSide | None = None
         if semantic if semantic is not None else semantic_available():
             index_of = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
@@ -93,6 +99,20 @@ class Matcher:
 
     def match(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
         """Decide between answer, small talk, refusal, suggest and fallback. Never raises.
+
+        A step named by its number ("whats step one to close my account", "the 5 steps")
+        settles what the words left open (bot/step_names.py); `verdict` decides the rest."""
+        answer = self.verdict(question, lang, also)
+        if answer.refusal is not None or answer.smalltalk is not None:
+            return answer
+        target = self.step_names.named(question)
+        if target is None or target == answer.entry_id:
+            return answer
+        relative = self.followups.find(question)[0] in RELATIVE_FOLLOWUPS
+        return self.step_names.settle(answer, target, relative)
+
+    def verdict(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
+        """The verdict of the words, the signals and the model.
 
         The question is compared with phrasings in `lang`, the base language and `also` (the
         language the text itself was detected in, when that differs from the reply language).

@@ -86,6 +86,9 @@ class Step(NamedTuple):
     entry: Annotated[EntryRef, rule(refers="entry '{ref}' does not exist")]
     help: tuple[HelpButton, ...] = ()
     warning: Text = ""
+    # Phrases that name this step by its number, found inside questions ("step 2", "second
+    # step"): bot/step_names.py
+    named: tuple[Text, ...] = ()
 
 
 class Walkthrough(NamedTuple):
@@ -98,6 +101,9 @@ class Walkthrough(NamedTuple):
     offered_after: Annotated[
         tuple[EntryRef, ...], rule(refers="offered_after entry '{ref}' does not exist")
     ] = ()
+    # Phrases that name the steps as a whole ("the 5 steps"): the first `offered_after` entry
+    # answers them (bot/step_names.py)
+    all_steps_named: tuple[Text, ...] = ()
 
     def check_index(self, item_id: str) -> int | None:
         return next((i for i, item in enumerate(self.checklist) if item.id == item_id), None)
