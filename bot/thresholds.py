@@ -42,7 +42,7 @@ class Thresholds:
     sem_agree: float = 0.45
     sem_suggest: float = 0.45
     talk_answer: float = 0.75
-    talk_sure: float = 0.85
+    talk_sure: float = 0.8
 
     @property
     def offer(self) -> float:
