@@ -446,6 +446,21 @@ class Walk:
         move = next((m for k, m in MOVES[position.mode] if k == word), "repeat")
         return self.navigate(position, move, edit=False)
 
+    def go_to_step(self, entry: str) -> list[Reply] | None:
+        """Move to the step whose entry is `entry` ("skip to step 3", "back to step 2"): its
+        warning first when it has one, as Next would. None if no step shows that entry."""
+        index = next((i for i, step in enumerate(self.guide.steps) if step.entry == entry), None)
+        here = self.position()
+        if index is None or here is None:
+            return None
+        target = _enter_step(self.guide, index)
+        if target == here:
+            return [self.render(here, edit=False)]
+        at = self.guide.step_index(here.id) if here.mode != CHECKLIST else None
+        self.move_to(target)
+        self.moves.append(("back" if at is not None and at > index else "next", target.id))
+        return [self.render(target, edit=False)]
+
     def next_entry(self) -> str | None:
         """On a step, the entry of the step after it (asking about it means "move on")."""
         position = self.position()

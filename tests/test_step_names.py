@@ -10,6 +10,7 @@ from bot.knowledge import Knowledge
 from bot.matcher import RELATIVE_FOLLOWUPS, Matcher
 from bot.step_names import StepNames
 from bot.types import Answer, Suggestion
+from tests.conftest import Person
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,29 @@ def test_a_follow_up_counting_from_the_step_is_relative(
 ) -> None:
     """What Matcher.match passes to `settle` as `relative`."""
     assert (matcher.followups.find(text)[0] in RELATIVE_FOLLOWUPS) is relative
+
+
+async def test_a_step_named_in_a_walkthrough_moves_there(person: Person) -> None:
+    """Typing "skip to step 3" on the first check moves to step 3 (was: step 3 shown aside, the
+    person left on check 1); "back to step 2" moves back; the last step keeps its warning."""
+    await person.say("/walkthrough")
+    assert "1/4" in person.text() or "1 of 4" in person.text()
+    await person.say("skip to step 3")
+    assert "(3/5)" in person.text() and "still on" not in person.text()
+    await person.say("ok go back to step 2")
+    assert "(2/5)" in person.text()
+    await person.press("Next")
+    assert "(3/5)" in person.text()  # the walkthrough goes on from where it was moved
+    await person.say("ir al último paso")
+    assert "(5/5)" in person.text()
+    person.button("continu")  # the warning gate (here in Spanish: "Entiendo, continuar")
+
+
+async def test_a_step_named_with_a_follow_up_moves_on_from_it(person: Person) -> None:
+    """Typing "done with step 1, what now?" counts on from step 1: Next, not a jump to step 1."""
+    await person.say("/walkthrough")
+    await person.say("skip the checks")
+    await person.press("Next")
+    assert "(2/5)" in person.text()
+    await person.say("I finished step 2, what now")
+    assert "(3/5)" in person.text()
