@@ -90,10 +90,15 @@ class Engine(StaffSide, LazyParts):
         self._reload_sets = None if reload_sets is None else list(reload_sets)
         self._reloading: asyncio.Lock | None = None
         self._alternatives = AlternativesMemory()  # what a 👎 offers instead
-        self.followups = FollowUps(knowledge)
         self.context = ContextMemory()  # the last answered entry, for follow-ups
         # Handing a conversation to a person (bot.handoff); no desk until an adapter attaches one.
         self._handoffs: Handoffs | None = None
+
+    @property
+    def followups(self) -> FollowUps:
+        """The follow-up phrases ("what now", "where is that button"): the matcher's, so one
+        set serves both and a hot reload, which swaps the matcher, swaps them too."""
+        return self.matcher.followups
 
     def read(self, text: str, lang: str, text_lang: str | None) -> Answer:
         """The matcher's verdict: an entry, small talk, a refusal kind, suggestions or none."""

@@ -349,6 +349,19 @@ async def test_a_valid_change_is_served_without_a_restart(folder: Path) -> None:
     assert "about 48 hours" in (await _say(engine, "how long does deletion take"))[0].text
 
 
+async def test_a_reload_serves_the_new_follow_up_phrases(folder: Path) -> None:
+    """A follow-up phrase added to ui.yaml works after /reload, without a restart (the engine
+    used to keep the follow-up phrases it started with)."""
+    engine = Engine(load_knowledge(folder), reload_sets=QUICK_SETS)
+    _edit(folder / "en" / "ui.yaml", "words_followup_next: what is next,", "words_followup_next: "
+          "onwards captain, what is next,")  # fmt: skip
+    result = await engine.reload()
+    assert result.ok, result.reason
+    step_1, step_2 = (engine.knowledge.entry(e).title for e in ("step_login", "step_settings"))
+    assert step_1 in (await _say(engine, "how do i log in to start"))[0].text
+    assert step_2 in (await _say(engine, "onwards captain"))[0].text
+
+
 async def test_a_broken_file_is_refused_and_the_old_knowledge_keeps_answering(
     folder: Path,
 ) -> None:
