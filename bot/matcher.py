@@ -103,8 +103,6 @@ class Matcher:
         A step named by its number ("whats step one to close my account", "the 5 steps")
         settles what the words left open (bot/step_names.py); `verdict` decides the rest."""
         answer = self.verdict(question, lang, also)
-        if answer.refusal is not None or answer.smalltalk is not None:
-            return answer
         target = self.step_names.named(question)
         if target is None or target == answer.entry_id:
             return answer

@@ -26,9 +26,9 @@ class StepNames:
 
     def __init__(self, knowledge: Knowledge) -> None:
         # built once per knowledge base and kept with it (the index cache stores it too)
+        base = knowledge.walkthrough(BASE_LANG)
         kept: list[tuple[str, str]] | None = knowledge.prepared.get("step_names")
         if kept is None:
-            base = knowledge.walkthrough(BASE_LANG)
             overview = base.offered_after[0] if base.offered_after else None
             found: set[tuple[str, str]] = set()  # (normalised phrase, entry)
             for lang in knowledge.languages:
@@ -46,7 +46,6 @@ class StepNames:
         for phrase, entry in kept:
             words = tuple(phrase.split())
             self._by_first.setdefault(words[0], []).append((words, entry))
-        base = knowledge.walkthrough(BASE_LANG)
         self.steps = frozenset(step.entry for step in base.steps)
         self.overview = frozenset(base.offered_after[:1])
 
