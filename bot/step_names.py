@@ -9,7 +9,8 @@ each step's `named` ("step 2", "second step", "paso dos") and the walkthrough's
 the first of `offered_after`.
 
 A named step only settles what the words left open: an answer with the overview entry, or a
-did-you-mean that offers the named entry. An answer about something else stands ("how long
+did-you-mean (even one that does not offer the named entry: "step 2 of deleting?" offered
+steps 3 and 1). A fallback with nothing to offer stays one, and an answer about something else stands ("how long
 after the final step?" is about the waiting time), and so does a follow-up that counts from
 the step it names ("done with step 1, what next?").
 """
@@ -69,10 +70,11 @@ class StepNames:
         if relative or answer.refusal is not None or answer.smalltalk is not None:
             return answer
         if answer.entry_id is None:
-            offered = next((s for s in answer.suggestions if s.id == target), None)
-            if offered is None:
+            if not answer.suggestions:
                 return answer
-            return Answer(target, max(answer.score, offered.score), (), answer.lang)
+            offered = next((s for s in answer.suggestions if s.id == target), None)
+            score = answer.score if offered is None else max(answer.score, offered.score)
+            return Answer(target, score, (), answer.lang)
         if (answer.entry_id in self.overview and target in self.steps) or (
             answer.entry_id in self.steps and target in self.overview
         ):

@@ -81,13 +81,16 @@ def offer(*ids: str) -> tuple[Suggestion, ...]:
         (Answer(OVERVIEW, 0.7, (), "en"), STEP_1, False, STEP_1),
         (Answer(STEP_2, 0.7, (), "en"), OVERVIEW, False, OVERVIEW),
         (Answer(None, 0.5, offer(OVERVIEW, STEP_1), "en"), STEP_1, False, STEP_1),
+        # a did-you-mean is words that left it open, even one that does not offer the step
+        # ("step 2 of deleting?" offered steps 3 and 1): the number is the clearer signal
+        (Answer(None, 0.5, offer(OVERVIEW), "en"), STEP_1, False, STEP_1),
         # the words know better: another step ("past step 2, where is the deactivate button"),
-        # another topic, a follow-up counting on, a did-you-mean without it, a refusal
+        # another topic, a follow-up counting on, a fallback with no offer, a refusal
         (Answer(STEP_2, 0.7, (), "en"), STEP_1, False, STEP_2),
         (Answer("processing_time", 0.7, (), "en"), STEP_1, False, "processing_time"),
         (Answer(OVERVIEW, 0.7, (), "en"), STEP_1, True, OVERVIEW),
         (Answer(None, 0.5, offer(OVERVIEW, STEP_1), "en"), STEP_1, True, None),
-        (Answer(None, 0.5, offer(OVERVIEW), "en"), STEP_1, False, None),
+        (Answer(None, 0.3, (), "en"), STEP_1, False, None),
         (Answer(None, 1.0, (), "en", refusal="other_site"), STEP_1, False, None),
     ],
 )
