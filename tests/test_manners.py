@@ -89,6 +89,9 @@ async def test_thanks_mid_walkthrough_keeps_the_place(person: Person, knowledge:
         ("me hackearon la cuenta", "hacked", "es"),
         ("eliminar mi cuenta de ebay", "other_site", "es"),
         ("mi pedido nunca llegó", "order_problem", "es"),
+        # "wish" is a word in English ("i wish to close my account"), a site's name elsewhere
+        ("как мне удалить профиль на wish", "other_site", "ru"),
+        ("je veux fermer mon compte wish", "other_site", "fr"),
     ],
 )
 async def test_refusal_kinds_reply_with_their_own_text(
