@@ -52,6 +52,7 @@ _SOURCES = (
     "schema.py",
     "shapes.py",
     "signals.py",
+    "step_names.py",
     "stopwords.py",
     "text.py",
     "thresholds.py",

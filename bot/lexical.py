@@ -40,17 +40,19 @@ _LARGE_DOCS = 20_000  # documents from which numpy (when installed) scores word 
 _MERGED_MAX = 200_000  # (word, languages) postings kept merged
 # What LexicalIndex._build computes: the part that bot.cache keeps on disk. Not the builder's
 # per-phrasing records (`_Doc`): answering reads only the flat columns built from them, and
-# unpickling ~9,500 small objects was an eighth of `helpbot ask`'s start-up.
+# unpickling ~9,500 small objects was an eighth of `helpbot ask`'s start-up. Nor what the
+# per-language postings already say: the postings over every language (a word's documents in
+# each language, merged when first asked for) and each document's words (only read for very
+# common words, which the shipped guide has none of) were a third of unpickling the index.
 INDEX_STATE = (
     "entry_ids",
     "_synonyms",
-    "_postings",
+    "_doc_count",
     "_postings_by_lang",
     "_idf",
     "_unknown",
     "_inverse_weight",
     "_labels",
-    "_stems",
     "_sorted_texts",
     "_votes",
     "_vocab",
@@ -88,13 +90,12 @@ class LexicalIndex:
     # The index state (INDEX_STATE), from _Builder or from the cache.
     entry_ids: list[str]
     _synonyms: _SynonymRewriter
-    _postings: dict[str, list[int]]
+    _doc_count: dict[str, int]  # in how many phrasings (any language) each word is
     _postings_by_lang: dict[str, dict[str, list[int]]]
     _idf: dict[str, float]
     _unknown: float
     _inverse_weight: list[float]
     _labels: list[int]
-    _stems: list[frozenset[str]]
     _sorted_texts: list[str]
     _votes: dict[str, dict[int, float]]
     _vocab: list[str]
@@ -108,6 +109,8 @@ class LexicalIndex:
         state = knowledge.prepared.get(self._state_key())
         vars(self).update(_Builder(knowledge, t).state() if state is None else state)
         self._merged: dict[tuple[str, frozenset[str]], list[int]] = {}
+        self._every_lang = frozenset(self._postings_by_lang)
+        self._stems_of: list[frozenset[str]] | None = None
         self._step_words = _step_words(knowledge)
         self.large = _LargeIndex.build(self) if len(self._labels) >= _LARGE_DOCS else None
         self.map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
@@ -144,7 +147,7 @@ class LexicalIndex:
 
     def uses(self, word: str) -> bool:
         """Whether some phrasing has `word` as written (no typo forgiven): "step", not "nxet"."""
-        return stem(self._synonyms(normalize(word))) in self._postings
+        return stem(self._synonyms(normalize(word))) in self._doc_count
 
     def knows_all(self, question: str) -> bool:
         """Whether every word of `question` that is not a stopword is one the knowledge base
@@ -181,19 +184,30 @@ class LexicalIndex:
         return found[0], found[1] / 100
 
     def postings_in(self, token: str, langs: frozenset[str] | None) -> list[int]:
-        if langs is None:
-            return self._postings[token]
-        key = (token, langs)
+        """The documents of `langs` (None: every language) that have `token`, in id order."""
+        key = (token, self._every_lang if langs is None else langs)
         found = self._merged.get(key)
         if found is None:
             # Merged once per (word, languages) and kept: a question names few languages.
             found = []
-            for lang in sorted(langs):
+            for lang in sorted(key[1]):
                 found += self._postings_by_lang.get(lang, {}).get(token, ())
             found.sort()
             if len(self._merged) < _MERGED_MAX:
                 self._merged[key] = found
         return found
+
+    def _stems(self) -> list[frozenset[str]]:
+        """Each document's words, rebuilt from the postings the first time a question has a
+        very common word (large knowledge bases only)."""
+        if self._stems_of is None:
+            words: list[set[str]] = [set() for _ in self._labels]
+            for table in self._postings_by_lang.values():
+                for token, ids in table.items():
+                    for doc_id in ids:
+                        words[doc_id].add(token)
+            self._stems_of = [frozenset(w) for w in words]
+        return self._stems_of
 
     def rank(self, question: str, langs: Iterable[str] | None = None) -> Ranking:
         """Score every entry that shares a word with `question` (best first), comparing it with
@@ -208,11 +222,11 @@ class LexicalIndex:
             return Ranking((), 0.0)
         # Very common words only add to documents found through rarer ones, which keeps large
         # bases fast; a question made only of common words is scored on all of them.
-        crowded = [t for t in mapped if len(self._postings[t]) > self._crowded]
+        crowded = [t for t in mapped if self._doc_count[t] > self._crowded]
         if len(crowded) == len(mapped):
             crowded = []
         if self.large is not None:
-            touched = sum(len(self._postings[t]) for t in mapped if t not in crowded)
+            touched = sum(self._doc_count[t] for t in mapped if t not in crowded)
             if touched > self.large.vector_from:
                 return self.large.rank(self, normalized, mapped, crowded, query_weight, allowed,
                                        exact_weight)  # fmt: skip
@@ -255,8 +269,8 @@ class LexicalIndex:
             gain = self.weight(target) * similarity
             for doc_id in self.postings_in(target, allowed):
                 matched[doc_id] = get(doc_id, 0.0) + gain
-        stems_of = self._stems
         if crowded:
+            stems_of = self._stems()
             if len(matched) > _CANDIDATES:
                 # Common words weigh little: only documents already close on rarer words can win.
                 top = _top_pairs(list(matched), list(matched.values()), _CANDIDATES)
@@ -385,6 +399,7 @@ class _Builder:
             # account" into refusals (measured), so they compete in the semantic space only.
         self._build_postings()
         self._build_columns()
+        self._doc_count = {token: len(ids) for token, ids in self._postings.items()}
 
     def state(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in INDEX_STATE}
@@ -413,7 +428,6 @@ class _Builder:
     def _build_columns(self) -> None:
         # Flat per-document columns for the hot loop in rank().
         self._labels = [doc.label for doc in self._docs]
-        self._stems = [doc.stems for doc in self._docs]
         self._sorted_texts = [" ".join(sorted(doc.text.split())) for doc in self._docs]
         # How strongly each word points at each label: the share of its documents per label.
         self._votes: dict[str, dict[int, float]] = {}
@@ -488,7 +502,7 @@ class _LargeIndex:
         found = self.members.get(token)
         if found is None:
             found = self.np.zeros(self.size, dtype=bool)
-            found[m._postings[token]] = True
+            found[m.postings_in(token, None)] = True
             self.members[token] = found
         return found
 

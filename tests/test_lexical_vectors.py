@@ -10,9 +10,10 @@ import pytest
 from bot.engine import Engine
 from bot.evaluate import load_question_set
 from bot.knowledge import Knowledge
-from bot.lexical import LexicalIndex
+from bot.lexical import LexicalIndex, _Builder
 from bot.matcher import Matcher
 from bot.sessions import MemoryStore
+from bot.text import normalize
 
 SETS = Path(__file__).parent / "questions"
 
@@ -61,3 +62,28 @@ async def test_a_bot_warming_up_switches_to_vectors(knowledge: Knowledge) -> Non
     assert engine.matcher.lexical.large is not None
     answer = engine.ask("how long does it take to delete my account", None)[0]
     assert answer.entry_id == "processing_time"
+
+
+def test_very_common_words_rank_alike_on_both_paths(knowledge: Knowledge) -> None:
+    """The shipped guide has no word past the crowding line (tests/test_matcher.py), so the
+    paths large guides take are tried here with the line lowered: the Python loop reads each
+    document's words (rebuilt from the postings, not cached on disk), numpy a membership mask
+    from the merged postings; both must rank as before, alike."""
+    pytest.importorskip("numpy")
+    plain = LexicalIndex(knowledge, Matcher(knowledge, semantic=False).t)
+    vectors = LexicalIndex(knowledge, plain.t)
+    assert vectors.use_vectors()
+    built = _Builder(knowledge, plain.t)
+    assert plain._stems() == [doc.stems for doc in built._docs]
+    plain._crowded = vectors._crowded = 150
+    questions = tuning_questions()[::7]
+    crowded = 0
+    for lang, question in questions:
+        allowed = frozenset([lang, "en"])
+        a = plain._rank(question, allowed, plain.t)
+        assert a == vectors._rank(question, allowed, vectors.t), question
+        crowded += any(
+            plain._doc_count[w] > 150
+            for w in plain._read_words(plain.rewrite(normalize(question)))[0]
+        )
+    assert crowded > 50  # the crowded branch was taken, often
