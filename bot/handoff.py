@@ -47,6 +47,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -162,7 +163,7 @@ class Handoffs:
         self.staff_lang = "en"  # the language of the summary and notices staff read
         self.memory = ConversationMemory(lambda: self.engine.clock())
         self.open = OpenHandoffs(self)
-        self._words: tuple[Knowledge, tuple[str, ...]] | None = None
+        self._words: tuple[Knowledge, re.Pattern[str] | None] | None = None
 
     # -- what triggers an offer --------------------------------------------------------
 
@@ -174,9 +175,11 @@ class Handoffs:
             words = {
                 normalize(w) for lang in k.languages for w in k.ui("words_human", lang).split(",")
             }
-            self._words = (k, tuple(f" {w} " for w in sorted(words - {""})))  # padded once
-        said = f" {normalize(text)} "
-        return any(w in said for w in self._words[1])
+            # one pattern for every phrase, on word boundaries (spaces after normalising)
+            alternatives = "|".join(re.escape(w) for w in sorted(words - {""}, key=len))
+            self._words = (k, re.compile(f" (?:{alternatives}) ") if alternatives else None)
+        pattern = self._words[1]
+        return pattern is not None and pattern.search(f" {normalize(text)} ") is not None
 
     def rows(self, turn: Turn) -> tuple[tuple[Button, ...], ...]:
         """The button after a 👎: a person, when a team is configured; else nothing (the

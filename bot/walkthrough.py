@@ -10,6 +10,7 @@ renders replies with buttons); `Words` says which move a typed word means, in an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -213,12 +214,17 @@ class Words:
         self._walkthrough_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
         )
+        # A message is read against the words two or three times per turn (speed only).
+        self._kinds = lru_cache(maxsize=4096)(self._kinds_uncached)
 
-    def kinds(self, text: str, lang: str) -> list[frozenset[str]]:
+    def kinds(self, text: str, lang: str) -> tuple[frozenset[str], ...]:
         """Which kinds of word `text` is, per language, most relevant language first."""
+        return self._kinds(text, lang)
+
+    def _kinds_uncached(self, text: str, lang: str) -> tuple[frozenset[str], ...]:
         said = normalize(text)
         if not said:
-            return [frozenset({"done"})] if text.strip() in _ACK_EMOJI else []
+            return (frozenset({"done"}),) if text.strip() in _ACK_EMOJI else ()
         order = dict.fromkeys((lang, "en", *self.languages))
         found = []
         for code in order:
@@ -228,7 +234,7 @@ class Words:
         first, _, rest = said.partition(" ")
         if rest and first in self._fillers and not any(found):
             return self.kinds(rest, lang)  # "ok, let's do it", "yes next", "ok cancel"
-        return found
+        return tuple(found)
 
     def move(self, mode: str, text: str, lang: str) -> str | None:
         """The move `text` means at a position of `mode`, or None (then it is a question)."""
@@ -331,22 +337,33 @@ class FollowUps:
                 for kind in FOLLOWUP_KINDS
                 for p in knowledge.ui(f"words_followup_{kind}", lang).split(",")
             }
-            # Longest first, so "what is the next step" is taken out whole before "next step".
+            # Longest first, so "what is the next step" is taken out whole before "next step"
+            # (then alphabetical: the same order in every process).
             kept = knowledge.prepared["followups"] = sorted(
-                ((p, k) for p, k in phrases if p), key=lambda pk: -len(pk[0])
+                ((p, k) for p, k in phrases if p), key=lambda pk: (-len(pk[0]), pk)
             )
         self.phrases = kept
-        # Padded once here rather than for every phrase of every message (speed only).
+        # Padded once here rather than for every phrase of every message (speed only), and by
+        # first word: a message is tried only on the phrases that start with one of its words
+        # (taking a phrase out only removes words: a phrase found after it still starts with
+        # one of the message's words).
         self._padded = [(f" {p} ", k) for p, k in kept]
+        self._by_first: dict[str, list[int]] = {}
+        for i, (p, _) in enumerate(kept):
+            self._by_first.setdefault(p.split()[0], []).append(i)
 
     def find(self, text: str) -> tuple[str | None, str]:
         """(the follow-up kind `text` says, or None; the text left without its phrases)."""
-        said = f" {normalize(text)} "
+        normalized = normalize(text)
+        said = f" {normalized} "
         found: set[str] = set()
-        for padded, meaning in self._padded:
-            if padded in said:
+        by_first, padded = self._by_first, self._padded
+        tried = sorted({i for word in set(normalized.split()) for i in by_first.get(word, ())})
+        for i in tried:
+            phrase, meaning = padded[i]
+            if phrase in said:
                 found.add(meaning)
-                said = said.replace(padded, " ")
+                said = said.replace(phrase, " ")
         kind = next((k for k in FOLLOWUP_KINDS if k in found), None)
         return kind, " ".join(said.split())
 
