@@ -176,7 +176,7 @@ class Handoffs:
                 normalize(w) for lang in k.languages for w in k.ui("words_human", lang).split(",")
             }
             # one pattern for every phrase, on word boundaries (spaces after normalising)
-            alternatives = "|".join(re.escape(w) for w in sorted(words - {""}, key=len))
+            alternatives = "|".join(re.escape(w) for w in sorted(words - {""}))
             self._words = (k, re.compile(f" (?:{alternatives}) ") if alternatives else None)
         pattern = self._words[1]
         return pattern is not None and pattern.search(f" {normalize(text)} ") is not None

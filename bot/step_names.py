@@ -10,9 +10,9 @@ the first of `offered_after`.
 
 A named step only settles what the words left open: an answer with the overview entry, or a
 did-you-mean (even one that does not offer the named entry: "step 2 of deleting?" offered
-steps 3 and 1). A fallback with nothing to offer stays one, and an answer about something else stands ("how long
-after the final step?" is about the waiting time), and so does a follow-up that counts from
-the step it names ("done with step 1, what next?").
+steps 3 and 1). A fallback with nothing to offer stays one; so does an answer about something
+else ("how long after the final step?" is about the waiting time), and a follow-up that counts
+from the step it names ("done with step 1, what next?").
 """
 
 from __future__ import annotations
