@@ -14,7 +14,8 @@ the fake, so they pay the fake's costs alike. Three bots per network setting:
   itself costs for that message, so helpbot-adapter minus this is the adapter's own cost;
 - helpbot-adapter: the helpbot adapter with an engine that returns one fixed answer (with its
   buttons), i.e. the cost of the adapter and of a richer Discord message, without matching;
-- helpbot: the real thing (matcher, session store, answer with buttons).
+- helpbot: the real thing (matcher, session store, answer with buttons), as `helpbot discord`
+  runs: sessions and the anonymous event log in one SQLite file (`--store memory`: in memory).
 
 `--rtt-ms` adds that many milliseconds to every REST request at the fake (0 = loopback, where
 only CPU counts; a few tens of ms is what a bot sees talking to discord.com). Rounds alternate
@@ -45,8 +46,9 @@ import yaml
 from adapters.discord import DiscordAdapter, point_at
 from bench import lexical_path_unless
 from bot.engine import Engine
+from bot.events import EventLog, MemoryEventLog, SqliteEventLog
 from bot.knowledge import Knowledge, load_knowledge
-from bot.sessions import MemoryStore, SqliteStore
+from bot.sessions import MemoryStore, SessionStore, SqliteStore
 from bot.types import IncomingMessage, Reply
 from tests.fake_discord import FakeDiscord, Member
 
@@ -192,12 +194,14 @@ async def run_setting(
             if name == "helpbot-adapter":
                 engine: Engine = FixedAnswerEngine(knowledge, MemoryStore())
             else:
-                store = (
-                    SqliteStore(tmp / f"sessions{len(engines)}.sqlite3")
-                    if args.store == "sqlite"
-                    else MemoryStore()
-                )
-                engine = Engine(knowledge, store)
+                # As `helpbot discord` runs: the event log beside the sessions.
+                if args.store == "sqlite":
+                    path = tmp / f"sessions{len(engines)}.sqlite3"
+                    store: SessionStore = SqliteStore(path)
+                    events: EventLog = SqliteEventLog(path)
+                else:
+                    store, events = MemoryStore(), MemoryEventLog()
+                engine = Engine(knowledge, store, events=events)
             engines.append(engine)
             return DiscordAdapter(
                 engine, token=fake.token, sync=("guild", (fake.guild_id,)),
