@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Literal, Protocol, TypeVar, get_args
 
 from bot.limits import DEFAULT_RETENTION_DAYS, PENDING_MAX, PENDING_SECONDS
+from bot.sqlite_writes import SqliteWriter
 from bot.text import normalize
 
 T = TypeVar("T")
@@ -223,10 +224,13 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS events_answer ON events(token) WHERE kind = 'answer'",
 )
 
+_INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
 
 class SqliteEventLog:
     """A table `events` in a SQLite file (by default the sessions file), with its own
-    connection: WAL, a busy timeout, and writes in a worker thread like `SqliteStore`.
+    connections: WAL, a busy timeout, and writes committed like `SqliteStore`'s (on the
+    event loop unless they would wait, see `bot.sqlite_writes`).
 
     `read_only=True` (for `helpbot report`) never writes or creates anything; a file without
     the table simply has no events.
@@ -240,6 +244,7 @@ class SqliteEventLog:
         self.read_only = read_only
         self._pending = _Pending()
         self._lock = threading.Lock()
+        self._writer: SqliteWriter | None = None  # none when read-only
         if read_only:
             if not self.path.is_file():
                 raise FileNotFoundError(f"no such file: {self.path}")
@@ -261,22 +266,19 @@ class SqliteEventLog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        self._writer = SqliteWriter(self.path, self._db, self._lock)
 
     def _run(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db.execute(sql, args)
 
-    def _insert(self, event: Event) -> None:
-        values = tuple(getattr(event, name) for name in _COLUMNS)
-        self._run(
-            f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            values,
-        )
-
     async def record(self, event: Event) -> None:
+        if self._writer is None:
+            raise sqlite3.OperationalError(f"the event log {self.path} was opened read-only")
         if event.kind == "answer" and event.token and event.question and self.log_questions:
             self._pending.put(event.token, event.question)
-        await asyncio.to_thread(self._insert, event.stored(self.log_questions))
+        stored = event.stored(self.log_questions)
+        await self._writer.write([(_INSERT, tuple(getattr(stored, name) for name in _COLUMNS))])
 
     def _rate(self, token: str, rating: int, question: str | None) -> bool:
         with self._lock:
@@ -340,6 +342,8 @@ class SqliteEventLog:
         return cursor.rowcount
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
         with self._lock:
             self._db.close()
         self._pending.clear()

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -21,6 +21,7 @@ from bot.handoff import Handoff
 from bot.session_state import Session as Session  # re-exported: the stores' API
 from bot.session_state import StoreUnavailable as StoreUnavailable
 from bot.sqlite_schema import create_handoff_tables, create_tables
+from bot.sqlite_writes import SqliteWriter, Statements
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -192,21 +193,14 @@ class MemoryStore:
         return len(self._data.keys() | self._langs.keys())
 
 
-@dataclass(slots=True)
-class _PendingWrite:
-    """Statements waiting for SqliteStore's next group commit, and the future that says done."""
-
-    statements: list[tuple[str, tuple[object, ...]]]
-    done: asyncio.Future[None]
-
-
 class SqliteStore:
     """One SQLite file, written through on every change.
 
     WAL journal with synchronous=NORMAL: a committed update survives the process being killed
     (it may not survive the machine losing power), and other processes may read the file at
-    the same time. Writes run in a worker thread so the event loop never waits on the disk;
-    reads use a second connection directly, since a WAL reader never waits for a writer and a
+    the same time. Writes commit on the event loop's thread unless they would wait for a lock,
+    and then in a worker thread, together with any others waiting (`bot.sqlite_writes`); reads
+    use a connection of their own directly, since a WAL reader never waits for a writer and a
     point lookup takes microseconds (a thread hop per message cost more than the lookup).
 
     Opening proves the file can be written (a committed write to the `meta` table), so a
@@ -222,16 +216,13 @@ class SqliteStore:
         self.lock = KeyedLocks()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        # Group commit: writes that arrive while one is on the disk wait here and go in the
-        # next transaction together (see _write_async).
-        self._pending: list[_PendingWrite] = []
-        self._flusher: asyncio.Task[None] | None = None
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
         )
         try:
             create_tables(self._db, self.BUSY_TIMEOUT, self.SCHEMA_VERSION)
-            create_handoff_tables(self._write)
+            self._writer = SqliteWriter(self.path, self._db, self._lock)
+            create_handoff_tables(self._writer.write_now)
             self._reader = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
             )
@@ -247,68 +238,12 @@ class SqliteStore:
         with self._lock:
             return self._db.execute(sql, args)
 
-    def _write(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, args in statements:
-                    self._db.execute(sql, args)
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-
-    def _write_batch(self, batch: list[_PendingWrite]) -> list[sqlite3.Error | None]:
-        """Every write of `batch` in one transaction (one commit, one thread hop), else, when
-        that fails, each in its own, so one bad write fails alone. Per write: None or its
-        error."""
-        if len(batch) > 1:
-            try:
-                self._write([statement for write in batch for statement in write.statements])
-                return [None] * len(batch)
-            except sqlite3.Error:
-                pass
-        results: list[sqlite3.Error | None] = []
-        for write in batch:
-            try:
-                self._write(write.statements)
-                results.append(None)
-            except sqlite3.Error as error:
-                results.append(error)
-        return results
-
-    async def _flush(self) -> None:
-        """Commit everything pending, batch after batch, until nothing is left."""
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                results = await asyncio.to_thread(self._write_batch, batch)
-            except BaseException as error:  # cancelled with the loop: nobody waits forever
-                for write in batch:
-                    if not write.done.done():
-                        write.done.set_exception(error)
-                raise
-            for write, failure in zip(batch, results, strict=True):
-                if write.done.done():  # its put was cancelled: the write still happened
-                    continue
-                if failure is None:
-                    write.done.set_result(None)
-                else:
-                    write.done.set_exception(self._unavailable(failure))
-
-    async def _write_async(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        """Returns once `statements` are committed. Writes that arrive while another batch is
-        on the disk are committed together in the next transaction (group commit): under load
-        a commit and a thread hop serve many messages, and still no put returns before its
-        own data is durable."""
-        loop = asyncio.get_running_loop()
-        write = _PendingWrite(statements, loop.create_future())
-        self._pending.append(write)
-        flusher = self._flusher
-        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
-            self._flusher = loop.create_task(self._flush())
-        await write.done
+    async def _write_async(self, statements: Statements) -> None:
+        """Returns once `statements` are committed (see `bot.sqlite_writes`)."""
+        try:
+            await self._writer.write(statements)
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
 
     async def get(self, key: str) -> Session | None:
         try:
@@ -335,7 +270,7 @@ class SqliteStore:
 
     async def put(self, key: str, session: Session) -> None:
         data, lang = _split(session)
-        statements: list[tuple[str, tuple[object, ...]]] = [
+        statements: Statements = [
             (
                 "INSERT INTO sessions (key, data, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET data = excluded.data,"
@@ -435,13 +370,7 @@ class SqliteStore:
         return True
 
     async def close(self) -> None:
-        flusher = self._flusher
-        if (
-            flusher is not None
-            and not flusher.done()
-            and flusher.get_loop() is asyncio.get_running_loop()
-        ):
-            await asyncio.wait([flusher])  # writes already handed over are committed first
+        await self._writer.close()  # writes already handed over are committed first
         with self._lock:
             self._db.close()
         self._reader.close()

@@ -1,15 +1,20 @@
-"""SqliteStore's group commit (issue 15): writes that arrive together share one transaction,
-and every put is still durable, on its own, before it returns."""
+"""How SqliteStore commits (issue 15, bot/sqlite_writes.py): on the event loop when nothing
+would wait, else in a worker thread with the writes queued beside it sharing one transaction;
+either way every put is durable, on its own, before it returns, and the loop never blocks."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from bot.events import Event, SqliteEventLog
 from bot.sessions import Session, SqliteStore, StoreUnavailable
+from bot.sqlite_writes import Statements
 
 
 def committed(path: Path, key: str) -> str | None:
@@ -19,77 +24,225 @@ def committed(path: Path, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-async def test_concurrent_puts_share_commits_and_each_is_durable_on_return(
+@contextmanager
+def write_lock_held(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another connection (as another process would) holding the file's write lock until the
+    caller commits it."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("COMMIT")
+        other.close()
+
+
+def counting_transactions(store: SqliteStore) -> list[int]:
+    """Counts the worker thread's transactions (one list item, incremented)."""
+    count = [0]
+    writer = store._writer
+    write_now = writer.write_now
+
+    def counting(statements: Statements) -> None:
+        count[0] += 1
+        write_now(statements)
+
+    writer.write_now = counting  # type: ignore[method-assign]
+    return count
+
+
+async def release_after(other: sqlite3.Connection, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    other.execute("COMMIT")
+
+
+async def test_a_put_commits_on_the_loop_without_a_thread(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path)
+    transactions = counting_transactions(store)
+    for n in range(20):
+        await store.put(f"k{n}", Session(mode="steps", position=f"s{n}", lang="es"))
+        data = committed(path, f"k{n}")  # durable before put returned
+        assert data is not None and f"s{n}" in data
+    assert transactions == [0] and store._writer.in_thread == 0
+    await store.close()
+
+
+async def test_held_lock_sends_writes_to_the_thread_sharing_commits_and_loop_runs_on(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "s.sqlite3"
     store = SqliteStore(path)
-    transactions = 0
-    write = store._write
+    transactions = counting_transactions(store)
+    ticks = 0
 
-    def counting(statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        nonlocal transactions
-        transactions += 1
-        write(statements)
-
-    store._write = counting  # type: ignore[method-assign]
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
 
     async def put_then_check(n: int) -> None:
         await store.put(f"k{n}", Session(mode="steps", position=f"s{n}", lang="es"))
-        # Durable before put returned: another connection already sees it.
         data = committed(path, f"k{n}")
         assert data is not None and f"s{n}" in data
 
-    await asyncio.gather(*(put_then_check(n) for n in range(50)))
-    assert 1 <= transactions < 50, transactions
+    ticking = asyncio.create_task(ticker())
+    with write_lock_held(path) as other:
+        await asyncio.gather(release_after(other, 0.3), *(put_then_check(n) for n in range(50)))
+    ticking.cancel()
+    assert ticks >= 10, ticks  # the loop kept running while the thread waited for the lock
+    assert store._writer.in_thread == 50
+    assert 1 <= transactions[0] < 50, transactions
     for n in range(50):
         assert await store.get(f"k{n}") == Session("steps", f"s{n}", "es")
+    # The lock is free again: the next put commits on the loop.
+    await store.put("after", Session(mode="steps", position="x"))
+    assert store._writer.in_thread == 50 and committed(path, "after")
     await store.close()
 
 
-async def test_a_failing_write_fails_alone(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    bad = store._write_async([("INSERT INTO no_such_table VALUES (1)", ())])
-    results = await asyncio.gather(
-        store.put("a", Session(mode="steps", position="one")),
-        bad,
-        store.put("b", Session(mode="steps", position="two")),
-        return_exceptions=True,
-    )
+@pytest.mark.parametrize("held", [False, True], ids=["on the loop", "in the thread"])
+async def test_a_failing_write_fails_alone(tmp_path: Path, held: bool) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path)
+
+    async def three() -> list[object]:
+        return await asyncio.gather(
+            store.put("a", Session(mode="steps", position="one")),
+            store._write_async([("INSERT INTO no_such_table VALUES (1)", ())]),
+            store.put("b", Session(mode="steps", position="two")),
+            return_exceptions=True,
+        )
+
+    if held:
+        with write_lock_held(path) as other:
+            _, results = await asyncio.gather(release_after(other, 0.05), three())
+    else:
+        results = await three()
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], StoreUnavailable) and "no_such_table" in str(results[1])
-    assert committed(store.path, "a") and committed(store.path, "b")
+    assert committed(path, "a") and committed(path, "b")
+    assert store._writer.in_thread == (3 if held else 0)
     await store.close()
 
 
-async def test_writes_keep_their_order_within_a_batch(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    await asyncio.gather(
-        store.put("k", Session(mode="steps", position="first")),
-        store.delete("k"),
-        store.put("k", Session(mode="steps", position="last")),
-    )
+@pytest.mark.parametrize("held", [False, True], ids=["on the loop", "in the thread"])
+async def test_writes_keep_their_order(tmp_path: Path, held: bool) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path)
+
+    async def three() -> None:
+        await asyncio.gather(
+            store.put("k", Session(mode="steps", position="first")),
+            store.delete("k"),
+            store.put("k", Session(mode="steps", position="last")),
+        )
+
+    if held:
+        with write_lock_held(path) as other:
+            await asyncio.gather(release_after(other, 0.05), three())
+    else:
+        await three()
     assert await store.get("k") == Session(mode="steps", position="last")
     await store.close()
 
 
+async def test_a_write_never_overtakes_writes_queued_for_the_thread(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path)
+    with write_lock_held(path) as other:
+        first = asyncio.create_task(store.put("k", Session(mode="steps", position="first")))
+        await asyncio.sleep(0.01)  # queued for the thread, which waits for the lock
+        other.execute("COMMIT")  # free now: only the queue ahead keeps the next one back
+        await store.put("k", Session(mode="steps", position="second"))
+        await first
+    assert store._writer.in_thread == 2
+    assert await store.get("k") == Session(mode="steps", position="second")
+    await store.close()
+
+
 async def test_a_cancelled_put_does_not_stall_the_others(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    first = asyncio.ensure_future(store.put("a", Session(mode="steps", position="one")))
-    second = asyncio.ensure_future(store.put("b", Session(mode="steps", position="two")))
-    await asyncio.sleep(0)
-    first.cancel()
-    await second
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path)
+    with write_lock_held(path) as other:
+        first = asyncio.ensure_future(store.put("a", Session(mode="steps", position="one")))
+        second = asyncio.ensure_future(store.put("b", Session(mode="steps", position="two")))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        other.execute("COMMIT")
+        await second
     with pytest.raises(asyncio.CancelledError):
         await first
     await store.put("c", Session(mode="steps", position="three"))
-    assert committed(store.path, "b") and committed(store.path, "c")
+    assert committed(path, "b") and committed(path, "c")
     await store.close()
 
 
 def test_one_store_serves_one_event_loop_after_another(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3")
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path)
     asyncio.run(store.put("a", Session(mode="steps", position="one")))
-    asyncio.run(store.put("b", Session(mode="steps", position="two")))
-    assert committed(store.path, "a") and committed(store.path, "b")
+    with write_lock_held(path) as other:
+
+        async def queued() -> None:
+            await asyncio.gather(
+                release_after(other, 0.05), store.put("b", Session(mode="steps", position="two"))
+            )
+
+        asyncio.run(queued())
+    asyncio.run(store.put("c", Session(mode="steps", position="three")))
+    assert committed(path, "a") and committed(path, "b") and committed(path, "c")
     asyncio.run(store.close())
+
+
+async def test_checkpoints_keep_the_wal_small(tmp_path: Path) -> None:
+    """The loop's connection never checkpoints; the thread does, every CHECKPOINT_EVERY
+    commits, so the WAL file stops growing."""
+
+    async def wal_size(every: int) -> int:
+        path = tmp_path / f"every{every}.sqlite3"
+        store = SqliteStore(path)
+        store._writer.CHECKPOINT_EVERY = every
+        for n in range(400):
+            await store._write_async(
+                [
+                    (
+                        "INSERT INTO meta (name, value) VALUES (?, ?)"
+                        " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                        (f"k{n % 7}", f"{n}" * 8000),
+                    )
+                ]
+            )
+            await asyncio.sleep(0)  # a bot awaits the network between messages
+            await asyncio.sleep(0.0005)
+        size = path.with_name(path.name + "-wal").stat().st_size
+        await store.close()
+        return size
+
+    unchecked = await wal_size(10_000)
+    checked = await wal_size(20)
+    assert unchecked > 400 * 8000  # every commit appended its pages
+    assert checked < unchecked / 4, (checked, unchecked)
+
+
+async def test_the_event_log_commits_on_the_loop_too(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path)
+    events = SqliteEventLog(path)
+    assert events._writer is not None
+    await events.record(Event("answer", "console", "en", at=1.0, entry="how_long", token="t1"))
+    with write_lock_held(path) as other:
+        await asyncio.gather(
+            release_after(other, 0.05),
+            events.record(Event("fallback", "console", "en", at=2.0)),
+        )
+    assert events._writer.in_thread == 1
+    assert [e.kind for e in await events.events(0)] == ["answer", "fallback"]
+    await events.close()
+    await store.close()
+    reader = SqliteEventLog(path, read_only=True)
+    with pytest.raises(sqlite3.OperationalError, match="read-only"):
+        await reader.record(Event("fallback", "console", "en", at=3.0))
+    await reader.close()
