@@ -19,9 +19,11 @@ import heapq
 import math
 import os
 import re
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -91,7 +93,7 @@ class LexicalIndex:
     entry_ids: list[str]
     _synonyms: _SynonymRewriter
     _doc_count: dict[str, int]  # in how many phrasings (any language) each word is
-    _postings_by_lang: dict[str, dict[str, list[int]]]
+    _postings_by_lang: dict[str, dict[str, array[int]]]
     _idf: dict[str, float]
     _unknown: float
     _inverse_weight: list[float]
@@ -108,7 +110,7 @@ class LexicalIndex:
         # A knowledge base from bot.cache carries its index (see `keep`).
         state = knowledge.prepared.get(self._state_key())
         vars(self).update(_Builder(knowledge, t).state() if state is None else state)
-        self._merged: dict[tuple[str, frozenset[str]], list[int]] = {}
+        self._merged: dict[tuple[str, frozenset[str]], array[int]] = {}
         self._every_lang = frozenset(self._postings_by_lang)
         self._stems_of: list[frozenset[str]] | None = None
         self._step_words = _step_words(knowledge)
@@ -183,16 +185,15 @@ class LexicalIndex:
             return None, 0.0
         return found[0], found[1] / 100
 
-    def postings_in(self, token: str, langs: frozenset[str] | None) -> list[int]:
+    def postings_in(self, token: str, langs: frozenset[str] | None) -> array[int]:
         """The documents of `langs` (None: every language) that have `token`, in id order."""
         key = (token, self._every_lang if langs is None else langs)
         found = self._merged.get(key)
         if found is None:
             # Merged once per (word, languages) and kept: a question names few languages.
-            found = []
-            for lang in sorted(key[1]):
-                found += self._postings_by_lang.get(lang, {}).get(token, ())
-            found.sort()
+            tables = self._postings_by_lang
+            parts = [tables[lang][token] for lang in key[1] if token in tables.get(lang, {})]
+            found = parts[0] if len(parts) == 1 else array("I", sorted(chain(*parts)))
             if len(self._merged) < _MERGED_MAX:
                 self._merged[key] = found
         return found
@@ -408,11 +409,15 @@ class _Builder:
         self._postings: dict[str, list[int]] = {}
         # Per language too: a question is compared with its own language's phrasings and the
         # base language's, not with every translation (issue 6; and 3-4x less work per question).
-        self._postings_by_lang: dict[str, dict[str, list[int]]] = {}
+        # Kept as arrays of 4-byte ids: a list of int objects took ~9x the memory, in every
+        # bot process (issue 15's RSS budget), and numpy reads an array without converting.
+        self._postings_by_lang: dict[str, dict[str, array[int]]] = {}
         for doc_id, doc in enumerate(self._docs):
             for token in doc.stems:
                 self._postings.setdefault(token, []).append(doc_id)
-                self._postings_by_lang.setdefault(doc.lang, {}).setdefault(token, []).append(doc_id)
+                self._postings_by_lang.setdefault(doc.lang, {}).setdefault(
+                    token, array("I")
+                ).append(doc_id)
         # IDF over *labels* (entries, plus all refusals as one label): a word's weight is how
         # well it tells entries apart, not how rare it is among individual phrasings.
         labels = len(self.entry_ids) + 1
