@@ -77,11 +77,12 @@ class LanguageDetector:
             if lang in scores and any(mark in lowered for mark in marks):
                 scores[lang] += 1.5
         empty: Counter[str] = Counter()
+        tables = [(lang, self._counts.get(lang, empty)) for lang in scores]
         for word in _WORD.findall(normalize(sample)):
-            squeezed = squeeze_repeats(word)  # "jajajaja": the small talk's "jaja"
-            for lang in scores:
-                counts = self._counts.get(lang, empty)
-                count = counts[word] or counts[squeezed]
+            squeezed = _squeezed(word)  # "jajajaja": the small talk's "jaja"
+            for lang, counts in tables:
+                # dict.get, not counts[word]: a Counter's miss runs Python code (__missing__).
+                count = counts.get(word) or counts.get(squeezed) or 0
                 if ignore is not None and lang == ignore[0]:
                     count -= own[word]
                 if count > 0:
@@ -102,6 +103,12 @@ def _walkthrough_words(knowledge: Knowledge) -> set[str]:
             if key.startswith("words_"):
                 found.update(w for w in (normalize(p) for p in text.split(",")) if " " not in w)
     return found - {""}
+
+
+@lru_cache(maxsize=8192)
+def _squeezed(word: str) -> str:
+    """squeeze_repeats, remembered: the same words come back in message after message."""
+    return squeeze_repeats(word)
 
 
 @lru_cache(maxsize=4096)
