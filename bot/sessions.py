@@ -228,6 +228,9 @@ class SqliteStore:
             )
             self._reader.execute("PRAGMA query_only=ON")
         except sqlite3.Error:
+            writer = getattr(self, "_writer", None)
+            if writer is not None:
+                writer.discard()
             self._db.close()
             raise
 

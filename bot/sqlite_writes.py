@@ -131,6 +131,10 @@ class SqliteWriter:
         with self._lock:
             self._loop_db.close()
 
+    def discard(self) -> None:
+        """Closes the loop's connection at once, when the owner fails to open after all."""
+        self._loop_db.close()
+
     # -- the worker thread ---------------------------------------------------------------------
 
     def write_now(self, statements: Statements) -> None:

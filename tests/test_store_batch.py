@@ -246,3 +246,24 @@ async def test_the_event_log_commits_on_the_loop_too(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError, match="read-only"):
         await reader.record(Event("fallback", "console", "en", at=3.0))
     await reader.close()
+
+
+def test_a_store_that_fails_to_open_leaves_no_connection_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def failing_third(*args: object, **kwargs: object) -> sqlite3.Connection:
+        if len(opened) == 2:  # the writer's and the loop's are open: the reader's fails
+            raise sqlite3.OperationalError("unable to open database file")
+        opened.append(connect(*args, **kwargs))  # type: ignore[arg-type]
+        return opened[-1]
+
+    monkeypatch.setattr(sqlite3, "connect", failing_third)
+    with pytest.raises(sqlite3.OperationalError):
+        SqliteStore(tmp_path / "s.sqlite3")
+    assert len(opened) == 2
+    for connection in opened:
+        with pytest.raises(sqlite3.ProgrammingError):  # closed
+            connection.execute("SELECT 1")
