@@ -33,6 +33,19 @@ Statements = list[tuple[str, tuple[object, ...]]]
 _WAITS = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
+def _commit(db: sqlite3.Connection, statements: Statements) -> None:
+    """`statements` in one transaction on `db`, rolled back if any fails."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, args in statements:
+            db.execute(sql, args)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 @dataclass(slots=True)
 class _PendingWrite:
     """Statements waiting for the thread's next group commit, and the future that says done."""
@@ -76,26 +89,12 @@ class SqliteWriter:
             return False
         if not self._lock.acquire(blocking=False):
             return False
-        db = self._loop_db
         try:
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode & 0xFF in _WAITS:
-                    return False
-                raise
-            try:
-                for sql, args in statements:
-                    db.execute(sql, args)
-                db.execute("COMMIT")
-            except BaseException as error:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if isinstance(error, sqlite3.OperationalError) and (
-                    error.sqlite_errorcode & 0xFF in _WAITS
-                ):
-                    return False
-                raise
+            _commit(self._loop_db, statements)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in _WAITS:
+                return False
+            raise
         finally:
             self._lock.release()
         self._since_checkpoint += 1
@@ -141,15 +140,7 @@ class SqliteWriter:
         """Commits `statements` on the caller's thread, waiting the busy timeout if need be
         (the worker thread's path; also for set-up, before any loop runs)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, args in statements:
-                    self._db.execute(sql, args)
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+            _commit(self._db, statements)
 
     def _write_batch(self, batch: list[_PendingWrite]) -> list[sqlite3.Error | None]:
         """Every write of `batch` in one transaction (one commit, one thread hop), else, when
