@@ -44,11 +44,10 @@ from typing import Any
 import yaml
 
 from adapters.discord import DiscordAdapter, point_at
-from bench import lexical_path_unless
+from bench import deployed_store, lexical_path_unless
 from bot.engine import Engine
-from bot.events import EventLog, MemoryEventLog, SqliteEventLog
 from bot.knowledge import Knowledge, load_knowledge
-from bot.sessions import MemoryStore, SessionStore, SqliteStore
+from bot.sessions import MemoryStore
 from bot.types import IncomingMessage, Reply
 from tests.fake_discord import FakeDiscord, Member
 
@@ -194,13 +193,8 @@ async def run_setting(
             if name == "helpbot-adapter":
                 engine: Engine = FixedAnswerEngine(knowledge, MemoryStore())
             else:
-                # As `helpbot discord` runs: the event log beside the sessions.
-                if args.store == "sqlite":
-                    path = tmp / f"sessions{len(engines)}.sqlite3"
-                    store: SessionStore = SqliteStore(path)
-                    events: EventLog = SqliteEventLog(path)
-                else:
-                    store, events = MemoryStore(), MemoryEventLog()
+                path = tmp / f"sessions{len(engines)}.sqlite3"
+                store, events = deployed_store(args.store, path)
                 engine = Engine(knowledge, store, events=events)
             engines.append(engine)
             return DiscordAdapter(

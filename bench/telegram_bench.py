@@ -40,11 +40,10 @@ from typing import Any
 import yaml
 
 from adapters import telegram as tg
-from bench import lexical_path_unless
+from bench import deployed_store, lexical_path_unless
 from bot.engine import Engine
-from bot.events import EventLog, MemoryEventLog, SqliteEventLog
 from bot.knowledge import load_knowledge
-from bot.sessions import MemoryStore, SessionStore, SqliteStore
+from bot.sessions import MemoryStore
 from bot.types import IncomingMessage, Reply
 from tests.fake_telegram import FakeTelegram
 
@@ -86,13 +85,7 @@ class CannedEngine(Engine):
 
 def start_helpbot(store: str, tmp: Path, engine_class: type[Engine] = Engine) -> Starter:
     async def start(fake: FakeTelegram) -> Callable[[], Awaitable[None]]:
-        # As `helpbot telegram` runs: the anonymous event log beside the sessions (the same
-        # SQLite file, or memory for a memory store).
-        if store == "sqlite":
-            session_store: SessionStore = SqliteStore(tmp / "bench.sqlite3")
-            events: EventLog = SqliteEventLog(tmp / "bench.sqlite3")
-        else:
-            session_store, events = MemoryStore(), MemoryEventLog()
+        session_store, events = deployed_store(store, tmp / "bench.sqlite3")
         engine = engine_class(load_knowledge(), session_store, events=events)
         adapter = tg.TelegramAdapter(
             engine, token=fake.token, base_url=fake.base_url, poll_timeout=10
