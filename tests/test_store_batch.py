@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from bot.events import Event, SqliteEventLog
 from bot.sessions import Session, SqliteStore, StoreUnavailable
 from bot.sqlite_writes import Statements
+
+T = TypeVar("T")
 
 
 def committed(path: Path, key: str) -> str | None:
@@ -57,6 +60,14 @@ async def release_after(other: sqlite3.Connection, seconds: float) -> None:
     other.execute("COMMIT")
 
 
+async def under_held_lock(path: Path, work: Awaitable[T], seconds: float = 0.05) -> T:
+    """`work`, started while another connection holds the write lock, let go after `seconds`
+    (so every write in it has to go to the worker thread)."""
+    with write_lock_held(path) as other:
+        _, result = await asyncio.gather(release_after(other, seconds), work)
+    return result
+
+
 async def test_a_put_commits_on_the_loop_without_a_thread(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     store = SqliteStore(path)
@@ -89,8 +100,7 @@ async def test_held_lock_sends_writes_to_the_thread_sharing_commits_and_loop_run
         assert data is not None and f"s{n}" in data
 
     ticking = asyncio.create_task(ticker())
-    with write_lock_held(path) as other:
-        await asyncio.gather(release_after(other, 0.3), *(put_then_check(n) for n in range(50)))
+    await under_held_lock(path, asyncio.gather(*(put_then_check(n) for n in range(50))), 0.3)
     ticking.cancel()
     assert ticks >= 10, ticks  # the loop kept running while the thread waited for the lock
     assert store._writer.in_thread == 50
@@ -116,11 +126,7 @@ async def test_a_failing_write_fails_alone(tmp_path: Path, held: bool) -> None:
             return_exceptions=True,
         )
 
-    if held:
-        with write_lock_held(path) as other:
-            _, results = await asyncio.gather(release_after(other, 0.05), three())
-    else:
-        results = await three()
+    results = await (under_held_lock(path, three()) if held else three())
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], StoreUnavailable) and "no_such_table" in str(results[1])
     assert committed(path, "a") and committed(path, "b")
@@ -140,11 +146,7 @@ async def test_writes_keep_their_order(tmp_path: Path, held: bool) -> None:
             store.put("k", Session(mode="steps", position="last")),
         )
 
-    if held:
-        with write_lock_held(path) as other:
-            await asyncio.gather(release_after(other, 0.05), three())
-    else:
-        await three()
+    await (under_held_lock(path, three()) if held else three())
     assert await store.get("k") == Session(mode="steps", position="last")
     await store.close()
 
@@ -184,14 +186,7 @@ def test_one_store_serves_one_event_loop_after_another(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     store = SqliteStore(path)
     asyncio.run(store.put("a", Session(mode="steps", position="one")))
-    with write_lock_held(path) as other:
-
-        async def queued() -> None:
-            await asyncio.gather(
-                release_after(other, 0.05), store.put("b", Session(mode="steps", position="two"))
-            )
-
-        asyncio.run(queued())
+    asyncio.run(under_held_lock(path, store.put("b", Session(mode="steps", position="two"))))
     asyncio.run(store.put("c", Session(mode="steps", position="three")))
     assert committed(path, "a") and committed(path, "b") and committed(path, "c")
     asyncio.run(store.close())
@@ -233,11 +228,7 @@ async def test_the_event_log_commits_on_the_loop_too(tmp_path: Path) -> None:
     events = SqliteEventLog(path)
     assert events._writer is not None
     await events.record(Event("answer", "console", "en", at=1.0, entry="how_long", token="t1"))
-    with write_lock_held(path) as other:
-        await asyncio.gather(
-            release_after(other, 0.05),
-            events.record(Event("fallback", "console", "en", at=2.0)),
-        )
+    await under_held_lock(path, events.record(Event("fallback", "console", "en", at=2.0)))
     assert events._writer.in_thread == 1
     assert [e.kind for e in await events.events(0)] == ["answer", "fallback"]
     await events.close()
