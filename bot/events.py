@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
+import operator
 import secrets
 import sqlite3
 import threading
@@ -37,6 +39,7 @@ from bot.sqlite_writes import SqliteWriter
 from bot.text import normalize
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 Kind = Literal[
     "answer",
@@ -102,10 +105,15 @@ class Event:
 
     def stored(self, log_questions: bool = True) -> Event:
         """This event as it may be kept on disk: question text only where the rules allow."""
-        keep = log_questions and (
+        if self.question is None or self.keeps_question(log_questions):
+            return self
+        return dataclasses.replace(self, question=None)
+
+    def keeps_question(self, log_questions: bool = True) -> bool:
+        """Whether the rules allow this event's question text on disk."""
+        return log_questions and (
             self.kind in QUESTION_KINDS or (self.kind == "feedback" and self.rating == -1)
         )
-        return self if keep or self.question is None else dataclasses.replace(self, question=None)
 
 
 class EventLog(Protocol):
@@ -225,12 +233,30 @@ _SCHEMA = (
 )
 
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_ALL_BUT_QUESTION = operator.attrgetter(*_COLUMNS[:-1])
+
+FLUSH_SECONDS = 0.5
+"""How long a recorded event may wait in memory before it is committed with the others."""
+FLUSH_ROWS = 256
+"""Events waiting in memory that are committed at once, without waiting for FLUSH_SECONDS."""
+
+
+def _row(event: Event, log_questions: bool) -> tuple[object, ...]:
+    """The `events` row of `event` as stored (`Event.stored`, without building a copy)."""
+    question = event.question if event.keeps_question(log_questions) else None
+    return (*_ALL_BUT_QUESTION(event), question)
 
 
 class SqliteEventLog:
     """A table `events` in a SQLite file (by default the sessions file), with its own
     connections: WAL, a busy timeout, and writes committed like `SqliteStore`'s (on the
     event loop unless they would wait, see `bot.sqlite_writes`).
+
+    Events are analytics, not anyone's state: `record` keeps the row in memory and returns, and
+    the rows of the last `FLUSH_SECONDS` (or `FLUSH_ROWS` rows) are committed together, in one
+    transaction. One commit per message had been a fifth of a message's handling (issue 15).
+    Reading (`events`, `rate`, `purge`) and `close` commit what waits first; a `kill -9` loses
+    at most the last half second of events, never a session.
 
     `read_only=True` (for `helpbot report`) never writes or creates anything; a file without
     the table simply has no events.
@@ -245,6 +271,8 @@ class SqliteEventLog:
         self._pending = _Pending()
         self._lock = threading.Lock()
         self._writer: SqliteWriter | None = None  # none when read-only
+        self._rows: list[tuple[object, ...]] = []  # recorded, not yet committed
+        self._flusher: asyncio.Task[None] | None = None  # commits them after FLUSH_SECONDS
         if read_only:
             if not self.path.is_file():
                 raise FileNotFoundError(f"no such file: {self.path}")
@@ -277,8 +305,47 @@ class SqliteEventLog:
             raise sqlite3.OperationalError(f"the event log {self.path} was opened read-only")
         if event.kind == "answer" and event.token and event.question and self.log_questions:
             self._pending.put(event.token, event.question)
-        stored = event.stored(self.log_questions)
-        await self._writer.write([(_INSERT, tuple(getattr(stored, name) for name in _COLUMNS))])
+        self._rows.append(_row(event, self.log_questions))
+        if len(self._rows) >= FLUSH_ROWS:
+            await self._commit_rows()
+            return
+        loop = asyncio.get_running_loop()
+        flusher = self._flusher
+        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
+            self._flusher = loop.create_task(self._commit_later())
+
+    async def _commit_later(self) -> None:
+        """Commits the waiting rows after FLUSH_SECONDS; at once, on this thread, when
+        cancelled (`asyncio.run` cancels what is left when its loop ends without `close`)."""
+        try:
+            await asyncio.sleep(FLUSH_SECONDS)
+        except asyncio.CancelledError:
+            self._commit_rows_now()
+            raise
+        self._flusher = None  # rows recorded from now on get a flusher of their own
+        await self._commit_rows()
+
+    async def _commit_rows(self) -> None:
+        """Commits every row waiting in memory, after what the writer already holds (an empty
+        transaction when none waits, so a reader sees everything recorded before)."""
+        rows, self._rows = self._rows, []
+        if self._writer is None:
+            return
+        try:
+            await self._writer.write([(_INSERT, row) for row in rows])
+        except sqlite3.Error as error:
+            if rows:
+                log.error("could not record %d events in %s: %s", len(rows), self.path, error)
+            else:
+                raise
+
+    def _commit_rows_now(self) -> None:
+        rows, self._rows = self._rows, []
+        if rows and self._writer is not None:
+            try:
+                self._writer.write_now([(_INSERT, row) for row in rows])
+            except sqlite3.Error as error:
+                log.error("could not record %d events in %s: %s", len(rows), self.path, error)
 
     def _rate(self, token: str, rating: int, question: str | None) -> bool:
         with self._lock:
@@ -311,6 +378,7 @@ class SqliteEventLog:
     async def rate(self, token: str, rating: int) -> bool:
         _check_rating(rating)
         question = self._pending.get(token) if rating == -1 else None
+        await self._commit_rows()  # the answer's own event may still be waiting
         return await asyncio.to_thread(self._rate, token, rating, question)
 
     def _select(self, since: float) -> list[Event]:
@@ -333,9 +401,11 @@ class SqliteEventLog:
         return found
 
     async def events(self, since: float) -> list[Event]:
+        await self._commit_rows()
         return await asyncio.to_thread(self._select, since)
 
     async def purge(self, older_than: float) -> int:
+        await self._commit_rows()
         cursor = await asyncio.to_thread(
             self._run, "DELETE FROM events WHERE at < ?", (older_than,)
         )
@@ -343,6 +413,12 @@ class SqliteEventLog:
 
     async def close(self) -> None:
         if self._writer is not None:
+            if self._rows:
+                await self._commit_rows()
+            flusher, self._flusher = self._flusher, None
+            if flusher is not None and flusher.get_loop() is asyncio.get_running_loop():
+                flusher.cancel()  # nothing left for it to commit
+                await asyncio.gather(flusher, return_exceptions=True)
             await self._writer.close()
         with self._lock:
             self._db.close()

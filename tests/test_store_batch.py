@@ -1,6 +1,7 @@
 """How SqliteStore commits (issue 15, bot/sqlite_writes.py): on the event loop when nothing
 would wait, else in a worker thread with the writes queued beside it sharing one transaction;
-either way every put is durable, on its own, before it returns, and the loop never blocks."""
+either way every put is durable, on its own, before it returns, and the loop never blocks.
+The event log's rows wait in memory for up to FLUSH_SECONDS and commit together."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TypeVar
 
 import pytest
 
+from bot import events as events_module
 from bot.events import Event, SqliteEventLog
 from bot.sessions import Session, SqliteStore, StoreUnavailable
 from bot.sqlite_writes import Statements
@@ -222,21 +224,95 @@ async def test_checkpoints_keep_the_wal_small(tmp_path: Path) -> None:
     assert checked < unchecked / 4, (checked, unchecked)
 
 
-async def test_the_event_log_commits_on_the_loop_too(tmp_path: Path) -> None:
+def stored_events(path: Path) -> list[str]:
+    """The kinds of the events another connection sees: only committed rows."""
+    with sqlite3.connect(path) as other:
+        return [row[0] for row in other.execute("SELECT kind FROM events ORDER BY id")]
+
+
+async def test_events_wait_in_memory_and_commit_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events_module, "FLUSH_SECONDS", 0.05)
+    path = tmp_path / "s.sqlite3"
+    log = SqliteEventLog(path)
+    assert log._writer is not None
+    writes: list[int] = []
+    write = log._writer.write
+
+    async def counting(statements: Statements) -> None:
+        writes.append(len(statements))
+        await write(statements)
+
+    log._writer.write = counting  # type: ignore[method-assign]
+    for n in range(5):
+        await log.record(Event("command", "console", "en", at=float(n)))
+    assert stored_events(path) == []  # recorded, not yet committed
+    for _ in range(100):  # ~1 s at most
+        await asyncio.sleep(0.01)
+        if writes:
+            break
+    assert writes == [5] and stored_events(path) == ["command"] * 5  # one transaction
+    for n in range(events_module.FLUSH_ROWS):  # a full buffer commits without waiting
+        await log.record(Event("smalltalk", "console", "en", at=float(n)))
+    assert writes == [5, events_module.FLUSH_ROWS]
+    await log.close()
+
+
+async def test_reading_rating_and_closing_commit_what_waits(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    log = SqliteEventLog(path)
+    await log.record(Event("answer", "console", "en", at=1.0, entry="how_long", token="t1"))
+    assert await log.rate("t1", 1)  # its answer was still in memory
+    await log.record(Event("fallback", "console", "en", at=2.0))
+    assert [e.kind for e in await log.events(0)] == ["answer", "fallback", "feedback"]  # by time
+    await log.record(Event("command", "console", "en", at=3.0))
+    await log.close()
+    assert stored_events(path) == ["answer", "feedback", "fallback", "command"]
+
+
+async def test_events_under_a_held_lock_go_to_the_thread_in_order(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     store = SqliteStore(path)
-    events = SqliteEventLog(path)
-    assert events._writer is not None
-    await events.record(Event("answer", "console", "en", at=1.0, entry="how_long", token="t1"))
-    await under_held_lock(path, events.record(Event("fallback", "console", "en", at=2.0)))
-    assert events._writer.in_thread == 1
-    assert [e.kind for e in await events.events(0)] == ["answer", "fallback"]
-    await events.close()
+    log = SqliteEventLog(path)
+    assert log._writer is not None
+    await log.record(Event("answer", "console", "en", at=1.0, entry="how_long", token="t1"))
+    await log.record(Event("fallback", "console", "en", at=2.0))
+    found = await under_held_lock(path, log.events(0))
+    assert log._writer.in_thread == 1
+    assert [e.kind for e in found] == ["answer", "fallback"]
+    await log.close()
     await store.close()
     reader = SqliteEventLog(path, read_only=True)
     with pytest.raises(sqlite3.OperationalError, match="read-only"):
         await reader.record(Event("fallback", "console", "en", at=3.0))
     await reader.close()
+
+
+def test_events_of_a_loop_that_ends_without_close_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    log = SqliteEventLog(path)
+
+    async def one_command() -> None:
+        await log.record(Event("command", "console", "en", at=1.0))
+
+    asyncio.run(one_command())  # the loop ends, its flusher cancelled, before FLUSH_SECONDS
+    assert stored_events(path) == ["command"]
+    asyncio.run(one_command())
+    asyncio.run(log.close())
+    assert stored_events(path) == ["command", "command"]
+
+
+async def test_a_failed_commit_of_events_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    log = SqliteEventLog(path)
+    await log.record(Event("command", "console", "en", at=1.0))
+    with sqlite3.connect(path) as other:
+        other.execute("DROP TABLE events")
+    await log.close()  # the rows cannot go anywhere: said, and the bot goes on
+    assert "could not record 1 events" in caplog.text and "no such table" in caplog.text
 
 
 def test_a_store_that_fails_to_open_leaves_no_connection_open(
