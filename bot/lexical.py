@@ -325,8 +325,15 @@ class LexicalIndex:
         # sorted; the documents' are sorted once at build time, the question's once here.
         query_sorted = " ".join(sorted(normalized.split()))
         labels, texts, sw = self._labels, self._sorted_texts, self.t.string_weight
-        for overlap, doc_id in overlaps:
-            similarity = fuzz.ratio(query_sorted, texts[doc_id]) / 100
+        shortlisted = [texts[doc_id] for _, doc_id in overlaps]
+        if self.large is not None and shortlisted:  # one call into rapidfuzz for them all
+            np = self.large.np
+            found = process.cdist([query_sorted], shortlisted, scorer=fuzz.ratio, dtype=np.float64)
+            similarities = (found[0] / 100).tolist()
+        else:
+            ratio = fuzz.ratio
+            similarities = [ratio(query_sorted, text) / 100 for text in shortlisted]
+        for (overlap, doc_id), similarity in zip(overlaps, similarities, strict=True):
             score = (1 - sw) * overlap + sw * similarity
             label = labels[doc_id]
             if label >= 0:
@@ -535,9 +542,9 @@ class _LargeIndex:
         # bincount adds each document's gains in the order the words were visited, from 0.0:
         # bit for bit the Python loop's sums.
         totals = np.bincount(every, np.repeat(np.array(gains), lengths), minlength=self.size)
-        present = np.zeros(self.size, dtype=bool)
-        present[every] = True
-        ids = np.flatnonzero(present)
+        # Every gain is positive (a word's weight times its similarity), so the documents
+        # found are exactly those with a nonzero total, in ascending order.
+        ids = np.flatnonzero(totals > 0)
         if len(ids) <= _SHORTLIST:
             # Few documents: keep the Python loop's visiting order (it decides ties).
             first = np.unique(every, return_index=True)[1]
@@ -568,6 +575,9 @@ class _LargeIndex:
         """Positions of the n largest values, ties at the cut to the earliest positions."""
         np = self.np
         cut = np.partition(values, len(values) - n)[len(values) - n]
+        kept = np.flatnonzero(values >= cut)
+        if len(kept) == n:  # no tie at the cut (nearly always)
+            return kept
         above = np.flatnonzero(values > cut)
         level = np.flatnonzero(values == cut)[: n - len(above)]
         return np.sort(np.concatenate((above, level)))
