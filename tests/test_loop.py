@@ -3,11 +3,13 @@ admin-only /stats and /reload, and hot reload refused when the new knowledge is 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +417,24 @@ async def test_walkthrough_keeps_its_place_across_a_reload_and_a_vanished_step_e
     assert result.ok, result.reason
     moved = await _say(engine, "done")
     assert "check 3 of 4" in moved[0].text
+
+
+async def test_warm_up_sets_the_loaded_heap_aside_and_a_reload_lets_the_old_one_go(
+    folder: Path,
+) -> None:
+    """Issue 15: a bot's loaded knowledge leaves the garbage collector's scans after warm-up
+    (gc.freeze); a reload unfreezes first, so the old knowledge can be freed."""
+    engine = Engine(load_knowledge(folder), reload_sets=QUICK_SETS)
+    gc.unfreeze()
+    try:
+        await engine.warm_up()
+        assert gc.get_freeze_count() > 0
+        scanned = {id(o) for o in gc.get_objects()}
+        assert id(engine.matcher) not in scanned and id(engine.knowledge) not in scanned
+        old = weakref.ref(engine.matcher.lexical)  # in a cycle: its lru_caches hold its methods
+        _edit(folder / "en" / "guide.yaml", "**about 24 hours**", "**about 48 hours**")
+        assert (await engine.reload()).ok
+        assert old() is None  # freed, not kept frozen
+        assert id(engine.matcher) not in {id(o) for o in gc.get_objects()}
+    finally:
+        gc.unfreeze()
