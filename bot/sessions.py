@@ -12,6 +12,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from pathlib import Path
@@ -206,16 +207,25 @@ class SqliteStore:
     Opening proves the file can be written (a committed write to the `meta` table), so a
     read-only file or folder, or one owned by another user, fails at start-up, not on every
     message.
+
+    The sessions (and language choices) this process last read or wrote are remembered, for
+    up to `REMEMBERED` people: one process serves a file's conversations (its per-person lock
+    is in-process too), so what it wrote is what the file holds, and a message needs no read.
+    In a bot a lookup cost ~10% of a message's handling, its pages cold in the CPU's cache
+    after the platform library's work (issue 15). `delete` and `purge` forget too.
     """
 
     SCHEMA_VERSION = 1
     BUSY_TIMEOUT = 10.0
+    REMEMBERED = 10_000
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.lock = KeyedLocks()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # key -> (walkthrough JSON, language choice) as stored, least recently used first
+        self._known: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=self.BUSY_TIMEOUT
         )
@@ -248,7 +258,18 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise self._unavailable(error) from None
 
+    def _remember(self, key: str, stored: tuple[str | None, str | None]) -> None:
+        known = self._known
+        known[key] = stored
+        known.move_to_end(key)
+        if len(known) > self.REMEMBERED:
+            known.popitem(last=False)
+
     async def get(self, key: str) -> Session | None:
+        stored = self._known.get(key)
+        if stored is not None:
+            self._known.move_to_end(key)
+            return _join(*stored)
         try:
             rows = self._reader.execute(
                 "SELECT 's', data FROM sessions WHERE key = ?"
@@ -259,7 +280,7 @@ class SqliteStore:
             raise self._unavailable(error) from None
         found = dict(rows)
         try:
-            return _join(found.get("s"), found.get("l"))
+            session = _join(found.get("s"), found.get("l"))
         except (ValueError, TypeError) as error:
             # One unreadable row (a bug, a hand edit, a future version) must not make every
             # message fail: drop that walkthrough, keep a valid language choice.
@@ -270,9 +291,12 @@ class SqliteStore:
                 return Session(lang=lang)
             await self._write_async([("DELETE FROM languages WHERE key = ?", (key,))])
             return None
+        self._remember(key, (found.get("s"), found.get("l")))
+        return session
 
     async def put(self, key: str, session: Session) -> None:
         data, lang = _split(session)
+        self._known.pop(key, None)  # until the write has succeeded
         statements: Statements = [
             (
                 "INSERT INTO sessions (key, data, updated_at) VALUES (?, ?, ?)"
@@ -292,8 +316,10 @@ class SqliteStore:
         else:
             statements.append(("DELETE FROM languages WHERE key = ?", (key,)))
         await self._write_async(statements)
+        self._remember(key, (data, lang or None))
 
     async def delete(self, key: str) -> None:
+        self._known.pop(key, None)
         await self._write_async(
             [
                 ("DELETE FROM sessions WHERE key = ?", (key,)),
@@ -302,10 +328,12 @@ class SqliteStore:
                 ("DELETE FROM handoff_opens WHERE key = ?", (key,)),
             ]
         )
+        self._known.pop(key, None)  # and what a read during the write may have put back
 
     async def purge(self, older_than: float) -> int:
         """Drops idle walkthroughs and handoff-open times older than `older_than`; language
         choices and open handoffs stay."""
+        self._known.clear()
         try:
             cursor = await asyncio.to_thread(
                 self._run, "DELETE FROM sessions WHERE updated_at < ?", (older_than,)
@@ -315,6 +343,8 @@ class SqliteStore:
             )
         except sqlite3.Error as error:
             raise self._unavailable(error) from None
+        finally:
+            self._known.clear()
         return cursor.rowcount
 
     def _handoff_row(self, sql: str, args: tuple[object, ...]) -> Handoff | None:

@@ -516,3 +516,66 @@ async def _eventually(check: Callable[[], object], timeout: float = 10.0) -> boo
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+# -- issue 15: SqliteStore remembers what it read and wrote -----------------------------------
+
+
+class _NoReads:
+    """Stands in for the store's read connection: any query fails the test."""
+
+    def execute(self, *args: object) -> sqlite3.Cursor:
+        raise AssertionError(f"read the file: {args[0]!r}")
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_sqlite_store_reads_each_person_once_then_remembers(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    store = SqliteStore(path)
+    await store.put("t:1:a", Session(mode="steps", position="step_profile", lang="es"))
+    assert await store.get("t:1:b") is None  # read once from the file...
+    reader, store._reader = store._reader, _NoReads()  # type: ignore[assignment]
+    walk = await store.get("t:1:a")  # ...then from memory, both of them
+    assert walk is not None and (walk.position, walk.lang) == ("step_profile", "es")
+    assert await store.get("t:1:b") is None
+    walk.position = "changed but not put"  # each get is a fresh copy
+    assert (await store.get("t:1:a")).position == "step_profile"  # type: ignore[union-attr]
+    await store.delete("t:1:a")  # forgotten with the row
+    store._reader = reader
+    assert await store.get("t:1:a") is None
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    await store.close()
+
+
+async def test_a_sqlite_store_forgets_on_purge_and_on_a_failed_put(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    store = SqliteStore(path)
+    await store.put("t:1:a", Session(mode="steps", position="step_login", updated_at=1.0))
+    assert await store.purge(older_than=2.0) == 1
+    assert await store.get("t:1:a") is None  # purged in the file, so not remembered either
+    await store.put("t:1:a", Session(mode="steps", position="step_login", updated_at=5.0))
+    with sqlite3.connect(path) as db:  # the next write cannot commit
+        db.execute("CREATE TRIGGER no_updates BEFORE UPDATE ON sessions BEGIN"
+                   " SELECT RAISE(ABORT, 'refused'); END")  # fmt: skip
+    with pytest.raises(StoreUnavailable):
+        await store.put("t:1:a", Session(mode="steps", position="step_reason", updated_at=6.0))
+    walk = await store.get("t:1:a")  # what the file holds, not what failed to be written
+    assert walk is not None and walk.position == "step_login"
+    await store.close()
+
+
+async def test_a_sqlite_store_remembers_a_bounded_number_of_people(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SqliteStore, "REMEMBERED", 3)
+    store = SqliteStore(tmp_path / "m.sqlite3")
+    for n in range(5):
+        await store.put(f"t:1:{n}", Session(lang="fr"))
+    assert list(store._known) == ["t:1:2", "t:1:3", "t:1:4"]
+    await store.get("t:1:2")  # used: now the most recent
+    await store.get("t:1:0")  # read from the file, and the least recent goes
+    assert list(store._known) == ["t:1:4", "t:1:2", "t:1:0"]
+    await store.close()
