@@ -326,8 +326,8 @@ class SqliteEventLog:
         await self._commit_rows()
 
     async def _commit_rows(self) -> None:
-        """Commits every row waiting in memory, after what the writer already holds (an empty
-        transaction when none waits, so a reader sees everything recorded before)."""
+        """Commits every row waiting in memory, after what the writer already holds (with none
+        waiting, just waits for that: a reader then sees everything recorded before)."""
         rows, self._rows = self._rows, []
         if self._writer is None:
             return

@@ -333,7 +333,6 @@ class SqliteStore:
     async def purge(self, older_than: float) -> int:
         """Drops idle walkthroughs and handoff-open times older than `older_than`; language
         choices and open handoffs stay."""
-        self._known.clear()
         try:
             cursor = await asyncio.to_thread(
                 self._run, "DELETE FROM sessions WHERE updated_at < ?", (older_than,)

@@ -85,7 +85,7 @@ class SqliteWriter:
     def _commit_here(self, statements: Statements) -> bool:
         """Commits `statements` now, on the loop's connection; False when that would mean
         waiting (the write lock is taken, or writes are queued ahead), and nothing was done."""
-        if self._pending or (self._flusher is not None and not self._flusher.done()):
+        if self._queued():
             return False
         if not self._lock.acquire(blocking=False):
             return False
@@ -104,8 +104,16 @@ class SqliteWriter:
                 self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint())
         return True
 
+    def _queued(self) -> bool:
+        """Whether writes are waiting for, or being committed by, the worker thread."""
+        return bool(self._pending) or (self._flusher is not None and not self._flusher.done())
+
     async def write(self, statements: Statements) -> None:
-        """Returns once `statements` are committed, together, in one transaction."""
+        """Returns once `statements` are committed, together, in one transaction. No
+        statements: returns once everything handed over before is committed (at once when
+        nothing is queued, without a transaction)."""
+        if not statements and not self._queued():
+            return
         if self._commit_here(statements):
             return
         loop = asyncio.get_running_loop()

@@ -334,3 +334,16 @@ def test_a_store_that_fails_to_open_leaves_no_connection_open(
     for connection in opened:
         with pytest.raises(sqlite3.ProgrammingError):  # closed
             connection.execute("SELECT 1")
+
+
+async def test_reading_events_with_nothing_waiting_needs_no_write_lock(tmp_path: Path) -> None:
+    """Nothing recorded and nothing queued: reading starts no transaction, so another
+    connection holding the write lock does not make it wait (the busy timeout is 10 s)."""
+    path = tmp_path / "s.sqlite3"
+    log = SqliteEventLog(path)
+    await log.record(Event("command", "console", "en", at=1.0))
+    assert [e.kind for e in await log.events(0)] == ["command"]
+    with write_lock_held(path):
+        found = await asyncio.wait_for(log.events(0), timeout=2)
+    assert [e.kind for e in found] == ["command"]
+    await log.close()
