@@ -28,6 +28,7 @@ class LanguageDetector:
         cached = knowledge.prepared.get("language")
         if cached is not None:  # kept by bot.cache with the knowledge base
             self._counts: dict[str, Counter[str]] = cached
+            self._langs_of = self._index()
             return
         counts: dict[str, Counter[str]] = {}
         for lang, pack in knowledge.packs.items():
@@ -51,6 +52,20 @@ class LanguageDetector:
             for words in counts.values():
                 words.pop(word, None)
         self._counts = counts
+        self._langs_of = self._index()
+
+    def _index(self) -> dict[str, tuple[str, ...]]:
+        """Each word and the languages (Russian aside: it goes by its script) whose vocabulary
+        has it: one lookup per word in `detect` instead of one per word and language."""
+        langs = [lang for lang in self.languages if lang != "ru"]
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # ~20 distinct tuples, kept once
+        found: dict[str, tuple[str, ...]] = {}
+        tables = [(lang, self._counts.get(lang, Counter())) for lang in langs]
+        for word in {word for _, counts in tables for word in counts}:
+            having = tuple(lang for lang, counts in tables if counts.get(word, 0) > 0)
+            if having:
+                found[word] = shared.setdefault(having, having)
+        return found
 
     def keep_counts(self, knowledge: Knowledge) -> None:
         """Store the word counts in `knowledge.prepared` (for bot.cache)."""
@@ -76,9 +91,20 @@ class LanguageDetector:
         for lang, marks in _MARKERS.items():
             if lang in scores and any(mark in lowered for mark in marks):
                 scores[lang] += 1.5
+        words = _WORD.findall(normalize(sample))
+        if ignore is None:
+            langs_of = self._langs_of
+            for word in words:
+                having = langs_of.get(word, ())
+                squeezed = _squeezed(word)  # "jajajaja": the small talk's "jaja"
+                if squeezed != word and squeezed in langs_of:
+                    having = tuple(dict.fromkeys(having + langs_of[squeezed]))
+                for lang in having:
+                    scores[lang] += 1.0
+            return _clear_winner(scores, margin)
         empty: Counter[str] = Counter()
         tables = [(lang, self._counts.get(lang, empty)) for lang in scores]
-        for word in _WORD.findall(normalize(sample)):
+        for word in words:
             squeezed = _squeezed(word)  # "jajajaja": the small talk's "jaja"
             for lang, counts in tables:
                 # dict.get, not counts[word]: a Counter's miss runs Python code (__missing__).
@@ -87,12 +113,17 @@ class LanguageDetector:
                     count -= own[word]
                 if count > 0:
                     scores[lang] += 1.0
-        ranked = sorted(scores.items(), key=lambda item: -item[1])
-        if not ranked or ranked[0][1] < 1.0:
-            return None
-        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < margin:
-            return None  # too close to call
-        return ranked[0][0]
+        return _clear_winner(scores, margin)
+
+
+def _clear_winner(scores: dict[str, float], margin: float) -> str | None:
+    """The best-scoring language, if it scores at least 1 and `margin` above the next."""
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    if not ranked or ranked[0][1] < 1.0:
+        return None
+    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < margin:
+        return None  # too close to call
+    return ranked[0][0]
 
 
 def _walkthrough_words(knowledge: Knowledge) -> set[str]:

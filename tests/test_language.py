@@ -190,3 +190,30 @@ def test_walkthrough_words_never_read_as_another_language(knowledge):
                 if found not in (None, lang):
                     wrong.append((lang, key, phrase, found))
     assert not wrong
+
+
+def test_one_lookup_per_word_detects_as_the_per_language_scan(knowledge):
+    """`detect` reads each word's languages from one merged table; `ignore=(lang, "")` takes
+    the per-language scan (it subtracts nothing): both must agree on every text people type,
+    mixed texts across languages, and laughter that only its squeezed form makes a word."""
+    import random
+
+    from bot.language import LanguageDetector
+
+    detector = LanguageDetector(knowledge)
+    texts = [
+        text
+        for pack in knowledge.packs.values()
+        for texts in (
+            [q for entry in pack.entries.values() for q in entry.questions],
+            [example for talk in pack.smalltalk for example in talk.examples],
+        )
+        for text in texts
+    ]
+    words = " ".join(texts).split()
+    rng = random.Random(15)
+    texts += [" ".join(rng.choices(words, k=rng.randint(1, 8))) for _ in range(3000)]
+    texts += ["jajajaja", "kkkkkk ok", "rsrsrs obrigado", "хахаха", "ñ", "", "🙂", "12 34"]
+    differ = [t for t in texts if detector.detect(t) != detector.detect(t, ignore=("en", ""))]
+    assert not differ
+    assert {detector.detect(t) for t in texts} >= {"en", "es", "pt", "fr", "ru", None}
