@@ -6,9 +6,10 @@
   ("hacked") is that kind, whatever its other words say, unless it also names one of the kind's
   "!" words ("aliexpress": then it is about this site after all).
 
-Each kind's phrases are indexed (`Phrases`), so a question costs a few set and dict lookups
-per word instead of trying every phrase at every word position; the normalised examples and
-phrases are kept in `knowledge.prepared`, so the index cache (bot/cache.py) stores them too.
+All the kinds' phrases are indexed together (`Phrases`, labelled by kind), so a question costs
+one pass of a few dict lookups per word instead of trying every phrase at every position; the
+normalised examples and phrases are kept in `knowledge.prepared`, so the index cache
+(bot/cache.py) stores them too.
 """
 
 from __future__ import annotations
@@ -48,42 +49,65 @@ def talk_key(text: str) -> str:
 
 
 class Phrases:
-    """Phrases of words, found in a message's words (`names`): whole words in order, the last
-    one also as the start of a word when it has `PREFIX_LETTERS` letters or more."""
+    """Phrases of words, found in a message's words (`names`, `named`): whole words in order,
+    the last one also as the start of a word when it has `PREFIX_LETTERS` letters or more.
+    Each phrase may carry a label, so that one pass over a message finds the labels of every
+    phrase it names (all the refusal kinds at once, in Signals.refusal_kind)."""
 
-    __slots__ = ("by_first", "exact", "prefixes")
+    __slots__ = ("by_first", "exact", "prefix_lengths", "prefixes", "starts")
 
-    def __init__(self, phrases: Iterable[tuple[str, ...]]) -> None:
-        exact: set[str] = set()
-        prefixes: set[str] = set()
-        by_first: dict[str, list[tuple[str, ...]]] = {}
-        for phrase in phrases:
+    def __init__(
+        self, phrases: Iterable[tuple[str, ...]], labels: Iterable[str] | None = None
+    ) -> None:
+        exact: dict[str, set[str]] = {}
+        prefixes: dict[str, set[str]] = {}
+        by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        labelled = (
+            zip(labels, phrases, strict=True)
+            if labels is not None
+            else (("", phrase) for phrase in phrases)
+        )
+        for label, phrase in labelled:
             if len(phrase) > 1:
-                by_first.setdefault(phrase[0], []).append(phrase)
+                by_first.setdefault(phrase[0], []).append((phrase, label))
             elif len(phrase[0]) >= PREFIX_LETTERS:
-                prefixes.add(phrase[0])  # a word starts with itself: exact matches too
+                prefixes.setdefault(phrase[0], set()).add(label)  # a word starts with itself
             else:
-                exact.add(phrase[0])
-        self.exact = frozenset(exact)
-        self.prefixes = tuple(sorted(prefixes))
+                exact.setdefault(phrase[0], set()).add(label)
+        self.exact = {word: frozenset(found) for word, found in exact.items()}
+        self.prefixes = {word: frozenset(found) for word, found in prefixes.items()}
+        self.starts = tuple(sorted(prefixes))  # str.startswith takes them all in one call
+        self.prefix_lengths = tuple(sorted({len(word) for word in prefixes}))
         self.by_first = {first: tuple(found) for first, found in by_first.items()}
 
     def names(self, tokens: list[str]) -> bool:
         """Whether `tokens` (a normalised message's words) contain one of the phrases."""
-        if not self.exact.isdisjoint(tokens):
-            return True
-        if self.prefixes and any(token.startswith(self.prefixes) for token in tokens):
-            return True
-        if self.by_first:
-            for i, token in enumerate(tokens):
-                for phrase in self.by_first.get(token, ()):
-                    end = i + len(phrase)
-                    if end > len(tokens) or tokens[i + 1 : end - 1] != list(phrase[1:-1]):
-                        continue
-                    word, last = tokens[end - 1], phrase[-1]
-                    if word == last or (len(last) >= PREFIX_LETTERS and word.startswith(last)):
-                        return True
-        return False
+        return bool(self.named(tokens))
+
+    def named(self, tokens: list[str]) -> set[str]:
+        """The labels of the phrases that `tokens` (a normalised message's words) contain."""
+        found: set[str] = set()
+        exact, prefixes, starts, by_first = self.exact, self.prefixes, self.starts, self.by_first
+        count = len(tokens)
+        for i, token in enumerate(tokens):
+            labels = exact.get(token)
+            if labels is not None:
+                found.update(labels)
+            if starts and token.startswith(starts):
+                for length in self.prefix_lengths:
+                    if length > len(token):
+                        break
+                    labels = prefixes.get(token[:length])
+                    if labels is not None:
+                        found.update(labels)
+            for phrase, label in by_first.get(token, ()):
+                end = i + len(phrase)
+                if label in found or end > count or tokens[i + 1 : end - 1] != list(phrase[1:-1]):
+                    continue
+                word, last = tokens[end - 1], phrase[-1]
+                if word == last or (len(last) >= PREFIX_LETTERS and word.startswith(last)):
+                    found.add(label)
+        return found
 
 
 MAX_TALK_WORDS = 5  # longer messages are small talk only as one of the examples
@@ -114,7 +138,7 @@ class Signals:
             if unless
         )
         # (kind, its phrases, its "!" phrases) in the order they are tried, per language order
-        self._indexes: dict[tuple[str, ...], tuple[tuple[str, Phrases, Phrases], ...]] = {}
+        self._indexes: dict[tuple[str, ...], tuple[tuple[str, ...], Phrases]] = {}
 
     def talk(self, message: str) -> str | None:
         """The small-talk item `message` is an example of, if any: the example itself, or a
@@ -145,30 +169,35 @@ class Signals:
         normalized = normalize(question)
         if not normalized:
             return None
-        texts = (normalized.split(), rewrite(normalized).split())
         order = tuple(sorted(langs, key=lambda code: code != BASE_LANG))
-        kinds = self._indexes.get(order)
-        if kinds is None:
-            kinds = self._indexes[order] = self._index(order)
-        for kind, words, unless in kinds:
-            if any(words.names(tokens) for tokens in texts) and not any(
-                unless.names(tokens) for tokens in texts
-            ):
+        index = self._indexes.get(order)
+        if index is None:
+            index = self._indexes[order] = self._index(order)
+        kinds, phrases = index
+        rewritten = rewrite(normalized)
+        named = phrases.named(normalized.split())
+        if rewritten != normalized:
+            named |= phrases.named(rewritten.split())
+        if not named:
+            return None
+        for kind in kinds:
+            if kind in named and "!" + kind not in named:
                 return kind
         return None
 
-    def _index(self, order: tuple[str, ...]) -> tuple[tuple[str, Phrases, Phrases], ...]:
-        """Each kind's phrases in the languages of `order`, kinds in the order they are tried
-        (first seen in the base language, then in the others)."""
-        kinds: dict[str, tuple[_Phrases, _Phrases]] = {}
+    def _index(self, order: tuple[str, ...]) -> tuple[tuple[str, ...], Phrases]:
+        """The kinds in the order they are tried (first seen in the base language, then in
+        the others), and every kind's phrases in the languages of `order` in one index,
+        labelled with the kind ("!" and the kind for its "!" phrases)."""
+        kinds: dict[str, None] = {}
+        phrases: list[tuple[str, ...]] = []
+        labels: list[str] = []
         for lang in order:
             for kind, (words, unless) in self._signals.get(lang, {}).items():
-                merged = kinds.setdefault(kind, ([], []))
-                merged[0].extend(words)
-                merged[1].extend(unless)
-        return tuple(
-            (kind, Phrases(words), Phrases(unless)) for kind, (words, unless) in kinds.items()
-        )
+                kinds[kind] = None
+                phrases += words + unless
+                labels += [kind] * len(words) + ["!" + kind] * len(unless)
+        return tuple(kinds), Phrases(phrases, labels)
 
 
 def _prepare(
