@@ -20,6 +20,7 @@ from bot.text import normalize, squeeze_repeats
 
 _MARKERS = {"es": "ñ¿¡", "pt": "ãõ", "fr": "èêëîôûœ"}
 _WORD = re.compile(r"[^\W\d_]+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
 class LanguageDetector:
@@ -80,17 +81,20 @@ class LanguageDetector:
         if ignore is not None:
             own = Counter(normalize(ignore[1]).split())
         sample = text[:500]
-        letters = [ch for ch in sample if ch.isalpha()]
-        if not letters:
-            return None
-        cyrillic = 0 if sample.isascii() else sum(1 for ch in letters if _is_cyrillic(ch))
-        if cyrillic * 2 > len(letters):
-            return "ru" if "ru" in self.languages else None
-        lowered = sample.lower()
         scores = {lang: 0.0 for lang in self.languages if lang != "ru"}
-        for lang, marks in _MARKERS.items():
-            if lang in scores and any(mark in lowered for mark in marks):
-                scores[lang] += 1.5
+        if sample.isascii():  # the common case: no Cyrillic, no marker letters to look for
+            if _ASCII_LETTER.search(sample) is None:
+                return None
+        else:
+            letters = [ch for ch in sample if ch.isalpha()]
+            if not letters:
+                return None
+            if sum(1 for ch in letters if _is_cyrillic(ch)) * 2 > len(letters):
+                return "ru" if "ru" in self.languages else None
+            lowered = sample.lower()
+            for lang, marks in _MARKERS.items():
+                if lang in scores and any(mark in lowered for mark in marks):
+                    scores[lang] += 1.5
         words = _WORD.findall(normalize(sample))
         if ignore is None:
             langs_of = self._langs_of
