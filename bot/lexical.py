@@ -300,6 +300,21 @@ class LexicalIndex:
             return overlaps
         return [(scale * g * inverse[d] / (b2 + qw * inverse[d]), d) for d, g in matched.items()]
 
+    def _word_votes(
+        self, mapped: dict[str, float], crowded: list[str], query_weight: float
+    ) -> list[float]:
+        """How much the question's words point at each label (index: label + 1, so refusals
+        first): each word's share per label, weighted by the word's part of the question.
+        A list, not a dict: ~30% less time (numpy's calls cost more than these ~70 adds)."""
+        votes = [0.0] * (len(self.entry_ids) + 1)
+        for target, similarity in mapped.items():
+            if target in crowded:
+                continue
+            gain = self.weight(target) * similarity / query_weight
+            for label, share in self._votes[target].items():
+                votes[label + 1] += gain * share
+        return votes
+
     def finish(
         self,
         normalized: str,
@@ -310,13 +325,7 @@ class LexicalIndex:
         overlaps: list[tuple[float, int]],
     ) -> Ranking:
         """Blend the shortlisted word overlaps with string similarity and the word votes."""
-        votes: dict[int, float] = {}
-        for target, similarity in mapped.items():
-            if target in crowded:
-                continue
-            gain = self.weight(target) * similarity / query_weight
-            for label, share in self._votes[target].items():
-                votes[label] = votes.get(label, 0.0) + gain * share
+        votes = self._word_votes(mapped, crowded, query_weight)
 
         best_entry: dict[int, float] = {}
         refusal = 0.0
@@ -346,9 +355,9 @@ class LexicalIndex:
                 entry = -label - 2
                 negative[entry] = max(negative.get(entry, 0.0), score)
         v = self.t.vote_weight
-        best_entry = {e: (1 - v) * score + v * votes.get(e, 0.0) for e, score in best_entry.items()}
+        best_entry = {e: (1 - v) * score + v * votes[e + 1] for e, score in best_entry.items()}
         if refusal:
-            refusal = (1 - v) * refusal + v * votes.get(OUT_OF_SCOPE, 0.0)
+            refusal = (1 - v) * refusal + v * votes[OUT_OF_SCOPE + 1]
         for entry, score in negative.items():
             if entry in best_entry and score >= best_entry[entry]:
                 # A must-not-match example fits better than any of the entry's own questions.
@@ -541,7 +550,10 @@ class _LargeIndex:
         every = np.concatenate(arrays)
         # bincount adds each document's gains in the order the words were visited, from 0.0:
         # bit for bit the Python loop's sums.
-        totals = np.bincount(every, np.repeat(np.array(gains), lengths), minlength=self.size)
+        # No minlength: the totals end at the highest document found, and a language's
+        # documents are numbered together (the base language's first), so an English question
+        # adds up ~2,000 totals rather than all ~11,000.
+        totals = np.bincount(every, np.repeat(np.array(gains), lengths))
         # Every gain is positive (a word's weight times its similarity), so the documents
         # found are exactly those with a nonzero total, in ascending order.
         ids = np.flatnonzero(totals > 0)
