@@ -23,7 +23,6 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -39,12 +38,11 @@ _SHORTLIST = 50
 _CANDIDATES = 1000
 _VECTOR_FROM = 4000  # postings a question touches before the numpy path pays off
 _LARGE_DOCS = 20_000  # documents from which numpy (when installed) scores word overlaps
-_MERGED_MAX = 200_000  # (word, languages) postings kept merged
 # What LexicalIndex._build computes: the part that bot.cache keeps on disk. Not the builder's
 # per-phrasing records (`_Doc`): answering reads only the flat columns built from them, and
 # unpickling ~9,500 small objects was an eighth of `helpbot ask`'s start-up. Nor what the
 # per-language postings already say: the postings over every language (a word's documents in
-# each language, merged when first asked for) and each document's words (only read for very
+# each language, read one language after another) and each document's words (only read for very
 # common words, which the shipped guide has none of) were a third of unpickling the index.
 INDEX_STATE = (
     "entry_ids",
@@ -110,8 +108,6 @@ class LexicalIndex:
         # A knowledge base from bot.cache carries its index (see `keep`).
         state = knowledge.prepared.get(self._state_key())
         vars(self).update(_Builder(knowledge, t).state() if state is None else state)
-        self._merged: dict[tuple[str, frozenset[str]], array[int]] = {}
-        self._every_lang = frozenset(self._postings_by_lang)
         self._stems_of: list[frozenset[str]] | None = None
         self._step_words = _step_words(knowledge)
         self.large = _LargeIndex.build(self) if len(self._labels) >= _LARGE_DOCS else None
@@ -185,18 +181,17 @@ class LexicalIndex:
             return None, 0.0
         return found[0], found[1] / 100
 
-    def postings_in(self, token: str, langs: frozenset[str] | None) -> array[int]:
-        """The documents of `langs` (None: every language) that have `token`, in id order."""
-        key = (token, self._every_lang if langs is None else langs)
-        found = self._merged.get(key)
-        if found is None:
-            # Merged once per (word, languages) and kept: a question names few languages.
-            tables = self._postings_by_lang
-            parts = [tables[lang][token] for lang in key[1] if token in tables.get(lang, {})]
-            found = parts[0] if len(parts) == 1 else array("I", sorted(chain(*parts)))
-            if len(self._merged) < _MERGED_MAX:
-                self._merged[key] = found
-        return found
+    def postings_in(self, token: str, langs: frozenset[str] | None) -> list[array[int]]:
+        """The documents of `langs` (None: every language) that have `token`: one array per
+        language, in ascending id order one after the other. A language's phrasings are
+        numbered together, in the order of `_postings_by_lang`, so the parts need no merge
+        and nothing is kept per (word, languages): a kept merge (and its numpy copy) per
+        word and language set grew a long-running bot by up to ~27 MB."""
+        return [
+            table[token]
+            for lang, table in self._postings_by_lang.items()
+            if token in table and (langs is None or lang in langs)
+        ]
 
     def _stems(self) -> list[frozenset[str]]:
         """Each document's words, rebuilt from the postings the first time a question has a
@@ -268,8 +263,9 @@ class LexicalIndex:
             if target in crowded:
                 continue
             gain = self.weight(target) * similarity
-            for doc_id in self.postings_in(target, allowed):
-                matched[doc_id] = get(doc_id, 0.0) + gain
+            for part in self.postings_in(target, allowed):
+                for doc_id in part:
+                    matched[doc_id] = get(doc_id, 0.0) + gain
         if crowded:
             stems_of = self._stems()
             if len(matched) > _CANDIDATES:
@@ -497,7 +493,6 @@ class _LargeIndex:
         # shipped guide's ~4,300 it wins for every question (p50 110 against 320 us for the
         # tuning questions), on large bases only past _VECTOR_FROM postings.
         self.vector_from = _VECTOR_FROM if self.size >= _LARGE_DOCS else 0
-        self.arrays: dict[tuple[str, frozenset[str] | None], Any] = {}
         self.members: dict[str, Any] = {}
 
     @classmethod
@@ -510,20 +505,12 @@ class _LargeIndex:
             return None
         return cls(numpy, index)
 
-    def postings(self, m: LexicalIndex, token: str, allowed: frozenset[str] | None) -> Any:
-        key = (token, allowed)
-        found = self.arrays.get(key)
-        if found is None:
-            found = self.np.array(m.postings_in(token, allowed), dtype=self.np.int64)
-            if len(self.arrays) < _MERGED_MAX:
-                self.arrays[key] = found
-        return found
-
     def member(self, m: LexicalIndex, token: str) -> Any:
         found = self.members.get(token)
         if found is None:
             found = self.np.zeros(self.size, dtype=bool)
-            found[m.postings_in(token, None)] = True
+            for part in m.postings_in(token, None):
+                found[self.np.asarray(part)] = True
             self.members[token] = found
         return found
 
@@ -542,12 +529,14 @@ class _LargeIndex:
         for target, similarity in mapped.items():
             if target in crowded:
                 continue
-            arrays.append(self.postings(m, target, allowed))
-            gains.append(m.weight(target) * similarity)
+            gain = m.weight(target) * similarity
+            for part in m.postings_in(target, allowed):
+                arrays.append(part)
+                gains.append(gain)
         lengths = [len(a) for a in arrays]
         if not sum(lengths):
             return m.finish(normalized, mapped, crowded, query_weight, exact_weight, [])
-        every = np.concatenate(arrays)
+        every = np.concatenate(arrays)  # numpy reads the arrays' 4-byte ids in place
         # bincount adds each document's gains in the order the words were visited, from 0.0:
         # bit for bit the Python loop's sums.
         # No minlength: the totals end at the highest document found, and a language's

@@ -3,6 +3,7 @@ that a one-shot `helpbot ask` uses: same entries, same scores, same order, same 
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,26 @@ def test_very_common_words_rank_alike_on_both_paths(knowledge: Knowledge) -> Non
             for w in plain._read_words(plain.rewrite(normalize(question)))[0]
         )
     assert crowded > 50  # the crowded branch was taken, often
+
+
+def test_postings_by_language_follow_one_another_in_id_order(knowledge: Knowledge) -> None:
+    """`postings_in` hands out each language's postings one after the other, unmerged: that
+    is the sorted merge only because a language's phrasings are numbered together, in the
+    order of `_postings_by_lang`. Any language set, any word: strictly ascending."""
+    index = LexicalIndex(knowledge, Matcher(knowledge, semantic=False).t)
+    langs = list(index._postings_by_lang)
+    assert len(langs) == 5
+    subsets = [None, frozenset(langs), frozenset({"en"}), frozenset({"ru", "en"})]
+    subsets += [frozenset({"pt", "es", "en"}), frozenset({"fr", "es"})]
+    words = {word for table in index._postings_by_lang.values() for word in table}
+    for langs_wanted in subsets:
+        for word in words:
+            ids = [i for part in index.postings_in(word, langs_wanted) for i in part]
+            assert all(a < b for a, b in pairwise(ids)), (word, langs_wanted)
+            every = [
+                i
+                for lang, table in index._postings_by_lang.items()
+                if langs_wanted is None or lang in langs_wanted
+                for i in table.get(word, ())
+            ]
+            assert ids == sorted(every)
