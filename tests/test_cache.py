@@ -131,3 +131,44 @@ def test_the_engine_tables_are_cached_with_the_index(folder: Path, tmp_path: Pat
     assert Signals(fresh)._talk == Signals(cached)._talk
     assert Words(fresh).tables == Words(cached).tables
     assert set(FollowUps(fresh).phrases) == set(FollowUps(cached).phrases)
+
+
+def test_a_bot_reads_an_index_a_child_process_built(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apart=True` (the platform bots): on a miss a child process builds and writes the
+    cache, and this process only reads it (its heap is not fragmented by the build)."""
+    expected = answers(load_knowledge(folder))
+    built_here: list[Path] = []
+    real_build = cache._build
+    monkeypatch.setattr(cache, "_build", lambda root: built_here.append(root) or real_build(root))
+    loaded = cache.load_knowledge_cached(folder, apart=True)
+    assert built_here == []
+    assert only_file(tmp_path).exists()
+    assert "language_words" in loaded.prepared
+    assert answers(loaded) == expected
+
+
+def test_a_child_that_cannot_write_the_cache_leaves_the_build_here(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("HELPBOT_CACHE", str(blocker / "cache"))
+    built_here: list[Path] = []
+    real_build = cache._build
+    monkeypatch.setattr(cache, "_build", lambda root: built_here.append(root) or real_build(root))
+    assert answers(cache.load_knowledge_cached(folder, apart=True)) == answers(
+        load_knowledge(folder)
+    )
+    assert built_here == [folder]
+
+
+def test_a_broken_guide_built_apart_still_reports_its_problems(folder: Path) -> None:
+    from bot.knowledge import KnowledgeError
+
+    guide = folder / "en" / "guide.yaml"
+    guide.write_text(guide.read_text(encoding="utf-8") + "\n  - [unclosed\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as raised:
+        cache.load_knowledge_cached(folder, apart=True)
+    assert any("guide.yaml" in str(problem) for problem in raised.value.problems)
