@@ -99,12 +99,25 @@ def test_a_file_for_another_key_is_not_used(folder: Path, tmp_path: Path) -> Non
     assert cache.read(file, "0" * 64) is None
 
 
-def test_an_unwritable_cache_folder_only_costs_time(
-    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def block_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the cache at a folder that cannot be made (its parent is a file)."""
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
     monkeypatch.setenv("HELPBOT_CACHE", str(blocker / "cache"))
+
+
+def builds_here(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The knowledge folders this process builds an index of from now on (in order)."""
+    built: list[Path] = []
+    real_build = cache._build
+    monkeypatch.setattr(cache, "_build", lambda root: built.append(root) or real_build(root))
+    return built
+
+
+def test_an_unwritable_cache_folder_only_costs_time(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    block_the_cache(tmp_path, monkeypatch)
     assert answers(cache.load_knowledge_cached(folder)) == answers(
         cache.load_knowledge_cached(folder)
     )
@@ -139,9 +152,7 @@ def test_a_bot_reads_an_index_a_child_process_built(
     """`apart=True` (the platform bots): on a miss a child process builds and writes the
     cache, and this process only reads it (its heap is not fragmented by the build)."""
     expected = answers(load_knowledge(folder))
-    built_here: list[Path] = []
-    real_build = cache._build
-    monkeypatch.setattr(cache, "_build", lambda root: built_here.append(root) or real_build(root))
+    built_here = builds_here(monkeypatch)
     loaded = cache.load_knowledge_cached(folder, apart=True)
     assert built_here == []
     assert only_file(tmp_path).exists()
@@ -152,12 +163,8 @@ def test_a_bot_reads_an_index_a_child_process_built(
 def test_a_child_that_cannot_write_the_cache_leaves_the_build_here(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    blocker = tmp_path / "file-not-folder"
-    blocker.write_text("x")
-    monkeypatch.setenv("HELPBOT_CACHE", str(blocker / "cache"))
-    built_here: list[Path] = []
-    real_build = cache._build
-    monkeypatch.setattr(cache, "_build", lambda root: built_here.append(root) or real_build(root))
+    block_the_cache(tmp_path, monkeypatch)
+    built_here = builds_here(monkeypatch)
     assert answers(cache.load_knowledge_cached(folder, apart=True)) == answers(
         load_knowledge(folder)
     )
