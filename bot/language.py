@@ -117,7 +117,7 @@ class LanguageDetector:
             for lang, counts in tables:
                 # dict.get, not counts[word]: a Counter's miss runs Python code (__missing__).
                 count = counts.get(word) or counts.get(squeezed) or 0
-                if ignore is not None and lang == ignore[0]:
+                if lang == ignore[0]:
                     count -= own[word]
                 if count > 0:
                     scores[lang] += 1.0

@@ -541,7 +541,7 @@ class _LargeIndex:
         # bit for bit the Python loop's sums.
         # No minlength: the totals end at the highest document found, and a language's
         # documents are numbered together (the base language's first), so an English question
-        # adds up ~2,000 totals rather than all ~11,000.
+        # adds up ~4,000 totals rather than all ~11,000.
         totals = np.bincount(every, np.repeat(np.array(gains), lengths))
         # Every gain is positive (a word's weight times its similarity), so the documents
         # found are exactly those with a nonzero total, in ascending order.

@@ -137,7 +137,8 @@ class Signals:
             for kind, (_, unless) in by_kind.items()
             if unless
         )
-        # (kind, its phrases, its "!" phrases) in the order they are tried, per language order
+        # Per language order: the kinds in the order they are tried, and all their phrases
+        # in one index labelled by kind (see `_index`).
         self._indexes: dict[tuple[str, ...], tuple[tuple[str, ...], Phrases]] = {}
 
     def talk(self, message: str) -> str | None:
