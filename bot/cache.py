@@ -108,13 +108,25 @@ def load_knowledge_cached(path: str | Path | None = None, apart: bool = False) -
     cached = read(file, key)
     if cached is not None:
         return cached
-    if apart and _build_in_child(root):
+    if apart and _writable(file.parent) and _build_in_child(root):
         cached = read(file, key)
         if cached is not None:
             return cached
     knowledge = _build(root)
     write(file, key, knowledge)
     return knowledge
+
+
+def _writable(folder: Path) -> bool:
+    """Whether the cache folder exists (made if need be) and this user may write in it: a
+    child build that cannot write its result (a read-only home in a container) would cost
+    every start ~1.5 s for nothing."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        log.info("index cache: cannot make %s: %s", folder, error)
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _build_in_child(root: Path) -> bool:

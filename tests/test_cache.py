@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,15 +162,35 @@ def test_a_bot_reads_an_index_a_child_process_built(
     assert answers(loaded) == expected
 
 
-def test_a_child_that_cannot_write_the_cache_leaves_the_build_here(
+def test_a_cache_that_cannot_be_written_leaves_the_build_here(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No child process is started for a cache it could not write (a read-only home)."""
     block_the_cache(tmp_path, monkeypatch)
     built_here = builds_here(monkeypatch)
+    monkeypatch.setattr(cache, "_build_in_child", lambda root: pytest.fail("child started"))
     assert answers(cache.load_knowledge_cached(folder, apart=True)) == answers(
         load_knowledge(folder)
     )
     assert built_here == [folder]
+
+
+def test_a_child_that_fails_leaves_the_build_here(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child that exits without writing (here: the cache switched off in it only)."""
+    built_here = builds_here(monkeypatch)
+    real_run = subprocess.run
+
+    def run_without_cache(command: list[str], **options: Any) -> Any:
+        return real_run(command, env={**os.environ, "HELPBOT_INDEX_CACHE": "0"}, **options)
+
+    monkeypatch.setattr(subprocess, "run", run_without_cache)
+    assert answers(cache.load_knowledge_cached(folder, apart=True)) == answers(
+        load_knowledge(folder)
+    )
+    assert built_here == [folder]
+    assert only_file(tmp_path).exists()  # written here instead
 
 
 def test_a_broken_guide_built_apart_still_reports_its_problems(folder: Path) -> None:
