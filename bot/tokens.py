@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from bot.logs import add_secret
 
@@ -22,6 +24,24 @@ def add_token_option(parser: argparse.ArgumentParser, env_var: str) -> None:
         metavar="PATH",
         help=f"read the bot token from this file (default: ${env_var})",
     )
+    # Refused with an explanation that does not repeat the value: argparse would otherwise take
+    # `--token X` as an abbreviation of --token-file and print the token in its error.
+    parser.add_argument(
+        "--token", action=_RefuseToken, env_var=env_var, metavar="TOKEN", help=argparse.SUPPRESS
+    )
+
+
+class _RefuseToken(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, env_var: str, **kwargs: Any):
+        self.env_var = env_var
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        parser.error(
+            "--token would show the bot token to everyone who can list processes; set "
+            f"${self.env_var}, or put it in a file only the bot can read and pass "
+            "--token-file PATH"
+        )
 
 
 def load_token(command: str, env_var: str, token_file: str | None, how_to_get: str) -> str | None:

@@ -64,3 +64,21 @@ def test_ttl_must_be_positive(ttl):
 def test_unknown_lang_is_refused_with_the_choices(command):
     out = helpbot(*command, "--lang", "xx")
     assert out.returncode == 2 and "en, es, fr, pt, ru" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "platform, env_var", [("telegram", "TELEGRAM_BOT_TOKEN"), ("discord", "DISCORD_BOT_TOKEN")]
+)
+@pytest.mark.parametrize("given", [["--token", "123:SECRET-abc"], ["--token=123:SECRET-abc"]])
+def test_a_token_on_the_command_line_is_refused_without_repeating_it(
+    platform: str, env_var: str, given: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse took `--token X` for --token-file and printed the token in its error."""
+    from bot.cli import _adapters, build_parser
+
+    with pytest.raises(SystemExit) as exited:
+        build_parser(_adapters(), report=False).parse_args([platform, *given])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "SECRET" not in err
+    assert env_var in err and "--token-file" in err
