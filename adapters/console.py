@@ -107,7 +107,10 @@ class ConsoleAdapter(Adapter):
             help="who you are, so a later run with the same --db resumes your walkthrough (default: your login name)",
         )
         parser.add_argument(
-            "--lang", default=None, help="answer in this language, like /language (default: English)"
+            "--lang",
+            default=None,
+            help="answer in this language, like /language (default: the language you write in; "
+            "English until that is clear)",
         )
 
     def __init__(

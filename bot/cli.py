@@ -211,7 +211,7 @@ def build_parser(adapters: dict[str, Any], *, report: bool = True) -> argparse.A
             "--metrics-host",
             default="127.0.0.1",
             metavar="ADDRESS",
-            help="address for --metrics-port (default: 127.0.0.1; 0.0.0.0 in a container)",
+            help="address for --metrics-port (default: 127.0.0.1; the Docker image passes 0.0.0.0)",
         )
         adapter_parser.add_argument(
             "--log-format",

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import html
 import io
+import os
 import re
 import sqlite3
 import sys
@@ -32,6 +33,7 @@ from bot.sessions import StoreUnavailable, UnknownStore
 
 SCHEMA = "helpbot-report/1"
 QUESTION_KINDS = ("answer", "did_you_mean", "fallback")
+UNANSWERED_SOURCES = ("did_you_mean", "fallback", "unhelpful")
 OTHER_KINDS = ("smalltalk", "command", "walkthrough", "feedback", "handoff")
 GROUP_SIMILARITY = 80  # rapidfuzz token_sort_ratio at or above which two questions are one group
 TOP_GROUPS = 20
@@ -104,7 +106,8 @@ def group_questions(
             {
                 "count": sum(sources.values()),
                 "lang": sorted(lang_counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0],
-                "sources": dict(sorted(sources.items())),
+                # Every key, 0 included: a fixed shape for whoever reads the JSON.
+                "sources": {source: sources[source] for source in UNANSWERED_SOURCES},
                 "questions": [
                     {"text": text, "count": sum(per_text[text].values())}
                     for text in members[leader]
@@ -558,7 +561,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PATH",
         help="SQLite file the bot writes to, sqlite:///PATH, or the bots' redis://host:port/db "
-        "(default: $HELPBOT_DB or the user data folder)",
+        "(default: $HELPBOT_STORE, else $HELPBOT_DB or the user data folder, as the bots)",
     )
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -579,7 +582,9 @@ def run(args: argparse.Namespace, knowledge: Knowledge | None) -> int:
     except ValueError as error:
         print(f"helpbot report: --since {error}", file=sys.stderr)
         return 2
-    db: str | None = args.db
+    # The bots' own order (bot.cli._open_store_or_report): the option, $HELPBOT_STORE, then
+    # $HELPBOT_DB or the user data folder (open_event_log's default).
+    db: str | None = args.db or os.environ.get("HELPBOT_STORE", "").strip() or None
     redis = db is not None and db.startswith(("redis://", "rediss://"))
     if db is not None and "://" in db and not redis:
         scheme, _, rest = db.partition("://")

@@ -121,8 +121,8 @@ def test_unanswered_questions_are_grouped_with_a_suggestion_and_yaml(
         (1, ["where is my parcel"]),
     ]
     etsy, cuanto, gone, parcel = groups
-    assert etsy["sources"] == {"fallback": 2}
-    assert gone["sources"] == {"unhelpful": 1}
+    assert etsy["sources"] == {"did_you_mean": 0, "fallback": 2, "unhelpful": 0}
+    assert gone["sources"] == {"did_you_mean": 0, "fallback": 0, "unhelpful": 1}
     assert cuanto["lang"] == "es" and cuanto["suggested_entry"] == "processing_time"
     assert gone["suggested_entry"] == "processing_time"
     assert parcel["suggested_entry"] is None
@@ -148,7 +148,7 @@ def test_grouping_is_by_similarity_not_by_identity() -> None:
         (4, 3, "en"),
         (1, 1, "en"),
     ]
-    assert groups[0]["sources"] == {"did_you_mean": 1, "fallback": 3}
+    assert groups[0]["sources"] == {"did_you_mean": 1, "fallback": 3, "unhelpful": 0}
 
 
 def test_entries_hits_and_helpful_rate(report: dict[str, Any]) -> None:
@@ -285,6 +285,23 @@ def test_store_url_and_plain_text(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "1 x  'ou est mon colis'" in out
     assert "  fr                  1       0.0%           0.0%     100.0%" in out
+
+
+def test_the_store_comes_from_the_environment_as_for_the_bots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$HELPBOT_STORE first, then $HELPBOT_DB: the file a bot started the same way writes."""
+    store, db = tmp_path / "store.sqlite3", tmp_path / "db.sqlite3"
+    _write_events(store, [Event("fallback", "discord", "en", question="from the store")])
+    _write_events(db, [Event("fallback", "discord", "en", question="from the db")])
+    monkeypatch.setenv("HELPBOT_DB", str(db))
+    monkeypatch.setenv("HELPBOT_STORE", f"sqlite://{store}")
+    assert main(["report"]) == 0
+    out = capsys.readouterr().out
+    assert "'from the store'" in out and "'from the db'" not in out
+    monkeypatch.delenv("HELPBOT_STORE")
+    assert main(["report"]) == 0
+    assert "'from the db'" in capsys.readouterr().out
 
 
 def test_missing_matplotlib_names_the_extra(
