@@ -450,25 +450,34 @@ class DiscordAdapter(Adapter):
         """The command as `Engine.command_specs(lang)` describes it (cached per language)."""
         key = lang or "en"
         if key not in self._specs:
-            self._specs[key] = {s.name: s for s in self.engine.command_specs(key)}
+            self._specs[key] = {s.name: s for s in self.engine.command_specs(key, admin=True)}
         return self._specs[key].get(command)
 
     def build_commands(self) -> list["app_commands.Command[Any, ..., None]"]:
+        """Every command; the operators' ones (/stats, /reload) only when `--admins` names a
+        Discord user, registered for servers only and hidden from members without the
+        Administrator permission (a server can grant them to others under Server Settings >
+        Integrations; a DM has no permissions to hide them by). Whoever runs one, the engine
+        answers only the `--admins`."""
+        import discord
         from discord import app_commands
 
+        operators = any(admin.startswith(f"{PLATFORM}:") for admin in self.engine.admins)
         commands: list[Any] = []
-        for spec in self.engine.command_specs("en"):
-            if spec.admin:
-                continue
-            commands.append(
-                app_commands.Command(
-                    name=spec.name,
-                    description=app_commands.locale_str(
-                        clip(spec.description, MAX_DESCRIPTION), kind="command", command=spec.name
-                    ),
-                    callback=self.slash_callback(spec),
-                )
+        for spec in self.engine.command_specs("en", admin=operators):
+            command: Any = app_commands.Command(
+                name=spec.name,
+                description=app_commands.locale_str(
+                    clip(spec.description, MAX_DESCRIPTION), kind="command", command=spec.name
+                ),
+                callback=self.slash_callback(spec),
             )
+            if spec.admin:
+                command.default_permissions = discord.Permissions.none()
+                command.allowed_contexts = app_commands.AppCommandContext(
+                    guild=True, dm_channel=False, private_channel=False
+                )
+            commands.append(command)
         return commands
 
     def slash_callback(self, spec: CommandSpec) -> Any:

@@ -865,8 +865,12 @@ class FakeDiscord:
             id=str(self.next_id()),
             application_id=str(self.app_id),
             version=str(self.next_id()),
-            default_member_permissions=data.get("default_member_permissions"),
-        )
+            # A bit set, sent as a number by discord.py and returned as a string by Discord.
+            default_member_permissions=(
+                None if data.get("default_member_permissions") is None
+                else str(data["default_member_permissions"])
+            ),
+        )  # fmt: skip
         if scope is not None:
             command["guild_id"] = str(scope)
         return command

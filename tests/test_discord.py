@@ -175,6 +175,36 @@ async def test_sync_global_or_not_at_all(
         await bot.stop()
 
 
+async def test_operators_get_stats_and_reload_as_server_admin_commands(
+    fake: FakeDiscord, kb: Knowledge
+) -> None:
+    """/stats and /reload exist on Discord when --admins names a Discord user: registered for
+    servers only, hidden from members without Administrator ("0"), answered for the --admins
+    only (anyone a server lets run them gets the unknown-command reply)."""
+    bot = await start(fake, Engine(kb, MemoryStore(), admins=frozenset({f"discord:{ALICE.id}"})))
+    try:
+        commands = {c["name"]: c for c in fake.commands[fake.guild_id]}
+        for name in ("stats", "reload"):
+            assert commands[name]["default_member_permissions"] == "0"
+            assert commands[name]["contexts"] == [0]
+        assert commands["ask"]["default_member_permissions"] is None
+        assert commands["ask"]["contexts"] == [0, 1, 2]
+
+        stats = await fake.slash("stats", ALICE)
+        await stats.wait()
+        assert "Last 24 hours" in md_all(stats)
+        refused = await fake.slash("stats", BOB)
+        await refused.wait()
+        assert md(kb.ui("unknown_command", command="stats")) in md_all(refused)
+    finally:
+        await bot.stop()
+
+
+def md_all(exchange: Any) -> str:
+    """Everything the bot said in an exchange: the callback's message and any follow-ups."""
+    return "\n".join(str(m.get("content", "")) for m in exchange.sent)
+
+
 async def test_descriptions_are_localised_for_every_other_language(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
