@@ -287,7 +287,7 @@ class Supervisor:
     """The parent of `helpbot telegram --workers N`: starts N copies of the same command as
     worker processes (HELPBOT_WORKER=0..N-1, the webhook secret handed over in the
     environment so all of them check the same one), forwards SIGTERM/SIGINT to them and waits
-    for them to finish their updates. A worker that dies is started again (Telegram sends
+    for them to finish their updates, and passes SIGHUP on (each worker reloads the knowledge). A worker that dies is started again (Telegram sends
     what it had not confirmed again, to whichever worker takes the connection); one that
     exits with a settings error (status 2), or keeps dying at start-up, stops them all."""
 
@@ -316,11 +316,21 @@ class Supervisor:
                 with suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGTERM)
 
+    def _reload(self, signum: int, frame: object) -> None:
+        """SIGHUP (`systemctl reload`): every worker reloads and checks the knowledge itself."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with suppress(ProcessLookupError):
+                    proc.send_signal(signum)
+
     def run(self) -> int:
         previous = {
             signum: signal.signal(signum, self._signalled)
             for signum in (signal.SIGTERM, signal.SIGINT)
         }
+        hup = getattr(signal, "SIGHUP", None)  # not on Windows
+        if hup is not None:
+            previous[hup] = signal.signal(hup, self._reload)
         status = 0
         quick_deaths = 0
         try:

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -21,7 +22,7 @@ from adapters import telegram as tg
 from bot.cli import main
 from bot.engine import Engine
 from bot.events import Event, RedisEventLog
-from bot.knowledge import Knowledge
+from bot.knowledge import Knowledge, default_path
 from bot.sessions import open_store
 from tests import redis_server as redis_fixtures
 from tests.fake_discord import FakeDiscord, Member
@@ -339,8 +340,11 @@ class Workers:
     """`helpbot telegram --workers N` as a real process tree, fed by the fake's webhook
     delivery."""
 
-    def __init__(self, tmp_path: Path, fake: FakeTelegram, store: str, workers: int) -> None:
+    def __init__(
+        self, tmp_path: Path, fake: FakeTelegram, store: str, workers: int, *extra: str
+    ) -> None:
         self.tmp_path, self.fake, self.store, self.workers = tmp_path, fake, store, workers
+        self.extra = extra
         self.port, self.metrics = free_port(), free_ports(workers)
         while self.metrics <= self.port < self.metrics + workers:
             self.metrics = free_ports(workers)
@@ -353,7 +357,7 @@ class Workers:
             sys.executable, "-m", "bot", "telegram", "--base-url", self.fake.base_url,
             "--store", self.store, "--webhook-url", "https://bot.example.com/hook",
             "--port", str(self.port), "--workers", str(self.workers),
-            "--metrics-port", str(self.metrics),
+            "--metrics-port", str(self.metrics), *self.extra,
             env=_env(self.tmp_path, self.fake), stderr=self.log.open("wb"),
         )  # fmt: skip
         for i in range(self.workers):
@@ -423,6 +427,26 @@ async def test_two_webhook_workers_share_walkthroughs_through_redis(
         counts = [await workers.handled(i) for i in range(2)]
         assert sum(counts) == 3 * len(WALK)
         assert all(c > 0 for c in counts), f"one worker took every update: {counts}"
+
+
+async def test_sighup_to_the_parent_reloads_every_worker(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """`systemctl reload` signals the parent: it stays up and each worker reloads (the parent
+    used to die of the SIGHUP and leave its workers running without it)."""
+    folder = tmp_path / "knowledge"
+    shutil.copytree(default_path(), folder)
+    quick = str(ROOT / "tests" / "questions" / "tuning" / "en.yaml")
+    extra = ("--knowledge", str(folder), "--reload-sets", quick)
+    async with FakeTelegram() as fake, Workers(
+        tmp_path, fake, redis_server.url, 2, *extra
+    ) as workers:
+        before = workers.children()
+        assert workers.process is not None
+        workers.process.send_signal(signal.SIGHUP)
+        await until(lambda: workers.log.read_text().count("knowledge reloaded") == 2, timeout=90)
+        assert workers.process.returncode is None
+        assert workers.children() == before
 
 
 async def test_kill_9_of_a_webhook_worker_mid_flood_loses_no_update(
