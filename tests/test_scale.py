@@ -438,9 +438,10 @@ async def test_sighup_to_the_parent_reloads_every_worker(
     shutil.copytree(default_path(), folder)
     quick = str(ROOT / "tests" / "questions" / "tuning" / "en.yaml")
     extra = ("--knowledge", str(folder), "--reload-sets", quick)
-    async with FakeTelegram() as fake, Workers(
-        tmp_path, fake, redis_server.url, 2, *extra
-    ) as workers:
+    async with (
+        FakeTelegram() as fake,
+        Workers(tmp_path, fake, redis_server.url, 2, *extra) as workers,
+    ):
         before = workers.children()
         assert workers.process is not None
         workers.process.send_signal(signal.SIGHUP)
