@@ -287,6 +287,8 @@ def _load_pack(
     names = (*FILES, UI_FILE)
     _check_file_names(folder, names, is_base, problems)
     raw = {name: _read(folder / name, problems) for name in names}
+    if is_base:
+        _check_empty_files(folder, raw, problems)
     checkers = {name: Checker(folder / name, problems, is_base) for name in names}
     parsed = {
         name: checkers[name].struct(raw[name], cls, "", 1)
@@ -373,6 +375,27 @@ def _check_file_names(
         if path.suffix in (".yaml", ".yml") and path.name not in names:
             problems.append(
                 Problem(path, None, f"unexpected file (expected {', '.join(sorted(names))})")
+            )
+
+
+_NEEDED_FOR = {
+    "guide.yaml": "its entries",
+    "walkthrough.yaml": "the walkthrough",
+    "ui.yaml": "every interface string",
+}
+
+
+def _check_empty_files(folder: Path, raw: dict[str, Any], problems: list[Problem]) -> None:
+    """A required file of the base language that holds nothing (empty, or only comments) is
+    a problem of its own: read as absent it passed `validate` (ui.yaml) or was blamed on
+    another file (walkthrough.yaml), and the bot then failed on the missing strings."""
+    from bot.schema import REQUIRED_FILES
+
+    for name in REQUIRED_FILES:
+        file = folder / name
+        if raw[name] is None and file.is_file() and all(p.file != str(file) for p in problems):
+            problems.append(
+                Problem(file, None, f"empty: the base language needs {_NEEDED_FOR[name]}")
             )
 
 

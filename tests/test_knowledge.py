@@ -149,6 +149,20 @@ def test_missing_ui_string_and_dangling_walkthrough_entry(tmp_path):
     assert any("walkthrough.yaml:" in p and "'step_reasons' does not exist" in p for p in problems)
 
 
+@pytest.mark.parametrize("name", ["guide.yaml", "walkthrough.yaml", "ui.yaml"])
+@pytest.mark.parametrize("content", ["", "# only a comment\n"])
+def test_an_empty_required_file_is_named(tmp_path, name, content):
+    """An empty ui.yaml passed validate and the bot then crashed on a missing string; an
+    empty walkthrough.yaml was blamed on guide.yaml."""
+    kb = _copy(tmp_path)
+    (kb / "en" / name).write_text(content)
+    assert _problems(kb) == [f"{kb / 'en' / name}: empty: the base language needs " + {
+        "guide.yaml": "its entries",
+        "walkthrough.yaml": "the walkthrough",
+        "ui.yaml": "every interface string",
+    }[name]]  # fmt: skip
+
+
 def test_no_question_duplicated_across_entries_in_shipped_guide(knowledge):
     owner: dict[str, str] = {}
     for entry in knowledge.base.entries.values():
