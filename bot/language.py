@@ -135,11 +135,12 @@ def _clear_winner(scores: dict[str, float], margin: float) -> str | None:
 
 
 def _walkthrough_words(knowledge: Knowledge) -> set[str]:
-    """The one-word phrases of every language's ui.yaml `words_*` lists, normalised."""
+    """The one-word phrases of every language's ui.yaml `words_*` lists, normalised. Not
+    `words_polite`: "merci", "gracias", "por favor" do say which language someone writes."""
     found: set[str] = set()
     for pack in knowledge.packs.values():
         for key, text in pack.ui.items():
-            if key.startswith("words_"):
+            if key.startswith("words_") and key != "words_polite":
                 found.update(w for w in (normalize(p) for p in text.split(",")) if " " not in w)
     return found - {""}
 

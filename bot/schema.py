@@ -171,7 +171,8 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts(
         *(
             f"words_{name}"
-            for name in "next back repeat cancel done more stop continue restart walkthrough steps".split()
+            for name in """next back repeat cancel done more stop wait continue restart
+            walkthrough steps polite""".split()
         ),
         *(
             f"words_followup_{name}" for name in "next done where back".split()

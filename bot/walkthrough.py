@@ -9,6 +9,7 @@ renders replies with buttons); `Words` says which move a typed word means, in an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -119,12 +120,14 @@ WORD_KINDS = (
     "cancel",
     "done",
     "more",
-    "stop",
+    "stop",  # "not yet", "no": at a check, stop here and sort it out first
+    "wait",  # "wait", "hold on": stay where you are, in any mode
     "continue",
     "restart",
     "walkthrough",  # "walk me through it", "let's do it": start one, or show where you are
     "steps",  # "skip the checks": from the checklist straight to step 1
 )
+_POLITE_MAX_WORDS = 10  # longer messages are questions, not a move with polite words around
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 # What each kind of word does in each mode, first kind that applies wins.
 MOVES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -132,6 +135,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("restart", "restart"),
         ("walkthrough", "repeat"),
         ("steps", "steps"),
+        ("wait", "pause"),
         ("stop", "stop"),
         ("done", "done"),
         ("next", "done"),
@@ -150,6 +154,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("back", "back"),
         ("repeat", "repeat"),
         ("cancel", "cancel"),
+        ("wait", "pause"),
         ("stop", "pause"),
     ),
     STEPS: (
@@ -163,6 +168,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("repeat", "repeat"),
         ("more", "repeat"),
         ("cancel", "cancel"),
+        ("wait", "pause"),
         ("stop", "pause"),
     ),
 }
@@ -211,6 +217,22 @@ class Words:
             for word in table[kind]
             if " " not in word
         )
+        # "please", "now", "can you", "por favor": words around a walkthrough word that do
+        # not change it ("next please", "please cancel", "can you repeat"), any language
+        polite = sorted(
+            {
+                normalize(w)
+                for lang in knowledge.languages
+                for w in knowledge.ui("words_polite", lang).split(",")
+            }
+            - {""},
+            key=lambda phrase: (-len(phrase), phrase),
+        )
+        self._polite = (
+            re.compile("(?<!\\S)(?:" + "|".join(map(re.escape, polite)) + ")(?!\\S)")
+            if polite
+            else None
+        )
         self._walkthrough_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
         )
@@ -231,9 +253,15 @@ class Words:
             table = self.tables.get(code)
             if table:
                 found.append(frozenset(kind for kind, words in table.items() if said in words))
+        if any(found):
+            return tuple(found)
         first, _, rest = said.partition(" ")
-        if rest and first in self._fillers and not any(found):
+        if rest and first in self._fillers:
             return self.kinds(rest, lang)  # "ok, let's do it", "yes next", "ok cancel"
+        if self._polite is not None and said.count(" ") < _POLITE_MAX_WORDS:
+            plain = " ".join(self._polite.sub(" ", said).split())
+            if plain and plain != said:
+                return self.kinds(plain, lang)  # "next please", "can you repeat that"
         return tuple(found)
 
     def move(self, mode: str, text: str, lang: str) -> str | None:
@@ -257,7 +285,7 @@ class Words:
     def is_no(self, text: str, lang: str) -> bool:
         """ "no", "nope", "not now" (the walkthrough's words for stopping and cancelling, and the
         "no" small talk's examples, in any language)."""
-        return self._says(text, lang, {"stop", "cancel", "no"})
+        return self._says(text, lang, {"stop", "wait", "cancel", "no"})
 
     def corrected(self, text: str) -> str | None:
         """The one-word walkthrough word `text` is a typo of ("nxet", "cancle", "bakc": one

@@ -149,6 +149,50 @@ async def test_wait_on_a_step_keeps_the_place_and_stop_cancels(person):
     assert "cancelled" in person.text().lower()
 
 
+async def test_wait_on_a_check_keeps_the_place_and_not_yet_stops(person):
+    """ "wait" or "hold on" at a check ended the walkthrough ("sort that out first"), which
+    only "not yet" / "no" mean there."""
+    await person.say("/walkthrough")
+    for typed in ("wait", "hold on", "one sec please"):
+        await person.say(typed)
+        assert "still on **check 1 of 4**" in person.text(), (typed, person.text())
+    await person.say("not yet")
+    assert "sort that out first" in person.text()
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("next please", "(3/5)"),
+        ("please next", "(3/5)"),
+        ("next, please!", "(3/5)"),
+        ("ok next pls", "(3/5)"),
+        ("can you go back", "(1/5)"),
+        ("repeat that please", "(2/5)"),
+        ("cancel it now please", "cancelled"),
+        ("i want to stop", "cancelled"),
+        ("siguiente por favor", "(3/5)"),
+        ("дальше пожалуйста", "(3/5)"),
+        ("annuler s'il vous plaît", "annulé"),
+    ],
+)
+async def test_polite_words_around_a_walkthrough_word_do_not_hide_it(person, typed, expected):
+    """ "next please" showed the entry about the last step's red button, "cancel please" got
+    the fallback: only the bare word (or "ok" before it) was understood."""
+    await person.say("/walkthrough")
+    await person.say("skip the checks")
+    await person.say("next")
+    await person.say(typed)
+    assert expected in person.text(), person.text()
+
+
+async def test_a_polite_question_mid_walkthrough_is_still_a_question(person):
+    await person.say("/walkthrough")
+    await person.say("skip the checks")
+    await person.say("please tell me how long it takes")
+    assert "24 hours" in person.text() and "still on **step 1 of 5**" in person.text()
+
+
 async def test_skip_is_no_yes_to_shall_we(person):
     await person.say("next")  # "Shall we start one?"
     await person.say("skip")
