@@ -308,9 +308,10 @@ class Handoffs:
         """Count fallbacks in a row, and offer a person at the second one."""
         message, key = turn.message, turn.message.session_key
         if turn.kind == "fallback":
-            if self.memory.fallback(key, FALLBACKS_BEFORE_OFFER):
-                if self.desk is not None:
-                    await self.record(message.platform, turn.lang, "offered")
+            # Without a team, nothing: the fallback already points to the platform's support,
+            # and "I can't pass this on to a person" answers a request nobody made.
+            if self.memory.fallback(key, FALLBACKS_BEFORE_OFFER) and self.desk is not None:
+                await self.record(message.platform, turn.lang, "offered")
                 return [self.offer(turn)]
         elif turn.kind is not None or turn.entry is not None or turn.walk.moves:
             self.memory.answered(key)  # anything answered starts the count again

@@ -98,6 +98,17 @@ async def test_second_fallback_in_a_row_offers_and_an_answer_resets_the_count(
     person.button("Talk to a person", replies)
 
 
+async def test_without_a_team_a_second_fallback_adds_nothing(engine: Engine) -> None:
+    """No "I can't pass this conversation on to a person" that nobody asked for: the fallback
+    already points to customer support. Asked for, it is still said."""
+    person = Person(engine)
+    await person.say("purple elephants dance")
+    assert len(await person.say("banana bread recipe")) == 1
+    assert len(await person.say("my cat plays piano")) == 1
+    unavailable = await person.say("/human")
+    assert "can't pass this conversation on" in unavailable[0].text
+
+
 async def test_thumbs_down_offers_a_person_only_with_a_team(engine: Engine) -> None:
     person = Person(engine)
     await person.say("how long does deletion take")
