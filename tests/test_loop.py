@@ -104,7 +104,7 @@ def test_scripted_chat_then_report_shows_exactly_what_happened(tmp_path: Path) -
     assert cake["count"] == 2 and cake["questions"] == [
         {"text": "how do i bake a chocolate cake", "count": 2}
     ]
-    assert cake["sources"] == {"fallback": 2}
+    assert cake["sources"] == {"did_you_mean": 0, "fallback": 2, "unhelpful": 0}
     rated = groups["how long will the deletion take"]
     assert rated["count"] == 1 and rated["sources"]["unhelpful"] == 1
     assert len(report["unanswered"]) == 2
