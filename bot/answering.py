@@ -135,6 +135,8 @@ class Answering:
         ("" for a bare walkthrough word, which is never read as a question)."""
         last = self.last_entry
         assert last is not None
+        if kind == "more":  # "tell me more", "why?" after an answer: say honestly there is no more
+            return self.nothing_more(last)
         order = sequence(self.k.walkthrough(self.lang))
         index = order.index(last) if last in order else None
         step = {"done": 1, "next": 1, "back": -1, "where": 0}[kind]
@@ -154,6 +156,16 @@ class Answering:
             self.last_entry = None
             return [Reply(self.k.walkthrough(self.lang).done, self.walk.start_row())]
         return self.show_entry(order[target])
+
+    def nothing_more(self, last: str) -> list[Reply]:
+        """The guide has nothing beyond the answer just given: say so, and offer the topics
+        next to it (its related entries, else the fallback's), not the same answer again."""
+        entry = self.k.entry(last, self.lang)
+        related = entry.related[:3] or tuple(
+            i for i in self.k.pack(self.lang).fallback_topics if i != last
+        )
+        text = self.ui("followup_more", title=escape(entry.title))
+        return [Reply(text, self.topic_rows(related) + self.walk.start_row())]
 
     def beyond_the_order(self, text: str, last: str) -> list[Reply]:
         """ "Now what?" after an entry that is no step or check (the overview, the processing

@@ -138,6 +138,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts("checklist_item", "step_header", placeholders=("number", "total", "title")),
     **_texts("where_check", "where_step", placeholders=("number", "total")),
     **_texts("still_here", placeholders=("where",)),
+    **_texts("followup_more", placeholders=("title",)),
     **_texts("expired", placeholders=("hours",)),
     **_texts("unknown_command", placeholders=("command",)),
     **_texts("feedback_thanks", "feedback_sorry"),

@@ -81,6 +81,8 @@ class Turn(Answering):
         word = self.engine.words.navigation(text, self.lang)
         if word is not None and self.engine.matcher.signals.talk(text) is not None:
             word = None  # a greeting that is also some language's "huh?" is a greeting here
+        if word == "more" and self.last_entry is None:
+            word = None  # "why?", "explain" out of the blue: read as what they say
         if word is not None:  # "next" right after the answer about step 1 means step 2
             if self.last_entry is None:
                 return self.offer_walkthrough("no_walkthrough")

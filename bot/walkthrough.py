@@ -323,9 +323,10 @@ class Words:
         return self.navigation(text, lang) is not None
 
     def navigation(self, text: str, lang: str) -> str | None:
-        """Which of "next", "back" or "repeat" `text` is (most relevant language first)."""
+        """Which of "next", "back", "repeat" or "more" `text` is (most relevant language
+        first)."""
         for kinds in self.kinds(text, lang):
-            for kind in ("next", "back", "repeat"):
+            for kind in ("next", "back", "repeat", "more"):
                 if kind in kinds:
                     return kind
         return None
@@ -347,7 +348,7 @@ def _talk_examples(knowledge: Knowledge, lang: str, item: str) -> frozenset[str]
 FOLLOWUP_KINDS = ("done", "next", "back", "where")
 FOLLOWUP_AS_WORD = {"done": "done", "next": "next", "back": "back", "where": "repeat"}
 # A walkthrough word typed outside a walkthrough, read as a follow-up to the last answer.
-WORD_AS_FOLLOWUP = {"next": "next", "back": "back", "repeat": "where"}
+WORD_AS_FOLLOWUP = {"next": "next", "back": "back", "repeat": "where", "more": "more"}
 
 
 class FollowUps:

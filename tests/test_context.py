@@ -170,6 +170,38 @@ async def test_walkthrough_words_after_an_answered_step_move_from_it(person: Per
     assert person.text().startswith("**Paso 5"), person.text()
 
 
+@pytest.mark.parametrize("typed", ["more", "tell me more", "tell me more please", "why?"])
+async def test_tell_me_more_after_an_answer_says_that_is_all_and_offers_the_nearby_topics(
+    person: Person, knowledge: Knowledge, typed: str
+) -> None:
+    """ "more" after an answer got "Goodbye, and good luck!" (the sentence model) or the
+    fallback: the guide has no more on it, so say so and offer what is next to it."""
+    await person.say("how long does deletion take")
+    answer = person.text()
+    await person.say(typed)
+    title = knowledge.entry("processing_time").title
+    assert person.text().startswith(f"**{title}**: that's all"), person.text()
+    assert answer not in person.text() and "Goodbye" not in person.text()
+    for related in knowledge.entry("processing_time").related[:3]:
+        person.button(knowledge.entry(related).title)
+
+
+async def test_tell_me_more_about_something_else_answers_it(person: Person) -> None:
+    await person.say("how long does deletion take")
+    await person.say("tell me more about the wallet")
+    assert "wallet" in person.text().lower() and "that's all" not in person.text()
+
+
+async def test_where_am_i_in_and_out_of_a_walkthrough(person: Person) -> None:
+    """ "where am i" on a check answered with the entry about step 1."""
+    await person.say("where am i")
+    assert "not in a walkthrough" in person.text()
+    await person.say("/walkthrough")
+    await person.say("done")
+    await person.say("where am i")
+    assert "check 2 of 4" in person.text() and "Step 1" not in person.text()
+
+
 async def test_a_walkthrough_word_after_an_answer_outside_the_steps_offers_them(
     person: Person,
 ) -> None:
