@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional
 
-from bot.adapter import Adapter, AdapterExit, clip
+from bot.adapter import Adapter, AdapterExit, clip, env_setting
 from bot.commands import CommandSpec, OptionSpec
 from bot.engine import Engine
 from bot.handoff import Summary
@@ -159,11 +159,6 @@ def snowflake(value: str) -> int:
     return int(text)
 
 
-def _env_id(name: str) -> int | None:
-    value = os.environ.get(name, "").strip()
-    return snowflake(value) if value else None
-
-
 # -- the adapter ------------------------------------------------------------------------------
 
 
@@ -266,10 +261,12 @@ class DiscordAdapter(Adapter):
         self.support_channel = (
             support_channel
             or getattr(a, "support_channel", None)
-            or _env_id("DISCORD_SUPPORT_CHANNEL")
+            or env_setting("DISCORD_SUPPORT_CHANNEL", snowflake)
         )
         self.support_role = (
-            support_role or getattr(a, "support_role", None) or _env_id("DISCORD_SUPPORT_ROLE")
+            support_role
+            or getattr(a, "support_role", None)
+            or env_setting("DISCORD_SUPPORT_ROLE", snowflake)
         )
         self.desk: DiscordDesk | None = None
         sync = sync or getattr(a, "sync", None) or ("global", ())

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from bot.adapter import Adapter, AdapterExit
+from bot.adapter import Adapter, AdapterExit, env_setting
 from bot.commands import REGISTRY
 from bot.engine import Engine
 from bot.handoff import Summary
@@ -452,8 +452,8 @@ class TelegramAdapter(Adapter):
         )
         parser.add_argument(
             "--support-chat",
-            type=int,
-            default=_env_int("TELEGRAM_SUPPORT_CHAT"),
+            type=chat_id,
+            default=None,
             metavar="CHAT_ID",
             help="hand conversations to people: the id of a supergroup with Topics enabled where the bot is an admin allowed to manage topics (default: $TELEGRAM_SUPPORT_CHAT; none: the bot says it cannot pass conversations on)",
         )
@@ -476,7 +476,11 @@ class TelegramAdapter(Adapter):
     ) -> None:
         super().__init__(engine, args)
         a = self.args
-        self.support_chat = support_chat or getattr(a, "support_chat", None)
+        self.support_chat = (
+            support_chat
+            or getattr(a, "support_chat", None)
+            or env_setting("TELEGRAM_SUPPORT_CHAT", chat_id)
+        )
         self.desk: TelegramDesk | None = None
         self.token = token
         self.base_url = base_url or getattr(a, "base_url", None) or DEFAULT_BASE_URL
@@ -1249,12 +1253,14 @@ def _plain_pieces(text: str) -> list[str]:
     return pieces or [" "]
 
 
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name, "").strip()
+def chat_id(value: str) -> int:
+    """A Telegram chat id (a supergroup's is negative: -100...)."""
     try:
-        return int(value) if value else None
+        return int(value.strip())
     except ValueError:
-        return None
+        raise ValueError(
+            f"expected a chat id, a number like -1001234567890, not {value!r}"
+        ) from None
 
 
 def to_html(markup: str) -> str:

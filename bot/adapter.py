@@ -55,11 +55,12 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from bot.actions import MAX_PAYLOAD_BYTES
 from bot.adapter_metrics import WalkthroughGauge, serve_metrics
@@ -84,6 +85,23 @@ class AdapterExit(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+_T = TypeVar("_T")
+
+
+def env_setting(name: str, convert: Callable[[str], _T]) -> _T | None:
+    """The setting in environment variable `name` (None when unset or blank), converted;
+    AdapterExit(2) naming the variable when it does not convert, rather than a traceback or
+    a setting silently dropped (from an adapter's `__init__` or `start()`: both are
+    reported)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return convert(value)
+    except (ValueError, argparse.ArgumentTypeError) as error:
+        raise AdapterExit(2, f"${name}: {error}") from None
 
 
 def clip(text: str, limit: int) -> str:

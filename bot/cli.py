@@ -71,6 +71,9 @@ def _missing_extra(name: str, adapter: Any) -> str | None:
     return None
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def build_parser(adapters: dict[str, Any], *, report: bool = True) -> argparse.ArgumentParser:
     """The whole command line. `report=False` leaves the `report` subcommand's own options out
     (they need `bot.report`, ~80 ms of imports): for a command line that runs another command."""
@@ -86,7 +89,7 @@ def build_parser(adapters: dict[str, Any], *, report: bool = True) -> argparse.A
     common.add_argument(
         "--log-level",
         default=argparse.SUPPRESS,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        choices=LOG_LEVELS,
         type=str.upper,
         help="how much to log to standard error (default: WARNING, or $HELPBOT_LOG_LEVEL)",
     )
@@ -322,8 +325,14 @@ def _main(argv: list[str] | None) -> int:
     # subparser and so undo an option given before the subcommand.
     args.knowledge = getattr(args, "knowledge", None)
     args.log_level = (
-        getattr(args, "log_level", None) or os.environ.get("HELPBOT_LOG_LEVEL", "WARNING").upper()
+        getattr(args, "log_level", None)
+        or os.environ.get("HELPBOT_LOG_LEVEL", "").strip().upper()
+        or "WARNING"
     )
+    if args.log_level not in LOG_LEVELS:
+        parser.error(
+            f"$HELPBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {args.log_level!r}"
+        )
     from bot.logs import setup_logging
 
     setup_logging(args.log_level, getattr(args, "log_format", "text"))
@@ -380,6 +389,7 @@ def _run_platform(
     if missing is not None:
         print(missing, file=sys.stderr)
         return EXIT_USAGE
+    from bot.adapter import AdapterExit
     from bot.engine import Engine
 
     admins = args.admins
@@ -409,7 +419,13 @@ def _run_platform(
     try:
         if isinstance(adapter, ModuleType):
             return int(adapter.run(args, engine) or 0)
-        return int(adapter(engine, args).serve_until_signal())
+        try:
+            running = adapter(engine, args)
+        except AdapterExit as refused:  # a setting it cannot use, e.g. from the environment
+            if refused.message:
+                print(f"helpbot {args.command}: {refused.message}", file=sys.stderr)
+            return refused.status
+        return int(running.serve_until_signal())
     except KeyboardInterrupt:
         return 130
 

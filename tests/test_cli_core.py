@@ -82,3 +82,42 @@ def test_a_token_on_the_command_line_is_refused_without_repeating_it(
     err = capsys.readouterr().err
     assert "SECRET" not in err
     assert env_var in err and "--token-file" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "said"),
+    [
+        ("telegram", "TELEGRAM_SUPPORT_CHAT", "support-team", "expected a chat id"),
+        ("discord", "DISCORD_SUPPORT_CHANNEL", "#support", "expected a Discord id"),
+        ("discord", "DISCORD_SUPPORT_ROLE", "12", "expected a Discord id"),
+        ("ask", "HELPBOT_LOG_LEVEL", "loud", "must be one of DEBUG, INFO, WARNING, ERROR"),
+    ],
+)
+def test_a_bad_setting_from_the_environment_is_named_not_a_traceback(
+    command: str, variable: str, value: str, said: str, tmp_path: Path
+) -> None:
+    """A bad $TELEGRAM_SUPPORT_CHAT was dropped silently (no handoff, no word), a bad
+    $DISCORD_SUPPORT_* or $HELPBOT_LOG_LEVEL ended in a traceback."""
+    import os
+
+    # Nothing may reach the network: a loopback port nobody listens on, if it tried.
+    where = {
+        "telegram": ["--base-url", "http://127.0.0.1:9/bot"],
+        "discord": ["--api-base", "http://127.0.0.1:9/api"],
+        "ask": [],
+    }[command]
+    args = [command, *where, *(["--db", ":memory:"] if command != "ask" else ["how long"])]
+    env = {
+        **os.environ,
+        variable: value,
+        "TELEGRAM_BOT_TOKEN": "1:x",
+        "DISCORD_BOT_TOKEN": "x",
+        "HELPBOT_CACHE": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"${variable}" in done.stderr and said in done.stderr
+    assert "Traceback" not in done.stderr
