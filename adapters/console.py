@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
+import re
 import sys
 import threading
 from typing import TextIO
@@ -44,6 +46,13 @@ def to_ansi(markup: str) -> str:
         else:
             out.append(span.text)
     return "".join(out)
+
+
+# Terminal escape sequences that reach a line when the terminal does not edit it (arrow keys
+# without readline, pasted colour codes): CSI, OSC and two-character escapes. Not text.
+_TERMINAL_CODES = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])"
+)
 
 
 class ConsoleChat:
@@ -171,18 +180,32 @@ class ConsoleAdapter(Adapter):
             line = await self.lines.get()
             if line is None or self.stopped:
                 return
-            line = line.rstrip("\r\n")
+            line = _TERMINAL_CODES.sub("", line.rstrip("\r\n"))
             if not self.interactive and line.strip():
                 print(f"you> {line}", file=self.stdout)
             if line.strip().lower() in QUIT_WORDS:
                 return
             if line.strip():
-                await self.chat.send(line)
+                try:
+                    await self.chat.send(line)
+                except BrokenPipeError:  # `helpbot chat | head`: the reader left, so do we
+                    _drop_stdout()
+                    return
 
     async def stop(self) -> None:
         self.stopped = True
         self.lines.put_nowait(None)
-        print(file=self.stdout)
+        try:
+            print(file=self.stdout)
+        except BrokenPipeError:
+            _drop_stdout()
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device, so nothing (nor the interpreter's final
+    flush) writes to a pipe whose reader has gone."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 # What a person types to leave a terminal program; only the console has such a thing.

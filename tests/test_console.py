@@ -179,3 +179,27 @@ def test_a_missing_platform_library_names_the_extra_to_install(tmp_path):
         assert "Traceback" not in run.stderr
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and f"pip install '.[{extra}]'" in lines[0], run.stderr
+
+
+def test_terminal_escape_codes_are_not_read_as_text():
+    """Colour codes pasted into a line (or arrow keys without readline) were read as words:
+    the question was answered in French."""
+    out = chat("\x1b[31mhow long does it take\x1b[0m\n\x1b[Ahow long\n").stdout
+    assert out.count("How long does deletion take?") == 2, out
+    assert "\x1b" not in out.replace("\x1b[1m", "").replace("\x1b[0m", "")
+
+
+def test_a_reader_that_leaves_early_ends_the_chat_quietly():
+    """`helpbot chat | head -1` logged 'stopped: BrokenPipeError' and exited 1."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--db", ":memory:"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+    )  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"how long\n" * 50)
+    process.stdin.close()
+    process.stdout.readline()
+    process.stdout.close()  # the reader leaves, as `head -1` does
+    assert process.wait(timeout=60) == 0
+    assert process.stderr is not None
+    assert b"BrokenPipe" not in process.stderr.read()
