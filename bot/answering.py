@@ -50,6 +50,10 @@ class Answering:
         self._asking: str | None = None
         # The follow-up phrase the message says, once found (see `said_followup`).
         self.followup: tuple[str | None, str] | None = None
+        # Whether this message answered an entry (kept with it, see ContextMemory), and whether
+        # `last_entry` was the answer to the message before this one.
+        self.answered_entry = False
+        self.last_just_answered = False
         self.feedback = engine.feedback
         # What the anonymous event for this message says (see bot.turn_events).
         self.kind: Kind | None = None
@@ -275,6 +279,7 @@ class Answering:
         if in_walkthrough:
             return Reply(text)
         self.last_entry = entry_id
+        self.answered_entry = True
         rows = self.topic_rows(entry.related[:3])
         if rows:
             text += f"\n\n{self.ui('see_also')}"

@@ -285,13 +285,16 @@ class Engine(StaffSide, LazyParts):
             replies.append(Reply(self.knowledge.ui("expired", lang, hours=hours)))
         turn = Turn(self, message, session, lang, text_lang)
         turn.last_entry, turn.followup, turn.asked = last_entry, followup, asked
+        turn.last_just_answered = last_entry is not None and self.context.just_answered(key)
         routed = await self.handoffs.route(turn)  # an open handoff takes their messages
         if routed is not None:
             return replies + routed
         self.handoffs.heard(turn)
         replies += await turn.run()
         asking = turn.asking
-        self.context.remember(key, ASKED + asking if asking else turn.last_entry, now)
+        self.context.remember(
+            key, ASKED + asking if asking else turn.last_entry, now, just=turn.answered_entry
+        )
         for later in turn.later:
             replies += await later()
         replies += await self.handoffs.after(turn)

@@ -27,6 +27,8 @@ class ContextMemory:
 
     def __init__(self) -> None:
         self._kept: OrderedDict[str, tuple[str, float]] = OrderedDict()  # key -> (entry, when)
+        # keys whose kept entry was answered by their last message (not carried past others)
+        self._just: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -39,16 +41,25 @@ class ContextMemory:
             return None
         return kept[0]
 
-    def remember(self, key: str, entry_id: str | None, now: float) -> None:
-        """Keep `entry_id` for this person (None forgets); drops the expired and the oldest."""
+    def just_answered(self, key: str) -> bool:
+        """Whether the kept entry is the answer to this person's last message ("yes" to the
+        overview's offer counts only then, not after a "thanks" in between)."""
+        return key in self._just
+
+    def remember(self, key: str, entry_id: str | None, now: float, just: bool = False) -> None:
+        """Keep `entry_id` for this person (None forgets), `just` answered or carried on;
+        drops the expired and the oldest."""
         self._kept.pop(key, None)
+        self._just.discard(key)
         if entry_id is None:
             return
         self._kept[key] = (entry_id, now)
+        if just:
+            self._just.add(key)
         while len(self._kept) > CONTEXT_MAX or (
             self._kept and now - next(iter(self._kept.values()))[1] > CONTEXT_TTL
         ):
-            self._kept.popitem(last=False)
+            self._just.discard(self._kept.popitem(last=False)[0])
 
 
 class AlternativesMemory:

@@ -76,7 +76,11 @@ class Turn(Answering):
         if self.engine.words.skips_checks(text, self.lang):
             return self.walk.start_at_steps()
         # "yes" to the overview's "type walkthrough and I'll guide you"
-        if self.last_entry in self.walk.offered_after and self.engine.words.is_yes(text, self.lang):
+        if (
+            self.last_just_answered
+            and self.last_entry in self.walk.offered_after
+            and self.engine.words.is_yes(text, self.lang)
+        ):
             return self.walk.start()
         word = self.engine.words.navigation(text, self.lang)
         if word is not None and self.engine.matcher.signals.talk(text) is not None:

@@ -234,6 +234,15 @@ async def test_yes_after_the_overview_starts_the_walkthrough(person: Person) -> 
     await person.say("how long does deletion take")  # no invitation: "yes" is small talk
     await person.say("yes")
     assert "check 1 of 4" not in person.text()
+    # The invitation holds until the next message only: not after "thanks" and "bye".
+    await person.say("how do I delete my account")
+    await person.say("thanks")
+    await person.say("bye")
+    await person.say("yes")
+    assert "check 1 of 4" not in person.text()
+    await person.say("how do I delete my account")
+    await person.say("sure")
+    assert "check 1 of 4" in person.text()
 
 
 @pytest.mark.parametrize(
