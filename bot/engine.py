@@ -254,7 +254,13 @@ class Engine(StaffSide, LazyParts):
         (from the ranking the answer was made from), so a 👎 can offer them."""
         matcher = self.matcher
         ranking = matcher.rank(text, matcher.languages(lang, (text_lang,)))
-        self._alternatives.remember_runners_up(token, ranking.entries, answered, matcher.t.offer)
+        self._alternatives.remember_runners_up(
+            token,
+            ranking.entries,
+            answered,
+            matcher.t.offer,
+            otherwise=self.knowledge.pack(lang).fallback_topics,
+        )
 
     def alternatives(self, token: str) -> tuple[str, ...] | None:
         """The runners-up kept for `token` that the served knowledge still has."""

@@ -80,12 +80,16 @@ class AlternativesMemory:
         ranked: tuple[tuple[str, float], ...],
         answered: str | None,
         floor: float,
+        otherwise: tuple[str, ...] = (),
     ) -> None:
         """Keep the best three entries of an answer's ranking besides the one it answered with
-        (those scoring at least `floor`, `Thresholds.offer`). Taken from the ranking the answer
-        was made from: ranking the question again with completions of its last word
-        (`Matcher.search`) cost as much as answering it."""
+        (those scoring at least `floor`, `Thresholds.offer`), else `otherwise` (the fallback's
+        topics) without it: a 👎 must not offer the answer it was given. Taken from the
+        ranking the answer was made from: ranking the question again with completions of its
+        last word (`Matcher.search`) cost as much as answering it."""
         runners_up = tuple(e for e, score in ranked if e != answered and score >= floor)
+        if not runners_up:
+            runners_up = tuple(e for e in otherwise if e != answered)
         self.remember(token, runners_up[:3])
 
     def get(self, token: str) -> tuple[str, ...] | None:

@@ -238,6 +238,22 @@ async def test_runners_up_come_from_the_answers_ranking_and_the_question_is_not_
     assert searched == []
 
 
+async def test_a_thumbs_down_never_offers_the_answer_it_was_given() -> None:
+    """With no runners-up ("how long"), the fallback's topics were offered, the answered one
+    among them."""
+    engine = _engine()
+    question = "how long"
+    answered = engine.matcher.match(question, "en").entry_id
+    assert answered in engine.knowledge.pack("en").fallback_topics
+    ranking = engine.matcher.rank(question, {"en"})
+    assert not [i for i, score in ranking.entries if i != answered and score >= 0.2]
+    answer = (await _say(engine, question))[0]
+    sorry = await _press(engine, answer, "👎 Not helpful")
+    offered = [decode(b.payload) for b in sorry[0].all_buttons()]
+    ids = [p.action.entry for p in offered if p is not None and p.action.tag == "a"]  # type: ignore[attr-defined]
+    assert ids and answered not in ids
+
+
 async def test_rating_payload_fits_and_survives_a_restart(tmp_path: Path) -> None:
     """The token is in the payload, so a 👎 pressed after a restart still counts (the
     runners-up were in memory only: the fallback topics are offered instead)."""
