@@ -198,10 +198,12 @@ class Answering:
         if not self.engine.matcher.readable(text):
             replies = [Reply(self.ui("fallback_empty"))]
         else:
+            # "how do i delete it? and how long does it take?": both, mid-walkthrough too
+            # (where the message was already read whole, to see if it asks about the next step)
+            several = self.engine.matcher.each_question(text, self.lang, (self.text_lang,))
+            if several:
+                return self.answers(text, several, position)
             if answer is None:
-                several = self.engine.matcher.each_question(text, self.lang, (self.text_lang,))
-                if several:  # "how do i delete it? and how long does it take?": both
-                    return self.answers(text, several, position)
                 answer = self.engine.read(text, self.lang, self.text_lang)
             if (
                 position is None

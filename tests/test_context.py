@@ -393,6 +393,17 @@ async def test_a_message_asking_several_questions_gets_each_answer(
     assert not any("👍" in b.label for r in person.last for row in r.buttons for b in row)
 
 
+async def test_several_questions_mid_walkthrough_get_each_answer_and_keep_the_place(
+    person: Person,
+) -> None:
+    """Mid-walkthrough only the first was answered."""
+    await to_step_one(person)
+    await person.say("how long does it take? can I reopen it?")
+    texts = [reply.text for reply in person.last]
+    assert "How long does deletion take" in texts[0] and "reopen" in texts[1], texts
+    assert "still on **step 1 of 5**" in texts[-1]
+
+
 @pytest.mark.parametrize(
     "message",
     ["hi, how long does it take?", "how long does it take? is it fast?", "how long does it take"],
