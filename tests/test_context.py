@@ -393,6 +393,16 @@ async def test_a_message_asking_several_questions_gets_each_answer(
     assert not any("👍" in b.label for r in person.last for row in r.buttons for b in row)
 
 
+@pytest.mark.parametrize(
+    "said", ["I already did all of that", "all done", "ya está hecho", "déjà fait", "уже сделал"]
+)
+async def test_already_done_at_a_check_moves_on(person: Person, said: str) -> None:
+    """ "I already did all of that" at a check was answered as the processing time."""
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert await position(person) == ("checklist", "history"), person.text()
+
+
 async def test_several_questions_mid_walkthrough_get_each_answer_and_keep_the_place(
     person: Person,
 ) -> None:
