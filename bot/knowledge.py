@@ -508,6 +508,23 @@ def _scan_unparsable(file: Path, syntax_line: int | None) -> list[Problem]:
     return found
 
 
+def _question_lines(guide: YDict, entry_id: str) -> dict[str, int]:
+    """Each question of entry `entry_id` and the line it is written on."""
+    items = guide.get("entries")
+    for raw in items if isinstance(items, list) else []:
+        if isinstance(raw, dict) and raw.get("id") == entry_id:
+            questions = raw.get("questions")
+            if not isinstance(questions, list):
+                return {}
+            found: dict[str, int] = {}
+            for index, question in enumerate(questions):
+                line = line_of(questions, index)
+                if isinstance(question, str) and line is not None:
+                    found.setdefault(question, line)
+            return found
+    return {}
+
+
 def _item_line(guide: YDict, kind: str, item_id: str) -> int | None:
     key = {"entry": "entries", "refusal": "refusals"}[kind]
     items = guide.get(key)
@@ -568,26 +585,35 @@ def _cross_checks(
     """The same question may not point at two entries, nor be both asked and refused (an
     out-of-scope or refusal example, a must-not-match example, a smalltalk example)."""
     owner: dict[str, str] = {}
+    first_line: dict[str, int | None] = {}
     for entry in entries.values():
+        lines = _question_lines(guide, entry.id)
         for question in entry.questions:
             key = normalize(question)
+            line = lines.get(question) or _item_line(guide, "entry", entry.id)
             if key in owner and owner[key] != entry.id:
+                there = first_line.get(key)
                 problems.append(
                     Problem(
                         file,
-                        _item_line(guide, "entry", entry.id),
-                        f"entry '{entry.id}': question '{question}' is also a question of '{owner[key]}'",
+                        line,
+                        f"entry '{entry.id}': question '{question}' is also a question of "
+                        f"'{owner[key]}'" + (f" (line {there})" if there else ""),
                     )
                 )
             owner.setdefault(key, entry.id)
+            first_line.setdefault(key, line)
     for checker in checkers:
         for where, line, example in checker.examples:
-            if normalize(example) in owner:
+            key = normalize(example)
+            if key in owner:
+                there = first_line.get(key)
                 problems.append(
                     Problem(
                         checker.file,
                         line,
-                        f"{where}: '{example}' is also a question of '{owner[normalize(example)]}'",
+                        f"{where}: '{example}' is also a question of '{owner[key]}'"
+                        + (f" ({file.name} line {there})" if there else ""),
                     )
                 )
 

@@ -125,7 +125,15 @@ def test_same_question_under_two_entries_is_an_error(tmp_path, knowledge):
     guide.write_text(
         text[: at + len(marker)] + f"      - {stolen.upper()}!!\n" + text[at + len(marker) :]
     )
-    assert any("is also a question of 'wallet_funds'" in p for p in _problems(kb))
+    added = text[:at].count("\n") + 2  # the line just written
+    lines = guide.read_text().splitlines()
+    theirs = next(
+        n for n, line in enumerate(lines, 1) if line.strip() in (f"- {stolen}", f'- "{stolen}"')
+    )
+    [duplicate] = [p for p in _problems(kb) if "is also a question of" in p]
+    # named at the copy's own line, with the first copy's line (it was the entry's id line)
+    assert f"guide.yaml:{added}: entry 'processing_time'" in duplicate, duplicate
+    assert duplicate.endswith(f"is also a question of 'wallet_funds' (line {theirs})")
 
 
 def test_duplicate_keys_are_not_silently_overwritten(tmp_path):
