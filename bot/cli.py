@@ -348,6 +348,8 @@ def _main(argv: list[str] | None) -> int:
     if knowledge is None:
         return EXIT_PROBLEM
     lang = getattr(args, "lang", None)
+    if lang is not None:
+        args.lang = lang = lang.strip().lower()  # "ES" is es
     if lang is not None and lang not in knowledge.languages:
         parser.error(
             f"argument --lang: {lang!r} is not a language of the knowledge base "

@@ -148,8 +148,14 @@ class Turn(Answering):
         )
 
     def choose_language(self, code: str) -> list[Reply]:
-        """Set the reply language (/language xx, or its buttons); without a valid code, ask."""
+        """Set the reply language (/language xx, /language español, or its buttons); without a
+        language it knows, ask."""
         code = normalize(code)
+        if code not in self.k.languages:  # a language's own name: "English", "português"
+            for lang in self.k.languages:
+                name = normalize(self.k.ui("language_name", lang))
+                if code and code in (name, name.split()[0]):
+                    code = lang
         if code in self.k.languages:
             self.session.lang = self.lang = code
             self.walk = Walk(self.k, code, self.message.user_id, self.session)

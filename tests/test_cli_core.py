@@ -26,6 +26,7 @@ def helpbot(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 def test_explicit_lang_wins_in_ask_and_chat():
     ask = helpbot("ask", "--json", "--lang", "fr", "¿cuánto tarda?")
     assert json.loads(ask.stdout)["lang"] == "fr"
+    assert json.loads(helpbot("ask", "--json", "--lang", "FR", "how long").stdout)["lang"] == "fr"
     chat = helpbot("chat", "--db", ":memory:", "--lang", "fr", stdin="¿cuánto tarda?\n")
     assert "Combien de temps" in chat.stdout, chat.stdout
 

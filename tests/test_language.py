@@ -57,6 +57,19 @@ async def test_choice_rules(engine):
     assert "24" in p.text() and "hours" not in p.text()
 
 
+@pytest.mark.parametrize(
+    ("typed", "lang"),
+    [("Español", "es"), ("english", "en"), ("português", "pt"), ("РУССКИЙ", "ru")],
+)
+async def test_language_by_its_own_name(engine, knowledge, typed, lang):
+    """`/language English` re-showed the picker without a word: only codes were known."""
+    p = Person(engine)
+    await p.say(f"/language {typed}")
+    assert p.text() == knowledge.ui("language_set", lang)
+    await p.say("/language klingon")
+    assert p.text() == knowledge.ui("language_prompt", lang)
+
+
 async def test_short_words_keep_the_language_a_person_wrote_in(engine):
     """'sí', 'listo' or 'cancelar' after a Spanish question are Spanish, whatever the locale
     (the console has none): they were answered in English."""
