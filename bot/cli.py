@@ -106,7 +106,9 @@ def build_parser(adapters: dict[str, Any], *, report: bool = True) -> argparse.A
         "ask",
         parents=[common],
         help="answer one question and exit",
-        description="Print the answer the bot would give. Use - to read one question per line from standard input.",
+        description="Print the answer the bot would give to a question asked out of the blue "
+        "(no walkthrough or command: try those in `helpbot chat`). Use - to read one question "
+        "per line from standard input.",
     )
     ask.add_argument("question", nargs="+", help="the question, or - for standard input")
     ask.add_argument(
@@ -582,10 +584,13 @@ def cmd_ask(knowledge: Knowledge, args: argparse.Namespace) -> int:
         questions = (line.rstrip("\r\n") for line in sys.stdin)
     else:
         questions = [" ".join(args.question)]
+    many = args.question == ["-"]
     for question in questions:
         answer, reply = engine.ask(question, args.lang)
         if args.json:
             print(json.dumps(ask_json(knowledge, answer, reply), ensure_ascii=False), flush=True)
+        elif many:  # each answer under its question, one blank line apart
+            print(f"> {question}\n{ask_text(reply)}\n", flush=True)
         else:
             print(ask_text(reply))
     return EXIT_OK

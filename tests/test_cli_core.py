@@ -122,3 +122,11 @@ def test_a_bad_setting_from_the_environment_is_named_not_a_traceback(
     assert done.returncode == 2, done.stderr
     assert f"${variable}" in done.stderr and said in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_ask_from_standard_input_shows_each_answer_under_its_question():
+    """They were printed back to back, with nothing to tell where one ended."""
+    out = helpbot("ask", "-", stdin="how long does deletion take\nwhat about my wallet\n").stdout
+    first, second = out.split("\n\n> ")
+    assert first.startswith("> how long does deletion take\n") and "24 hours" in first
+    assert second.startswith("what about my wallet\n") and "Wallet" in second
