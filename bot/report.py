@@ -250,8 +250,16 @@ def _unanswered(
             knowledge.entry(entry_id, group["lang"]).title if knowledge and entry_id else None
         )
         group["suggested_score"] = round(score, 4) if score is not None else None
-        group["yaml"] = alternates_yaml(
-            entry_id, group["lang"], [q["text"] for q in group["questions"]]
+        texts = [q["text"] for q in group["questions"]]
+        if matcher is not None:
+            # A question refused as another site or topic ("delete my temu account") was
+            # refused rightly: teaching it to an entry would make the bot answer it.
+            texts = [t for t in texts if matcher.match(t, group["lang"]).refusal is None]
+        group["yaml"] = (
+            alternates_yaml(entry_id, group["lang"], texts)
+            if texts
+            else f"# knowledge/{group['lang']}/guide.yaml: nothing to add, these were rightly "
+            "refused as out of scope\n"
         )
     return groups
 
