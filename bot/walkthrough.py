@@ -233,6 +233,17 @@ class Words:
             if polite
             else None
         )
+        # Speed only: most messages are questions with no polite word in them, or are none of
+        # the walkthrough's words once the polite ones are gone; both are told by set lookups.
+        self._polite_starts = frozenset(phrase.split()[0] for phrase in polite)
+        self._any_word = frozenset(
+            w for table in tables.values() for ws in table.values() for w in ws
+        )
+        # every word a walkthrough word or a polite phrase is made of: a message with any other
+        # word ("how long does it take") cannot become a walkthrough word
+        self._move_tokens = frozenset(
+            token for phrase in (*self._any_word, *polite) for token in phrase.split()
+        )
         self._walkthrough_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
         )
@@ -258,9 +269,17 @@ class Words:
         first, _, rest = said.partition(" ")
         if rest and first in self._fillers:
             return self.kinds(rest, lang)  # "ok, let's do it", "yes next", "ok cancel"
-        if self._polite is not None and said.count(" ") < _POLITE_MAX_WORDS:
+        if (
+            self._polite is not None
+            and said.count(" ") < _POLITE_MAX_WORDS
+            and not self._polite_starts.isdisjoint(tokens := said.split())
+            and self._move_tokens.issuperset(tokens)
+        ):
             plain = " ".join(self._polite.sub(" ", said).split())
-            if plain and plain != said:
+            first, _, rest = plain.partition(" ")
+            if plain != said and (
+                plain in self._any_word or (first in self._fillers and rest in self._any_word)
+            ):
                 return self.kinds(plain, lang)  # "next please", "can you repeat that"
         return tuple(found)
 
