@@ -508,21 +508,17 @@ def _scan_unparsable(file: Path, syntax_line: int | None) -> list[Problem]:
     return found
 
 
-def _question_lines(guide: YDict, entry_id: str) -> dict[str, int]:
-    """Each question of entry `entry_id` and the line it is written on."""
+def _question_line(guide: YDict, entry_id: str, question: str) -> int | None:
+    """The line `question` is written on in entry `entry_id` (else the entry's own line).
+    Looked up only for a problem: a scan of the entries per entry made loading quadratic."""
     items = guide.get("entries")
     for raw in items if isinstance(items, list) else []:
         if isinstance(raw, dict) and raw.get("id") == entry_id:
             questions = raw.get("questions")
-            if not isinstance(questions, list):
-                return {}
-            found: dict[str, int] = {}
-            for index, question in enumerate(questions):
-                line = line_of(questions, index)
-                if isinstance(question, str) and line is not None:
-                    found.setdefault(question, line)
-            return found
-    return {}
+            for index, written in enumerate(questions if isinstance(questions, list) else []):
+                if written == question:
+                    return line_of(questions, index)
+    return _item_line(guide, "entry", entry_id)
 
 
 def _item_line(guide: YDict, kind: str, item_id: str) -> int | None:
@@ -584,35 +580,31 @@ def _cross_checks(
 ) -> None:
     """The same question may not point at two entries, nor be both asked and refused (an
     out-of-scope or refusal example, a must-not-match example, a smalltalk example)."""
-    owner: dict[str, str] = {}
-    first_line: dict[str, int | None] = {}
+    owner: dict[str, tuple[str, str]] = {}  # normalised question -> (entry id, as written)
     for entry in entries.values():
-        lines = _question_lines(guide, entry.id)
         for question in entry.questions:
             key = normalize(question)
-            line = lines.get(question) or _item_line(guide, "entry", entry.id)
-            if key in owner and owner[key] != entry.id:
-                there = first_line.get(key)
+            first = owner.setdefault(key, (entry.id, question))
+            if first[0] != entry.id:
+                there = _question_line(guide, *first)
                 problems.append(
                     Problem(
                         file,
-                        line,
+                        _question_line(guide, entry.id, question),
                         f"entry '{entry.id}': question '{question}' is also a question of "
-                        f"'{owner[key]}'" + (f" (line {there})" if there else ""),
+                        f"'{first[0]}'" + (f" (line {there})" if there else ""),
                     )
                 )
-            owner.setdefault(key, entry.id)
-            first_line.setdefault(key, line)
     for checker in checkers:
         for where, line, example in checker.examples:
-            key = normalize(example)
-            if key in owner:
-                there = first_line.get(key)
+            first = owner.get(normalize(example))
+            if first is not None:
+                there = _question_line(guide, *first)
                 problems.append(
                     Problem(
                         checker.file,
                         line,
-                        f"{where}: '{example}' is also a question of '{owner[key]}'"
+                        f"{where}: '{example}' is also a question of '{first[0]}'"
                         + (f" ({file.name} line {there})" if there else ""),
                     )
                 )
