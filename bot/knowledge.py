@@ -597,14 +597,14 @@ def _cross_checks(
                 )
     for checker in checkers:
         for where, line, example in checker.examples:
-            first = owner.get(normalize(example))
-            if first is not None:
-                there = _question_line(guide, *first)
+            asked = owner.get(normalize(example))
+            if asked is not None:
+                there = _question_line(guide, *asked)
                 problems.append(
                     Problem(
                         checker.file,
                         line,
-                        f"{where}: '{example}' is also a question of '{first[0]}'"
+                        f"{where}: '{example}' is also a question of '{asked[0]}'"
                         + (f" ({file.name} line {there})" if there else ""),
                     )
                 )
