@@ -233,16 +233,15 @@ class Words:
             if polite
             else None
         )
-        # Speed only: most messages are questions with no polite word in them, or are none of
-        # the walkthrough's words once the polite ones are gone; both are told by set lookups.
+        # Speed only: most messages are questions with no polite word in them, or with a word
+        # that no walkthrough word or polite phrase has ("how long does it take"); both are
+        # told by set lookups before the regex runs.
         self._polite_starts = frozenset(phrase.split()[0] for phrase in polite)
-        self._any_word = frozenset(
-            w for table in tables.values() for ws in table.values() for w in ws
-        )
-        # every word a walkthrough word or a polite phrase is made of: a message with any other
-        # word ("how long does it take") cannot become a walkthrough word
         self._move_tokens = frozenset(
-            token for phrase in (*self._any_word, *polite) for token in phrase.split()
+            token
+            for phrases in (*(ws for table in tables.values() for ws in table.values()), polite)
+            for phrase in phrases
+            for token in phrase.split()
         )
         self._walkthrough_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
@@ -276,10 +275,7 @@ class Words:
             and self._move_tokens.issuperset(tokens)
         ):
             plain = " ".join(self._polite.sub(" ", said).split())
-            first, _, rest = plain.partition(" ")
-            if plain != said and (
-                plain in self._any_word or (first in self._fillers and rest in self._any_word)
-            ):
+            if plain and plain != said:
                 return self.kinds(plain, lang)  # "next please", "can you repeat that"
         return tuple(found)
 
