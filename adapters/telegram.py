@@ -668,8 +668,7 @@ class TelegramAdapter(Adapter):
         try:
             secret = _webhook_secret(self.args)
         except AdapterExit as refused:
-            self._report(refused)
-            return refused.status
+            return self.report_exit(refused)
         return Supervisor(self.args, workers, secret).run()
 
     def workers_problem(self, workers: int) -> str | None:

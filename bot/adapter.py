@@ -282,8 +282,7 @@ class Adapter(abc.ABC):
         try:
             await self.start()
         except AdapterExit as refused:
-            self._report(refused)
-            return refused.status
+            return self.report_exit(refused)
         except Exception as failure:
             log.error("%s: could not start: %s", self.command, self.describe_failure(failure))
             return 1
@@ -317,14 +316,17 @@ class Adapter(abc.ABC):
         if error is None:
             return 0
         if isinstance(error, AdapterExit):
-            self._report(error)
-            return error.status
+            return self.report_exit(error)
         log.error("%s: stopped: %s", self.command, self.describe_failure(error))
         return 1
 
-    def _report(self, done: AdapterExit) -> None:
+    @classmethod
+    def report_exit(cls, done: AdapterExit) -> int:
+        """Say why on standard error (one line, when there is a reason); the exit status.
+        A classmethod: the CLI reports an `AdapterExit` raised while constructing one."""
         if done.message:
-            print(f"helpbot {self.command}: {done.message}", file=sys.stderr, flush=True)
+            print(f"helpbot {cls.command}: {done.message}", file=sys.stderr, flush=True)
+        return done.status
 
     async def _purge_forever(self) -> None:
         purge = getattr(self.engine, "purge_expired", None)  # added to Engine in another branch

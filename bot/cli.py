@@ -426,9 +426,7 @@ def _run_platform(
         try:
             running = adapter(engine, args)
         except AdapterExit as refused:  # a setting it cannot use, e.g. from the environment
-            if refused.message:
-                print(f"helpbot {args.command}: {refused.message}", file=sys.stderr)
-            return refused.status
+            return int(adapter.report_exit(refused))
         return int(running.serve_until_signal())
     except KeyboardInterrupt:
         return 130
