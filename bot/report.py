@@ -239,8 +239,10 @@ def _unanswered(
     for group in groups:
         entry_id: str | None = None
         score = None
-        if matcher is not None and knowledge is not None:
-            answer = matcher.match(group["questions"][0]["text"], group["lang"])
+        texts = [q["text"] for q in group["questions"]]
+        answers = [matcher.match(t, group["lang"]) for t in texts] if matcher is not None else []
+        if answers:
+            answer = answers[0]  # the group's first question suggests its entry
             if answer.entry_id is not None:
                 entry_id, score = answer.entry_id, answer.score
             elif answer.suggestions:
@@ -250,11 +252,10 @@ def _unanswered(
             knowledge.entry(entry_id, group["lang"]).title if knowledge and entry_id else None
         )
         group["suggested_score"] = round(score, 4) if score is not None else None
-        texts = [q["text"] for q in group["questions"]]
-        if matcher is not None:
+        if answers:
             # A question refused as another site or topic ("delete my temu account") was
             # refused rightly: teaching it to an entry would make the bot answer it.
-            texts = [t for t in texts if matcher.match(t, group["lang"]).refusal is None]
+            texts = [t for t, a in zip(texts, answers, strict=True) if a.refusal is None]
         group["yaml"] = (
             alternates_yaml(entry_id, group["lang"], texts)
             if texts
