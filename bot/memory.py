@@ -26,9 +26,8 @@ class ContextMemory:
     follow-up ("and then?", "where is that") is read against it. /forget drops it."""
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[str, tuple[str, float]] = OrderedDict()  # key -> (entry, when)
-        # keys whose kept entry was answered by their last message (not carried past others)
-        self._just: set[str] = set()
+        # key -> (entry, when, whether the person's last message was answered with it)
+        self._kept: OrderedDict[str, tuple[str, float, bool]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -44,22 +43,20 @@ class ContextMemory:
     def just_answered(self, key: str) -> bool:
         """Whether the kept entry is the answer to this person's last message ("yes" to the
         overview's offer counts only then, not after a "thanks" in between)."""
-        return key in self._just
+        kept = self._kept.get(key)
+        return kept is not None and kept[2]
 
     def remember(self, key: str, entry_id: str | None, now: float, just: bool = False) -> None:
         """Keep `entry_id` for this person (None forgets), `just` answered or carried on;
         drops the expired and the oldest."""
         self._kept.pop(key, None)
-        self._just.discard(key)
         if entry_id is None:
             return
-        self._kept[key] = (entry_id, now)
-        if just:
-            self._just.add(key)
+        self._kept[key] = (entry_id, now, just)
         while len(self._kept) > CONTEXT_MAX or (
             self._kept and now - next(iter(self._kept.values()))[1] > CONTEXT_TTL
         ):
-            self._just.discard(self._kept.popitem(last=False)[0])
+            self._kept.popitem(last=False)
 
 
 class AlternativesMemory:
