@@ -287,9 +287,10 @@ class Supervisor:
     """The parent of `helpbot telegram --workers N`: starts N copies of the same command as
     worker processes (HELPBOT_WORKER=0..N-1, the webhook secret handed over in the
     environment so all of them check the same one), forwards SIGTERM/SIGINT to them and waits
-    for them to finish their updates, and passes SIGHUP on (each worker reloads the knowledge). A worker that dies is started again (Telegram sends
-    what it had not confirmed again, to whichever worker takes the connection); one that
-    exits with a settings error (status 2), or keeps dying at start-up, stops them all."""
+    for them to finish their updates, and passes SIGHUP on (each worker reloads the
+    knowledge). A worker that dies is started again (Telegram sends what it had not confirmed
+    again, to whichever worker takes the connection); one that exits with a settings error
+    (status 2), or keeps dying at start-up, stops them all."""
 
     poll = 0.1
     quick_death = 10.0  # seconds: a worker dying this soon after starting counts as failing
