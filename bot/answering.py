@@ -102,7 +102,7 @@ class Answering:
     def walk_followup(self, text: str) -> list[Reply]:
         """Mid-walkthrough: "I'm signed in, what's next" moves on like Next, "where is that
         button" shows the step again, a question about the next step moves there, and so does
-        one that names a step by its number ("skip to step 3"). A
+        one that names a step or a check by its number ("skip to step 3"). A
         follow-up phrase beside a question about something else is just that question."""
         kind, rest = self.said_followup()
         if kind is not None and not self.about_something_else(rest, self.walk.here_entries()):
@@ -111,11 +111,11 @@ class Answering:
         asks_next = answer.entry_id is not None and answer.entry_id == self.walk.next_entry()
         if kind is None and asks_next:
             return self.walk.follow("next") or []
-        # "skip to step 3", "back to step 2": a step named by its number, and the answer
-        # agrees, moves there (bot/step_names.py)
+        # "skip to step 3", "back to check 2": a step or check named by its number, and the
+        # answer agrees, moves there (bot/step_names.py)
         named = self.engine.matcher.step_names.named(text) if kind is None else None
         if named is not None and answer.entry_id == named:
-            moved = self.walk.go_to_step(named)
+            moved = self.walk.go_to(named)
             if moved is not None:
                 return moved
         return self.question(text, answer)

@@ -79,6 +79,9 @@ class CheckItem(NamedTuple):
     id: StepIdent
     entry: Annotated[EntryRef, rule(refers="entry '{ref}' does not exist")]
     prompt: Text
+    # Phrases that name this check by its number ("check 2", "second check"), as a step's
+    # `named`: bot/step_names.py
+    named: tuple[Text, ...] = ()
 
 
 class Step(NamedTuple):

@@ -1,16 +1,19 @@
-"""Steps named by their number: "whats step one to close my account" asks about step 1, and
-"what are the 5 steps" about the whole process, whatever else the words lean to.
+"""Steps and checks named by their number: "whats step one to close my account" asks about
+step 1, "the third check" about the checklist's third item, and "what are the 5 steps" about the
+whole process, whatever else the words lean to.
 
 The words of such a question mostly name the deletion ("close my account"), and a number
 beside the plural "steps" reads like "Step 5"'s title, so the words alone answered the first
 with the overview and the second with the last step. The phrases come from walkthrough.yaml:
-each step's `named` ("step 2", "second step", "paso dos") and the walkthrough's
-`all_steps_named` ("the 5 steps"), in every language; the whole process is the overview entry,
-the first of `offered_after`.
+each step's and each check's `named` ("step 2", "second step", "paso dos", "check 3") and the
+walkthrough's `all_steps_named` ("the 5 steps"), in every language; the whole process is the
+overview entry, the first of `offered_after`.
 
 A named step only settles what the words left open: an answer with the overview entry, or a
 did-you-mean (even one that does not offer the named entry: "step 2 of deleting?" offered
-steps 3 and 1). A fallback with nothing to offer stays one; so does an answer about something
+steps 3 and 1). A named check settles an answer with a step ("the third check" leaned to step
+3's "third"), the overview, another check, or the entry that lists every check (whose
+`related` names them all: "what is check 2" answered that list). A fallback with nothing to offer stays one; so does an answer about something
 else ("how long after the final step?" is about the waiting time), and a follow-up that counts
 from the step it names ("done with step 1, what next?").
 """
@@ -36,6 +39,8 @@ class StepNames:
                 walk = knowledge.walkthrough(lang)
                 for step in walk.steps:
                     found.update((normalize(p), step.entry) for p in step.named)
+                for item in walk.checklist:
+                    found.update((normalize(p), item.entry) for p in item.named)
                 if overview is not None:
                     found.update((normalize(p), overview) for p in walk.all_steps_named)
             kept = knowledge.prepared["step_names"] = sorted(
@@ -49,6 +54,14 @@ class StepNames:
             self._by_first.setdefault(words[0], []).append((words, entry))
         self.steps = frozenset(step.entry for step in base.steps)
         self.overview = frozenset(base.offered_after[:1])
+        self.checks = frozenset(item.entry for item in base.checklist)
+        # what a named check may settle: the answers the words lean to when they say "check 3"
+        self.check_settles = self.steps | self.overview | self.checks
+        self.check_settles |= {
+            entry.id
+            for entry in knowledge.base.entries.values()
+            if self.checks <= set(entry.related)
+        }
 
     def named(self, text: str) -> str | None:
         """The one entry `text` names by a step's number (or the steps as a whole), if any."""
@@ -75,8 +88,10 @@ class StepNames:
             offered = next((s for s in answer.suggestions if s.id == target), None)
             score = answer.score if offered is None else max(answer.score, offered.score)
             return Answer(target, score, (), answer.lang)
-        if (answer.entry_id in self.overview and target in self.steps) or (
-            answer.entry_id in self.steps and target in self.overview
+        if (
+            (answer.entry_id in self.overview and target in self.steps)
+            or (answer.entry_id in self.steps and target in self.overview)
+            or (target in self.checks and answer.entry_id in self.check_settles)
         ):
             return Answer(target, answer.score, (), answer.lang)
         return answer

@@ -78,6 +78,14 @@ def backward(walk: Walkthrough, position: Position) -> Position | None:
     return Position(STEPS, walk.steps[index - 1].id)
 
 
+def _order(walk: Walkthrough, position: Position) -> int:
+    """Where `position` comes in the walkthrough: the checks first, then the steps (a step's
+    warning counts as the step)."""
+    if position.mode == CHECKLIST:
+        return walk.check_index(position.id) or 0
+    return len(walk.checklist) + (walk.step_index(position.id) or 0)
+
+
 def _enter_step(walk: Walkthrough, index: int) -> Position:
     step = walk.steps[index]
     return Position(CONFIRM if step.warning else STEPS, step.id)
@@ -507,19 +515,27 @@ class Walk:
         move = next((m for k, m in MOVES[position.mode] if k == word), "repeat")
         return self.navigate(position, move, edit=False)
 
-    def go_to_step(self, entry: str) -> list[Reply] | None:
-        """Move to the step whose entry is `entry` ("skip to step 3", "back to step 2"): its
-        warning first when it has one, as Next would. None if no step shows that entry."""
-        index = next((i for i, step in enumerate(self.guide.steps) if step.entry == entry), None)
+    def go_to(self, entry: str) -> list[Reply] | None:
+        """Move to the step or check whose entry is `entry` ("skip to step 3", "back to check
+        2"): a step's warning first when it has one, as Next would. None if no position shows
+        that entry."""
         here = self.position()
-        if index is None or here is None:
+        if here is None:
             return None
-        target = _enter_step(self.guide, index)
+        step = next((i for i, s in enumerate(self.guide.steps) if s.entry == entry), None)
+        check = next((i for i, c in enumerate(self.guide.checklist) if c.entry == entry), None)
+        if step is not None:
+            target = _enter_step(self.guide, step)
+        elif check is not None:
+            target = Position(CHECKLIST, self.guide.checklist[check].id)
+        else:
+            return None
         if target == here:
             return [self.render(here, edit=False)]
-        at = self.guide.step_index(here.id) if here.mode != CHECKLIST else None
         self.move_to(target)
-        self.moves.append(("back" if at is not None and at > index else "next", target.id))
+        self.moves.append(
+            ("back" if _order(self.guide, target) < _order(self.guide, here) else "next", target.id)
+        )
         return [self.render(target, edit=False)]
 
     def next_entry(self) -> str | None:

@@ -1,6 +1,7 @@
-"""Steps named by their number (bot/step_names.py): "what is step one if I want to close my
-account" is about step 1, "can you list the five steps" about the whole process, in every
-language; an answer about something else, or a follow-up counting from the step, stands."""
+"""Steps and checks named by their number (bot/step_names.py): "what is step one if I want to
+close my account" is about step 1, "the third check" about the checklist's third item, "can you
+list the five steps" about the whole process, in every language; an answer about something
+else, or a follow-up counting from the step, stands."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ def test_every_language_names_every_step_and_the_whole(knowledge: Knowledge) -> 
             assert step.named, (lang, step.id)
             for phrase in step.named:
                 assert names.named(f"so... {phrase.upper()} !") == step.entry, (lang, phrase)
+        for item in walk.checklist:
+            assert item.named, (lang, item.id)
+            for phrase in item.named:
+                assert names.named(f"so... {phrase.upper()} !") == item.entry, (lang, phrase)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +46,9 @@ def test_every_language_names_every_step_and_the_whole(knowledge: Knowledge) -> 
         ("step 5", "step_submit"),
         ("steps", None),
         ("step 2 or step 3?", None),  # two steps: nothing settled
+        ("check 3", "wallet_funds"),
+        ("check 30", None),
+        ("can you check one thing", None),  # "check one" names nothing: "check 1" does
         ("", None),
     ],
 )
@@ -60,6 +68,13 @@ def test_a_phrase_is_found_whole(knowledge: Knowledge, text: str, named: str | N
         ("how long after the final step until it's deleted", "en", "processing_time"),
         ("do I lose my wallet money at step 3", "en", "wallet_funds"),
         ("после последнего шага сколько ждать", "ru", "processing_time"),
+        # checks: the words leaned to step 3 ("third"), to the list of checks, to nothing
+        ("the third check", "en", "wallet_funds"),
+        ("what is check 2", "en", "order_history"),
+        ("¿cuál es la tercera comprobación?", "es", "wallet_funds"),
+        ("что за проверка 2", "ru", "order_history"),
+        # a check named beside another topic: the topic stands
+        ("how long does it take after check 2", "en", "processing_time"),
     ],
 )
 def test_the_matcher_answers_the_step_named(
@@ -145,3 +160,17 @@ async def test_a_step_named_with_a_follow_up_moves_on_from_it(person: Person) ->
     assert "(2/5)" in person.text()
     await person.say("I finished step 2, what now")
     assert "(3/5)" in person.text()
+
+
+async def test_a_check_named_in_a_walkthrough_moves_there(person: Person) -> None:
+    """ "skip to check 3" on the first check moves to the third (was: step 4's answer, for
+    "skip"); from a step, "back to check 2" moves back to the checklist."""
+    await person.say("/walkthrough")
+    await person.say("skip to check 3")
+    assert "3 of 4" in person.text() and "Step 4" not in person.text()
+    await person.say("go to step 2")
+    assert "(2/5)" in person.text()
+    await person.say("back to check 2 please")
+    assert "2 of 4" in person.text() and "still on" not in person.text()
+    await person.press("Done")
+    assert "3 of 4" in person.text()  # the walkthrough goes on from the check it moved to
