@@ -92,6 +92,11 @@ async def test_thanks_mid_walkthrough_keeps_the_place(person: Person, knowledge:
         # "wish" is a word in English ("i wish to close my account"), a site's name elsewhere
         ("как мне удалить профиль на wish", "other_site", "ru"),
         ("je veux fermer mon compte wish", "other_site", "fr"),
+        # the guide names no fee: no answer about the waiting time or what AliExpress is
+        ("how much does it cost to delete my account?", "cost", "en"),
+        ("is it free to close it", "cost", "en"),
+        ("¿cuánto cuesta darme de baja?", "cost", "es"),
+        ("сколько стоит удалить аккаунт", "cost", "ru"),
     ],
 )
 async def test_refusal_kinds_reply_with_their_own_text(
@@ -100,6 +105,20 @@ async def test_refusal_kinds_reply_with_their_own_text(
     replies = await person.say(said)
     assert [r.text for r in replies] == [refusal(knowledge, kind, lang)]
     assert not replies[0].buttons  # nothing that leads to deleting the account
+
+
+@pytest.mark.parametrize(
+    ("said", "entry", "lang"),
+    [
+        ("will I lose the money in my wallet, does it cost me?", "wallet_funds", "en"),
+        ("стоит ли удалять аккаунт", "reasons_to_leave", "ru"),  # "стоит ли": is it worth it
+    ],
+)
+async def test_money_the_account_holds_is_no_fee(
+    person: Person, knowledge: Knowledge, said: str, entry: str, lang: str
+) -> None:
+    replies = await person.say(said)
+    assert knowledge.entry(entry, lang).title in replies[0].text
 
 
 @pytest.mark.parametrize(
