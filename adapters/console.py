@@ -209,7 +209,7 @@ def _drop_stdout() -> None:
 
 
 # What a person types to leave a terminal program; only the console has such a thing.
-QUIT_WORDS = frozenset({"/quit", "/exit", "/q"})
+QUIT_WORDS = frozenset({"/quit", "/exit", "/q", "quit", "exit"})  # what terminals take
 
 
 def _login_name() -> str:

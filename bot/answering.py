@@ -113,8 +113,14 @@ class Answering:
             return self.walk.follow("next") or []
         # "skip to step 3", "back to check 2": a step or check named by its number, and the
         # answer agrees, moves there (bot/step_names.py)
-        named = self.engine.matcher.step_names.named(text) if kind is None else None
-        if named is not None and answer.entry_id == named:
+        names = self.engine.matcher.step_names
+        named = names.named(text) if kind is None else None
+        if named is not None and (
+            answer.entry_id == named
+            or self.engine.words.only_moves(
+                [w for w in normalize(text).split() if w not in names.words_of[named]]
+            )  # "skip to the last step": "skip" leaned to step 4's answer
+        ):
             moved = self.walk.go_to(named)
             if moved is not None:
                 return moved
@@ -156,8 +162,7 @@ class Answering:
             return self.show_entry(last)
         if target < 0:
             return [Reply(self.ui("already_first")), self.entry_answer(last, False)]
-        if target >= len(order):
-            self.last_entry = None
+        if target >= len(order):  # past the last step: what comes after it, as often as asked
             return [Reply(self.k.walkthrough(self.lang).done, self.walk.start_row())]
         return self.show_entry(order[target])
 

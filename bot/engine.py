@@ -297,6 +297,9 @@ class Engine(StaffSide, LazyParts):
             return replies + routed
         self.handoffs.heard(turn)
         replies += await turn.run()
+        if turn.walk.finished and turn.last_entry is None:
+            # "what now?", "I did it", "back" right after the last step: read against it
+            turn.last_entry = turn.walk.guide.steps[-1].entry
         asking = turn.asking
         self.context.remember(
             key, ASKED + asking if asking else turn.last_entry, now, just=turn.answered_entry

@@ -107,7 +107,8 @@ class Matcher:
         if target is None or target == answer.entry_id:
             return answer
         relative = self.followups.find(question)[0] in RELATIVE_FOLLOWUPS
-        return self.step_names.settle(answer, target, relative)
+        bare = self.step_names.bare(question, target)
+        return self.step_names.settle(answer, target, relative, bare)
 
     def verdict(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
         """The verdict of the words, the signals and the model.

@@ -173,7 +173,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         *(
             f"words_{name}"
             for name in """next back repeat cancel done more stop wait continue restart
-            walkthrough steps polite""".split()
+            walkthrough steps polite numbers keep""".split()
         ),
         *(
             f"words_followup_{name}" for name in "next done where back".split()

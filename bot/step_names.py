@@ -21,6 +21,7 @@ from the step it names ("done with step 1, what next?").
 from __future__ import annotations
 
 from bot.knowledge import BASE_LANG, Knowledge
+from bot.stopwords import ALL_STOPWORDS
 from bot.text import normalize
 from bot.types import Answer
 
@@ -52,6 +53,10 @@ class StepNames:
         for phrase, entry in kept:
             words = tuple(phrase.split())
             self._by_first.setdefault(words[0], []).append((words, entry))
+        # each entry's phrases' words: what is left of "skip to the last step" without them
+        self.words_of: dict[str, frozenset[str]] = {}
+        for phrase, entry in kept:
+            self.words_of[entry] = self.words_of.get(entry, frozenset()) | set(phrase.split())
         self.steps = frozenset(step.entry for step in base.steps)
         self.overview = frozenset(base.offered_after[:1])
         self.checks = frozenset(item.entry for item in base.checklist)
@@ -62,6 +67,13 @@ class StepNames:
             for entry in knowledge.base.entries.values()
             if self.checks <= set(entry.related)
         }
+
+    def bare(self, text: str, entry: str) -> bool:
+        """Whether `text` is only a phrase naming `entry` and small words ("what is", "la")."""
+        return all(
+            word in ALL_STOPWORDS or word in self.words_of.get(entry, ())
+            for word in normalize(text).split()
+        )
 
     def named(self, text: str) -> str | None:
         """The one entry `text` names by a step's number (or the steps as a whole), if any."""
@@ -76,14 +88,16 @@ class StepNames:
         }
         return entries.pop() if len(entries) == 1 else None
 
-    def settle(self, answer: Answer, target: str, relative: bool) -> Answer:
+    def settle(self, answer: Answer, target: str, relative: bool, bare: bool = False) -> Answer:
         """`answer` with `target`, the entry the message names, where the words left it open
         (see the module docstring). `relative`: the message counts on from the step it names
-        ("done with step 1, what now?"), so the number is not the step asked about."""
+        ("done with step 1, what now?"), so the number is not the step asked about. `bare`:
+        the message says nothing else but small words ("¿qué es la comprobación 3?"), so even
+        a fallback with nothing to offer is settled."""
         if relative or answer.refusal is not None or answer.smalltalk is not None:
             return answer
         if answer.entry_id is None:
-            if not answer.suggestions:
+            if not answer.suggestions and not bare:
                 return answer
             offered = next((s for s in answer.suggestions if s.id == target), None)
             score = answer.score if offered is None else max(answer.score, offered.score)

@@ -51,9 +51,11 @@ class Turn(Answering):
         if message.payload is not None:
             return self.press(message.payload)
         command, argument = self.parse_command()
-        if command is not None:
-            return self.command(command, argument)
         text = message.text.strip()
+        if command is not None and self.typed_as_command(command, argument):
+            text = command  # "/next", "/back", "/skip": the walkthrough word, not a command
+        elif command is not None:
+            return self.command(command, argument)
         if not text:
             return [Reply(self.ui("not_text"))]
         if self.engine.handoffs.asked(text):  # "talk to a human", in any language
@@ -75,6 +77,8 @@ class Turn(Answering):
             return self.walk.start()
         if self.engine.words.skips_checks(text, self.lang):
             return self.walk.start_at_steps()
+        if self.engine.words.cancels(text, self.lang):  # "отмена" twice: nothing to cancel
+            return self.walk.cancel()
         # "yes" to the overview's "type walkthrough and I'll guide you"
         if (
             self.last_just_answered
@@ -92,6 +96,14 @@ class Turn(Answering):
                 return self.offer_walkthrough("no_walkthrough")
             return self.from_last(WORD_AS_FOLLOWUP[word], "", "")
         return self.answer_followup(text)
+
+    def typed_as_command(self, name: str, argument: str) -> bool:
+        """Whether `/name` is no command but a walkthrough word people guess is one."""
+        return (
+            not argument
+            and REGISTRY.get(name) is None
+            and bool(any(self.engine.words.kinds(name, self.lang)))
+        )
 
     def answer_asked(self, text: str) -> list[Reply] | None:
         """A typed yes or no to the question the last reply asked, like its buttons; None when

@@ -134,12 +134,17 @@ WORD_KINDS = (
     "restart",
     "walkthrough",  # "walk me through it", "let's do it": start one, or show where you are
     "steps",  # "skip the checks": from the checklist straight to step 1
+    "keep",  # "I changed my mind": stop the walkthrough, as cancel does
 )
 _POLITE_MAX_WORDS = 10  # longer messages are questions, not a move with polite words around
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
+_ARROWS = {"➡️": "next", "➡": "next", "▶️": "next", "▶": "next", "⏩": "next", "⏭️": "next",
+           "⏭": "next", "⬅️": "back", "⬅": "back", "◀️": "back", "◀": "back", "⏪": "back",
+           "⏮️": "back", "⏮": "back", "🔁": "repeat", "🔄": "repeat"}  # fmt: skip
 # What each kind of word does in each mode, first kind that applies wins.
 MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     CHECKLIST: (
+        ("keep", "cancel"),
         ("restart", "restart"),
         ("walkthrough", "repeat"),
         ("steps", "steps"),
@@ -153,6 +158,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("cancel", "cancel"),
     ),
     CONFIRM: (
+        ("keep", "cancel"),
         ("restart", "restart"),
         ("walkthrough", "repeat"),
         ("steps", "repeat"),
@@ -166,6 +172,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("stop", "pause"),
     ),
     STEPS: (
+        ("keep", "cancel"),
         ("restart", "restart"),
         ("walkthrough", "repeat"),
         ("steps", "repeat"),
@@ -209,6 +216,13 @@ class Words:
                 for lang in knowledge.languages
             }
         self.tables = tables
+        # "two" -> 2 in any language (`words_numbers`: one to nine, in order), and the digits:
+        # "back two steps", "next 3" move that many times (see `counted`)
+        numbers = {str(n): n for n in range(1, 10)}
+        for lang in knowledge.languages:
+            listed = [normalize(w) for w in knowledge.ui("words_numbers", lang).split(",")]
+            numbers.update((word, n) for n, word in enumerate(listed, 1) if word and n < 10)
+        self._numbers = numbers
         # one-word walkthrough words (4 letters or more) -> every kind they are, any language
         single: dict[str, set[str]] = {}
         for table in tables.values():
@@ -264,7 +278,10 @@ class Words:
     def _kinds_uncached(self, text: str, lang: str) -> tuple[frozenset[str], ...]:
         said = normalize(text)
         if not said:
-            return (frozenset({"done"}),) if text.strip() in _ACK_EMOJI else ()
+            emoji = text.strip()
+            if emoji in _ACK_EMOJI:
+                return (frozenset({"done"}),)
+            return (frozenset({_ARROWS[emoji]}),) if emoji in _ARROWS else ()
         order = dict.fromkeys((lang, "en", *self.languages))
         found = []
         for code in order:
@@ -287,6 +304,31 @@ class Words:
                 return self.kinds(plain, lang)  # "next please", "can you repeat that"
         return tuple(found)
 
+    def counted(self, text: str, lang: str) -> tuple[str, int] | None:
+        """A Next or Back said with how many times: "next next", "back back back", "go back two
+        steps", "2 steps back", "skip 3" -> (the word, the count), else None. The count is a
+        digit or a `words_numbers` word, with the word after it ("steps") or without."""
+        tokens = normalize(text).split()
+        if not 2 <= len(tokens) <= 6:
+            return None
+        if len(set(tokens)) == 1 and self.navigation(tokens[0], lang) in ("next", "back"):
+            return tokens[0], len(tokens)
+        for i, token in enumerate(tokens):
+            times = self._numbers.get(token)
+            if times is None:
+                continue
+            for end in (i + 1, i + 2):
+                rest = " ".join(tokens[:i] + tokens[end:])
+                if rest and self.navigation(rest, lang) in ("next", "back"):
+                    return rest, times
+        return None
+
+    def only_moves(self, words: list[str]) -> bool:
+        """Whether `words` are all words of walkthrough moves or polite phrases ("skip to
+        the", "go back to"), in any language: a message of such words beside a step's name
+        asks to go there, whatever the rest of its words lean to."""
+        return bool(words) and self._move_tokens.issuperset(words)
+
     def move(self, mode: str, text: str, lang: str) -> str | None:
         """The move `text` means at a position of `mode`, or None (then it is a question)."""
         for kinds in self.kinds(text, lang):
@@ -308,7 +350,7 @@ class Words:
     def is_no(self, text: str, lang: str) -> bool:
         """ "no", "nope", "not now" (the walkthrough's words for stopping and cancelling, and the
         "no" small talk's examples, in any language)."""
-        return self._says(text, lang, {"stop", "wait", "cancel", "no"})
+        return self._says(text, lang, {"stop", "wait", "cancel", "keep", "no"})
 
     def corrected(self, text: str) -> str | None:
         """The one-word walkthrough word `text` is a typo of ("nxet", "cancle", "bakc": one
@@ -336,6 +378,11 @@ class Words:
         """ "walk me through it", "let's do it", "start over" (in any language): outside a
         walkthrough, these start one."""
         return self._says(text, lang, {"walkthrough", "restart"})
+
+    def cancels(self, text: str, lang: str) -> bool:
+        """ "cancel", "never mind", "отмена" (in any language); not "I changed my mind", which
+        is a question outside a walkthrough (can I reopen my account?)."""
+        return self._says(text, lang, {"cancel"})
 
     def skips_checks(self, text: str, lang: str) -> bool:
         """ "skip the checks", "straight to the steps" (in any language)."""
@@ -498,12 +545,36 @@ class Walk:
         return [Reply(self.ui("cancelled"), self.restart_row())]
 
     def typed(self, words: Words, text: str) -> list[Reply] | None:
-        """Replies when `text` is a walkthrough word at the current position, else None."""
+        """Replies when `text` is a walkthrough word at the current position, else None;
+        "back two steps" moves twice (see Words.counted)."""
         position = self.position()
-        move = words.move(position.mode, text, self.lang) if position else None
-        if position is None or move is None:
+        if position is None:
             return None
-        return self.navigate(position, move, edit=False)
+        move = words.move(position.mode, text, self.lang)
+        if move is not None:
+            return self.navigate(position, move, edit=False)
+        counted = words.counted(text, self.lang)
+        move = words.move(position.mode, counted[0], self.lang) if counted else None
+        if counted is None or move is None:
+            return None
+        return self.navigate_times(position, move, counted[1])
+
+    def navigate_times(self, position: Position, move: str, times: int) -> list[Reply]:
+        """`move` (Next or Back) made `times` times, showing only where it ends; never past a
+        warning (the step behind it is shown with its warning first, as one Next would), the
+        end of the walkthrough or the first check."""
+        replies = self.navigate(position, move, edit=False)
+        for _ in range(times - 1):
+            here = self.position()
+            if here is None or here.mode == CONFIRM or here == position:
+                break
+            if move == "back" and backward(self.guide, here) is None:
+                break
+            if move != "back" and forward(self.guide, here) is None:
+                break  # the last step stays on screen: one more Next would finish
+            position = here
+            replies = self.navigate(here, move, edit=False)
+        return replies
 
     def follow(self, kind: str) -> list[Reply] | None:
         """A follow-up of `kind` (see FollowUps) at the current position, moved like the word
@@ -537,6 +608,11 @@ class Walk:
             ("back" if _order(self.guide, target) < _order(self.guide, here) else "next", target.id)
         )
         return [self.render(target, edit=False)]
+
+    @property
+    def finished(self) -> bool:
+        """Whether this message took the walkthrough past its last step."""
+        return any(kind == "finish" for kind, _ in self.moves)
 
     def next_entry(self) -> str | None:
         """On a step, the entry of the step after it (asking about it means "move on")."""
@@ -627,9 +703,9 @@ class Walk:
             more = self.k.entry(item.entry, self.lang).answer
             return [self.render(position, edit=edit, more=more)]
         if move == "stop" and position.mode == CHECKLIST:
-            self.moves.append(("cancel", position.id))
-            self.move_to(None)
-            return [Reply(self.ui("checklist_stopped"), self.restart_row(), edit=edit)]
+            # "not yet", "no": sort it out first; the place is kept, and Done carries on
+            # whether there was something to sort out or not ("no funds to withdraw")
+            return [Reply(self.ui("checklist_stopped"), self.nav_buttons(position), edit=edit)]
         if move == "back":
             previous = backward(self.guide, position)
             if previous is None:
