@@ -257,7 +257,8 @@ def _add_loop_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="question sets a reload must not answer worse (default: $HELPBOT_RELOAD_SETS, "
-        "else tests/questions/tuning of a checkout, else only the built-in check)",
+        "else tests/questions/tuning of a checkout serving the shipped guide, else only the "
+        "built-in check)",
     )
 
 

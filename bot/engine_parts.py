@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bot.events import EventLog
     from bot.handoff import Handoffs
+    from bot.knowledge import Knowledge
     from bot.sessions import SessionStore
 
 
@@ -24,6 +25,7 @@ class LazyParts:
     _events: EventLog | None
     _handoffs: Handoffs | None
     _reload_sets: list[Path] | None
+    knowledge: Knowledge
 
     @property
     def store(self) -> SessionStore:
@@ -67,11 +69,11 @@ class LazyParts:
     @property
     def reload_sets(self) -> list[Path]:
         """The question sets a reload must not answer worse: the ones given, else
-        `bot.reload.default_sets()` (read on first use)."""
+        `bot.reload.default_sets()` for the guide served (read on first use)."""
         if self._reload_sets is None:
             from bot.reload import default_sets
 
-            self._reload_sets = list(default_sets())
+            self._reload_sets = list(default_sets(self.knowledge.path))
         return self._reload_sets
 
     @reload_sets.setter

@@ -5,8 +5,8 @@ of the old and the new knowledge on the same questions and refuses the new one w
 figure drops by more than `MAX_DROP` (one point) on any set. The questions are:
 
 - the team's tuning question sets (`default_sets()`: `tests/questions/tuning/*.yaml` beside the package
-  in a checkout, or the files named by `HELPBOT_RELOAD_SETS` / `--reload-sets`); a wheel install
-  ships none, and the result says so;
+  in a checkout, when the shipped guide is served, or the files named by `HELPBOT_RELOAD_SETS` /
+  `--reload-sets`); a wheel install, or another guide, has none, and the result says so;
 - always, a built-in check made from the *old* knowledge: every alternate question of every
   entry that still exists (per language) must still get its entry, and every out-of-scope
   example must still be refused. It needs no files, so it works from any install.
@@ -24,20 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.evaluate import QuestionSetError, evaluate
-from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
+from bot.knowledge import Knowledge, KnowledgeError, default_path, load_knowledge
 from bot.matcher import Matcher
 
 MAX_DROP = 0.01  # one point
 SETS_ENV = "HELPBOT_RELOAD_SETS"
 
 
-def default_sets() -> list[Path]:
-    """`$HELPBOT_RELOAD_SETS` (paths separated by the OS path separator), else the tuning sets
-    of a checkout (`tests/questions/tuning/*.yaml`, or the older `tests/questions*.yaml`, next
-    to `bot/`), else none (a wheel install)."""
+def default_sets(served: str | Path | None = None) -> list[Path]:
+    """`$HELPBOT_RELOAD_SETS` (paths separated by the OS path separator), else, when `served`
+    (the knowledge folder being served) is the shipped guide, the tuning sets of a checkout
+    (`tests/questions/tuning/*.yaml`, or the older `tests/questions*.yaml`, next to `bot/`),
+    else none: a wheel install, or another guide, whose questions those sets are not."""
     named = os.environ.get(SETS_ENV)
     if named:
         return [Path(p) for p in named.split(os.pathsep) if p]
+    if served is not None and Path(served).resolve() != default_path().resolve():
+        return []
     tests = Path(__file__).resolve().parent.parent / "tests"
     return sorted((tests / "questions" / "tuning").glob("*.yaml")) or sorted(
         tests.glob("questions*.yaml")

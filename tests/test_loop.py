@@ -380,6 +380,17 @@ async def test_a_reload_serves_the_new_follow_up_phrases(folder: Path) -> None:
     assert step_2 in (await _say(engine, "onwards captain"))[0].text
 
 
+def test_the_checkout_s_tuning_sets_gate_only_the_shipped_guide(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another guide's reload was refused for "no such entries" in the AliExpress sets."""
+    monkeypatch.delenv("HELPBOT_RELOAD_SETS", raising=False)
+    assert Engine(load_knowledge()).reload_sets  # the shipped guide, from a checkout
+    assert Engine(load_knowledge(folder)).reload_sets == []  # any other folder: none
+    monkeypatch.setenv("HELPBOT_RELOAD_SETS", str(QUICK_SETS[0]))
+    assert Engine(load_knowledge(folder)).reload_sets == QUICK_SETS  # named ones always
+
+
 async def test_a_broken_file_is_refused_and_the_old_knowledge_keeps_answering(
     folder: Path,
 ) -> None:
