@@ -28,7 +28,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from bot.events import Event, open_event_log
-from bot.knowledge import Knowledge
+from bot.knowledge import Knowledge, default_path
 from bot.sessions import StoreUnavailable, UnknownStore
 
 SCHEMA = "helpbot-report/1"
@@ -118,18 +118,28 @@ def group_questions(
     return groups
 
 
-def alternates_yaml(entry_id: str | None, lang: str, texts: Sequence[str]) -> str:
-    """A snippet to paste into knowledge/<lang>/guide.yaml: the texts as alternate questions."""
+def guide_file(knowledge: Knowledge | None, lang: str) -> str:
+    """Where a snippet for `lang` goes: `knowledge/<lang>/guide.yaml` for the shipped guide,
+    else the served folder's own file."""
+    if knowledge is None or Path(knowledge.path).resolve() == default_path().resolve():
+        return f"knowledge/{lang}/guide.yaml"
+    return str(Path(knowledge.path) / lang / "guide.yaml")
+
+
+def alternates_yaml(
+    entry_id: str | None, lang: str, texts: Sequence[str], file: str | None = None
+) -> str:
+    """A snippet to paste into `file` (default knowledge/<lang>/guide.yaml): the texts as
+    alternate questions."""
+    file = file or f"knowledge/{lang}/guide.yaml"
     questions = yaml.safe_dump(
         list(texts), allow_unicode=True, default_flow_style=False, width=1000
     )
     body = "".join(f"      {line}\n" for line in questions.splitlines())
     if entry_id is None:
-        head = (
-            f"# knowledge/{lang}/guide.yaml: no entry comes close; a new entry, or out_of_scope\n"
-        )
+        head = f"# {file}: no entry comes close; a new entry, or out_of_scope\n"
         return f"{head}  - id: NEW_ENTRY_ID\n    questions:\n{body}"
-    head = f"# knowledge/{lang}/guide.yaml: add under the `questions:` of entry {entry_id}\n"
+    head = f"# {file}: add under the `questions:` of entry {entry_id}\n"
     return f"{head}  - id: {entry_id}\n    questions:\n{body}"
 
 
@@ -205,7 +215,24 @@ def build_report(
         "unanswered": _unanswered(events, knowledge, top),
         "entries": _entries(events, knowledge),
         "walkthrough": _funnel(events, knowledge),
+        "unknown_names": _unknown_names(events, knowledge),
     }
+
+
+def _unknown_names(events: Sequence[Event], knowledge: Knowledge | None) -> list[str]:
+    """Entries and walkthrough places the events name that `knowledge` lacks: events from
+    another guide (the report was run without that guide's --knowledge), or a renamed id."""
+    if knowledge is None:
+        return []
+    walk = knowledge.walkthrough()
+    places = {c.id for c in walk.checklist} | {s.id for s in walk.steps}
+    names = {e.entry for e in events if e.entry and e.entry not in knowledge.base.entries}
+    names |= {
+        e.position
+        for e in events
+        if e.kind == "walkthrough" and e.position and e.position not in places
+    }
+    return sorted(names)
 
 
 def _handling_ms(events: Sequence[Event]) -> dict[str, float | None]:
@@ -256,11 +283,11 @@ def _unanswered(
             # A question refused as another site or topic ("delete my temu account") was
             # refused rightly: teaching it to an entry would make the bot answer it.
             texts = [t for t, a in zip(texts, answers, strict=True) if a.refusal is None]
+        file = guide_file(knowledge, group["lang"])
         group["yaml"] = (
-            alternates_yaml(entry_id, group["lang"], texts)
+            alternates_yaml(entry_id, group["lang"], texts, file)
             if texts
-            else f"# knowledge/{group['lang']}/guide.yaml: nothing to add, these were rightly "
-            "refused as out of scope\n"
+            else f"# {file}: nothing to add, these were rightly refused as out of scope\n"
         )
     return groups
 
@@ -625,6 +652,15 @@ def run(args: argparse.Namespace, knowledge: Knowledge | None) -> int:
         )
         return 1
     report = build_report(events, knowledge, until - period, until, top=args.top)
+    unknown = report["unknown_names"]
+    if unknown and knowledge is not None:
+        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        print(
+            f"helpbot report: warning: the events name {len(unknown)} entries or walkthrough "
+            f"places that the knowledge at {knowledge.path} does not have ({shown}); if the bot "
+            "served another guide, pass its folder with --knowledge",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     elif args.html:

@@ -16,7 +16,7 @@ import pytest
 
 from bot.cli import main
 from bot.events import Event, SqliteEventLog, new_token
-from bot.knowledge import Knowledge
+from bot.knowledge import Knowledge, default_path
 from bot.report import (
     alternates_yaml,
     build_report,
@@ -265,6 +265,34 @@ def test_scripted_session_then_report_json(
     cancelled = [(p["kind"], p["number"]) for p in walk["positions"] if p["cancelled"]]
     assert cancelled == [("step", 3)]
     assert abs(time.time() - now) < 60
+
+
+def test_events_from_another_guide_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A report on the shipped guide of events a router guide's bot wrote warns, and the YAML
+    to paste names the folder the report was given."""
+    path = tmp_path / "s.sqlite3"
+    _write_events(
+        path,
+        [
+            Event("answer", "console", "en", entry="reset_router", question="reset it"),
+            Event("walkthrough", "console", "en", position="unplug", move="start"),
+            Event("answer", "console", "en", entry="processing_time", question="how long"),
+        ],
+    )
+    assert main(["report", "--db", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["unknown_names"] == ["reset_router", "unplug"]
+    assert "2 entries or walkthrough places" in captured.err and "--knowledge" in captured.err
+    _write_events(tmp_path / "t.sqlite3", [Event("fallback", "console", "en", question="hm")])
+    assert main(["report", "--db", str(tmp_path / "t.sqlite3")]) == 0
+    captured = capsys.readouterr()
+    assert not captured.err and "# knowledge/en/guide.yaml" in captured.out
+    folder = tmp_path / "guide"
+    shutil.copytree(default_path(), folder)
+    assert main(["--knowledge", str(folder), "report", "--db", str(tmp_path / "t.sqlite3")]) == 0
+    assert f"# {folder / 'en' / 'guide.yaml'}:" in capsys.readouterr().out
 
 
 def test_report_errors_are_one_clear_line(
