@@ -84,7 +84,8 @@ def build_parser(adapters: dict[str, Any], *, report: bool = True) -> argparse.A
         "--knowledge",
         metavar="PATH",
         default=argparse.SUPPRESS,
-        help="knowledge folder to use instead of the built-in one (default: the shipped guide)",
+        help="knowledge folder to use instead of the built-in one (default: "
+        "$HELPBOT_KNOWLEDGE, else the shipped guide)",
     )
     common.add_argument(
         "--log-level",
@@ -326,7 +327,9 @@ def _main(argv: list[str] | None) -> int:
     args.argv = argv  # what started this process (the Telegram workers run it again)
     # Not parser.set_defaults(): it would rewrite the shared actions' defaults in every
     # subparser and so undo an option given before the subcommand.
-    args.knowledge = getattr(args, "knowledge", None)
+    args.knowledge = (
+        getattr(args, "knowledge", None) or os.environ.get("HELPBOT_KNOWLEDGE", "").strip() or None
+    )
     args.log_level = (
         getattr(args, "log_level", None)
         or os.environ.get("HELPBOT_LOG_LEVEL", "").strip().upper()

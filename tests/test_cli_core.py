@@ -130,3 +130,27 @@ def test_ask_from_standard_input_shows_each_answer_under_its_question():
     first, second = out.split("\n\n> ")
     assert first.startswith("> how long does deletion take\n") and "24 hours" in first
     assert second.startswith("what about my wallet\n") and "Wallet" in second
+
+
+def test_the_knowledge_folder_comes_from_the_environment(tmp_path: Path) -> None:
+    """A container serving another guide has no --knowledge on its command line."""
+    import os
+    import shutil
+
+    from bot.knowledge import default_path
+
+    folder = tmp_path / "guide"
+    shutil.copytree(default_path(), folder)
+    guide = folder / "en" / "guide.yaml"
+    guide.write_text(guide.read_text(encoding="utf-8").replace("about 24 hours", "about 3 days"))
+    env = {**os.environ, "HELPBOT_KNOWLEDGE": str(folder), "HELPBOT_CACHE": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "how long does deletion take"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert "about 3 days" in done.stdout, done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--knowledge", str(default_path()), "ask", "how long"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert "about 24 hours" in done.stdout, done.stderr  # the option wins
