@@ -329,6 +329,9 @@ def _load_pack(
     return _pack(folder.name, guide, entries, smalltalk, walkthrough, (ui_strings, commands), base)
 
 
+DEFAULT_TOPICS = 5  # a guide that names no faq_topics / fallback_topics offers its first entries
+
+
 def _pack(
     lang: str,
     guide: GuideFile,
@@ -338,14 +341,16 @@ def _pack(
     texts: tuple[dict[str, str], dict[str, str]],
     base: LanguagePack | None,
 ) -> LanguagePack:
-    """One language's pack from its validated files (topic lists fall back to the base's)."""
+    """One language's pack from its validated files (topic lists fall back to the base's, and
+    the base's to its first entries: /faq and the fallback never list nothing)."""
+    first = tuple(entries)[:DEFAULT_TOPICS]
     return LanguagePack(
         lang=lang,
         entries=entries,
         synonyms=guide.synonyms,
         out_of_scope=guide.out_of_scope,
-        faq_topics=guide.faq_topics or (base.faq_topics if base else ()),
-        fallback_topics=guide.fallback_topics or (base.fallback_topics if base else ()),
+        faq_topics=guide.faq_topics or (base.faq_topics if base else first),
+        fallback_topics=guide.fallback_topics or (base.fallback_topics if base else first),
         walkthrough=walkthrough,
         ui=texts[0],
         commands=texts[1],

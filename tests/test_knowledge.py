@@ -230,3 +230,17 @@ def test_one_file_with_typo_duplicate_and_bad_indentation_reports_all_three(tmp_
     assert any(f"guide.yaml:{typo + 1}: unknown key 'titel'" in line for line in out), out
     assert any(f"guide.yaml:{duplicate + 1}: duplicate id" in line for line in out), out
     assert len(out) == 3, out  # and no cascade of "entry does not exist" from walkthrough.yaml
+
+
+def test_a_guide_without_topic_lists_offers_its_first_entries(tmp_path: Path) -> None:
+    """/faq printed "Pick one:" with no buttons, and the fallback "These are the things I know
+    about." with nothing under it, when a guide left the optional lists out."""
+    folder = _copy(tmp_path)
+    guide = folder / "en" / "guide.yaml"
+    lines = guide.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(("faq_topics:", "fallback_topics:"))]
+    assert len(kept) == len(lines) - 2
+    guide.write_text("".join(kept), encoding="utf-8")
+    knowledge = load_knowledge(folder)
+    first = tuple(knowledge.base.entries)[:5]
+    assert knowledge.base.faq_topics == first and knowledge.base.fallback_topics == first
