@@ -644,7 +644,7 @@ def _check_walkthrough(
 def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[str, str]]:
     """ui.yaml: a flat map of the strings in `UI_KEYS` (with their placeholders) plus
     `commands:`, a description per command of `bot.commands.REGISTRY`."""
-    from bot.schema import UI_KEYS, Rule, Text, closest, placeholders
+    from bot.schema import OPTIONAL_PLACEHOLDERS, UI_KEYS, Rule, Text, closest, placeholders
 
     ui_text: Any = Text
     if not isinstance(raw, YDict):
@@ -670,9 +670,15 @@ def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[s
         except ValueError as error:
             check.add(line_of(raw, key), f"'{key}': bad placeholder ({error})")
             continue
-        if found != UI_KEYS[key]:
+        optional = OPTIONAL_PLACEHOLDERS.get(key, frozenset())
+        if not UI_KEYS[key] <= found <= UI_KEYS[key] | optional:
             expected = ", ".join(f"{{{name}}}" for name in sorted(UI_KEYS[key])) or "none"
-            check.add(line_of(raw, key), f"'{key}': placeholders must be {expected}")
+            allowed = ", ".join(f"{{{name}}}" for name in sorted(optional))
+            check.add(
+                line_of(raw, key),
+                f"'{key}': placeholders must be {expected}"
+                + (f" (may use {allowed})" if allowed else ""),
+            )
             continue
         strings[key] = value
     if is_base:

@@ -186,6 +186,12 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts("handoff_thread_opened", placeholders=("link", "when")),
     **_texts("handoff_in_thread", placeholders=("link",)),
 }
+# Placeholders a string may use but need not: the headers over /steps and /checklist may say
+# how many there are ("in {total} steps"), so the count is not typed by hand.
+OPTIONAL_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "steps_header": frozenset({"total"}),
+    "checklist_header": frozenset({"total"}),
+}
 COMMANDS = REGISTRY.names()
 """Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""
 

@@ -770,7 +770,7 @@ class Walk:
 
     def steps_reply(self) -> Reply:
         """Every step in one message (/steps)."""
-        parts = [self.ui("steps_header")]
+        parts = [self.k.ui("steps_header", self.lang, total=len(self.guide.steps))]
         total = len(self.guide.steps)
         for number, step in enumerate(self.guide.steps, 1):
             entry = self.k.entry(step.entry, self.lang)
@@ -781,7 +781,7 @@ class Walk:
 
     def checklist_reply(self) -> Reply:
         """Every check in one message (/checklist)."""
-        parts = [self.ui("checklist_header")]
+        parts = [self.k.ui("checklist_header", self.lang, total=len(self.guide.checklist))]
         for number, item in enumerate(self.guide.checklist, 1):
             entry = self.k.entry(item.entry, self.lang)
             parts.append(f"**{number}. {escape(entry.title)}**\n{entry.answer}")

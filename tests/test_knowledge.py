@@ -244,3 +244,16 @@ def test_a_guide_without_topic_lists_offers_its_first_entries(tmp_path: Path) ->
     knowledge = load_knowledge(folder)
     first = tuple(knowledge.base.entries)[:5]
     assert knowledge.base.faq_topics == first and knowledge.base.fallback_topics == first
+
+
+def test_headers_may_count_the_steps_and_checks_or_not(tmp_path: Path) -> None:
+    """The counts over /steps and /checklist were typed by hand and went stale unseen."""
+    folder = _copy(tmp_path)
+    ui = folder / "en" / "ui.yaml"
+    text = ui.read_text(encoding="utf-8")
+    assert "in {total} steps" in text
+    ui.write_text(text.replace("in {total} steps", "in five steps"), encoding="utf-8")
+    assert load_knowledge(folder).base.ui["steps_header"].endswith("in five steps**")
+    ui.write_text(text.replace("in {total} steps", "in {count} steps"), encoding="utf-8")
+    assert any("'steps_header': placeholders must be none (may use {total})" in p
+               for p in _problems(folder))  # fmt: skip
