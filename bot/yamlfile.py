@@ -138,6 +138,9 @@ def load_yaml(path: Path, problems: list[Problem]) -> Any:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
         what = " ".join(part for part in (error.context, error.problem) if part)
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
+            what += " (this line has a tab: YAML indents with spaces only)"
         raise Problem(path, line, f"invalid YAML: {what or error}") from None
     except yaml.YAMLError as error:
         raise Problem(path, None, f"invalid YAML: {error}") from None

@@ -257,3 +257,14 @@ def test_headers_may_count_the_steps_and_checks_or_not(tmp_path: Path) -> None:
     ui.write_text(text.replace("in {total} steps", "in {count} steps"), encoding="utf-8")
     assert any("'steps_header': placeholders must be none (may use {total})" in p
                for p in _problems(folder))  # fmt: skip
+
+
+def test_a_tab_in_the_yaml_is_named(tmp_path: Path) -> None:
+    """PyYAML says "found character that cannot start any token"; the tab was the cause."""
+    folder = _copy(tmp_path)
+    guide = folder / "en" / "guide.yaml"
+    text = guide.read_text(encoding="utf-8")
+    guide.write_text(text.replace("\n  - id: what_is_aliexpress", "\n\t- id: what_is_aliexpress"))
+    line = text[: text.index("\n  - id: what_is_aliexpress")].count("\n") + 2
+    [problem] = _problems(folder)
+    assert f"guide.yaml:{line}:" in problem and "tab" in problem and "spaces" in problem
