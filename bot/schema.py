@@ -138,6 +138,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts("checklist_item", "step_header", placeholders=("number", "total", "title")),
     **_texts("where_check", "where_step", placeholders=("number", "total")),
     **_texts("still_here", placeholders=("where",)),
+    **_texts("step_trouble", placeholders=("link",)),
     **_texts("followup_more", placeholders=("title",)),
     **_texts("expired", placeholders=("hours",)),
     **_texts("unknown_command", placeholders=("command",)),
@@ -173,7 +174,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         *(
             f"words_{name}"
             for name in """next back repeat cancel done more stop wait continue restart
-            walkthrough steps polite numbers keep""".split()
+            walkthrough steps polite numbers keep trouble""".split()
         ),
         *(
             f"words_followup_{name}" for name in "next done where back".split()

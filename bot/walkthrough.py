@@ -135,6 +135,7 @@ WORD_KINDS = (
     "walkthrough",  # "walk me through it", "let's do it": start one, or show where you are
     "steps",  # "skip the checks": from the checklist straight to step 1
     "keep",  # "I changed my mind": stop the walkthrough, as cancel does
+    "trouble",  # "it didn't work": the step again, and where to get help
 )
 _POLITE_MAX_WORDS = 10  # longer messages are questions, not a move with polite words around
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
@@ -145,6 +146,7 @@ _ARROWS = {"➡️": "next", "➡": "next", "▶️": "next", "▶": "next", "�
 MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     CHECKLIST: (
         ("keep", "cancel"),
+        ("trouble", "more"),
         ("restart", "restart"),
         ("walkthrough", "repeat"),
         ("steps", "steps"),
@@ -159,6 +161,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     CONFIRM: (
         ("keep", "cancel"),
+        ("trouble", "repeat"),
         ("restart", "restart"),
         ("walkthrough", "repeat"),
         ("steps", "repeat"),
@@ -173,6 +176,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     STEPS: (
         ("keep", "cancel"),
+        ("trouble", "trouble"),
         ("restart", "restart"),
         ("walkthrough", "repeat"),
         ("steps", "repeat"),
@@ -689,6 +693,10 @@ class Walk:
             return self.start()
         if move == "pause":  # "wait", "not yet", "hold on": stay, and say where
             return [self.still_here(position)]
+        if move == "trouble":  # "it didn't work": the step again, and who can help
+            link = self.ui("support_link")
+            trouble = Reply(self.k.ui("step_trouble", self.lang, link=link))
+            return [trouble, self.render(position, edit=False)]
         if move == "steps":  # past the remaining checks, to step 1
             first_step = _enter_step(self.guide, 0)
             self.move_to(first_step)

@@ -148,3 +148,20 @@ async def test_no_at_a_check_keeps_the_place(person: Person, knowledge: Knowledg
     assert person.text() == knowledge.ui("checklist_stopped", "en")
     await person.press("Done")
     assert where(person) == "check 4"  # was: the walkthrough ended; /walkthrough: check 1
+
+
+@pytest.mark.parametrize(("said", "lang"), [("it didn't work", "en"), ("no funciona", "es")])
+async def test_it_did_not_work_shows_the_step_again_with_help(
+    person: Person, knowledge: Knowledge, said: str, lang: str
+) -> None:
+    await on_step(person, 2)
+    await person.say(said)  # was: the answer about a forgotten password
+    # a short message may not switch the conversation's language: either is right
+    shown = {
+        code: knowledge.ui("step_trouble", code, link=knowledge.ui("support_link", code))
+        for code in ("en", lang)
+    }
+    assert person.last[0].text in shown.values()
+    assert where(person) == "step 2" or "(2/5)" in person.text()
+    await person.say("next")
+    assert where(person) == "step 3"  # the place was kept
