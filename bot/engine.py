@@ -278,6 +278,13 @@ class Engine(StaffSide, LazyParts):
         stored = await self.store.get(key)
         replies: list[Reply] = []
         recalled = self.context.recall(key, now)
+        if (  # asked before a restart (or by another worker): still open
+            recalled is None
+            and stored is not None
+            and stored.asking is not None
+            and now - stored.updated_at <= CONTEXT_TTL
+        ):
+            recalled = ASKED + stored.asking
         asked = recalled.removeprefix(ASKED) if recalled and recalled.startswith(ASKED) else None
         last_entry = None if asked else recalled
         followup = _follow_up(self, message.text, last_entry)
@@ -314,7 +321,8 @@ class Engine(StaffSide, LazyParts):
             return replies
         session = turn.session
         session.seen_lang = self.langs.to_keep(message, session, turn.lang, turn.text_lang)
-        if session.active or session.lang or session.seen_lang:
+        session.asking = asking or None
+        if session.active or session.lang or session.seen_lang or session.asking:
             session.updated_at = now
             await self.store.put(key, session)
         elif stored is not None:

@@ -20,6 +20,9 @@ class Session:
     lang: str | None = None  # chosen with the language command; wins over everything
     seen_lang: str | None = None  # the language of this walkthrough so far, for button presses
     updated_at: float = 0.0  # set by the engine from its clock when it stores the session
+    # the yes/no question the last reply asked ("forget": erase everything?), so a typed "yes"
+    # after a restart still answers it; None once anything else is said
+    asking: str | None = None
 
     @property
     def active(self) -> bool:
@@ -35,7 +38,7 @@ class Session:
         if not isinstance(raw, dict):
             raise ValueError("a session must be a JSON object")
         known: dict[str, Any] = {}
-        for key in ("mode", "position", "lang", "seen_lang"):
+        for key in ("mode", "position", "lang", "seen_lang", "asking"):
             value = raw.get(key)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{key} is {type(value).__name__}, not text")

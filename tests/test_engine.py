@@ -337,6 +337,27 @@ async def test_restart_resumes_from_sqlite(tmp_path, knowledge):
     await second.close()
 
 
+async def test_a_question_asked_before_a_restart_is_answered_after_it(tmp_path, knowledge):
+    """ "Erase everything?", a restart, then "yes": it moved the walkthrough on a step and
+    erased nothing (the question lived only in the process's memory)."""
+    db = tmp_path / "s.sqlite3"
+    first = Engine(knowledge, SqliteStore(db))
+    alice = Person(first)
+    for text in ("walkthrough", "skip the checks", "next", "/forget"):
+        await alice.say(text)
+    assert alice.text() == knowledge.ui("forget_confirm", "en")
+    await first.close()
+    second = Engine(knowledge, SqliteStore(db))
+    alice2 = Person(second)
+    await alice2.say("yes")
+    assert alice2.text() == knowledge.ui("forgotten", "en")
+    assert await second.store.get("test:c1:alice") is None
+    await alice2.say("hello")
+    await alice2.say("yes")  # nothing asked any more: no second erase, no walkthrough move
+    assert alice2.text() != knowledge.ui("forgotten", "en")
+    await second.close()
+
+
 async def test_many_users_at_once_do_not_interfere(knowledge, tmp_path):
     engine = Engine(knowledge, SqliteStore(tmp_path / "c.sqlite3"))
     people = [Person(engine, user=f"u{i}") for i in range(40)]
