@@ -564,9 +564,16 @@ def cmd_validate(path: str | None, strict: bool = False) -> int:
         return EXIT_PROBLEM
     base = knowledge.base
     questions = sum(len(e.questions) for e in base.entries.values())
+    others = sum(
+        len(e.questions)
+        for lang in knowledge.languages
+        if lang != base.lang
+        for e in knowledge.packs[lang].entries.values()
+    )
     walk = knowledge.walkthrough()
     print(
-        f"OK: {knowledge.path}: {len(base.entries)} entries, {questions} questions, "
+        f"OK: {knowledge.path}: {len(base.entries)} entries, {questions} questions in "
+        f"{base.lang}" + (f" and {others} in the other languages" if others else "") + ", "
         f"{len(base.out_of_scope)} out-of-scope examples, {len(walk.checklist)} checks and "
         f"{len(walk.steps)} steps; languages: {', '.join(knowledge.languages)}"
         + (f"; {len(warnings)} warning(s)" if warnings else "")
