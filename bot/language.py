@@ -18,7 +18,8 @@ from bot.knowledge import Knowledge
 from bot.stopwords import STOPWORDS
 from bot.text import normalize, squeeze_repeats
 
-_MARKERS = {"es": "ñ¿¡", "pt": "ãõ", "fr": "èêëîôûœ"}
+# Letters only one of the languages uses ("ê" and "ô" are French and Portuguese: "três")
+_MARKERS = {"es": "ñ¿¡", "pt": "ãõ", "fr": "èëîûœ"}
 _WORD = re.compile(r"[^\W\d_]+")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 
@@ -100,6 +101,13 @@ class LanguageDetector:
                 if lang in scores and any(mark in lowered for mark in marks):
                     scores[lang] += 1.5
         words = _WORD.findall(normalize(sample))
+        if len(words) != len(set(words)) or any(len(w) == 1 for w in words):
+            # "yyy", "eee": one letter mashed, which normalising made the Spanish "y" (and)
+            # or the Portuguese "e"; such a letter says nothing about the language
+            mashed = {
+                w[0] for w in _WORD.findall(sample.lower()) if len(w) >= 3 and len(set(w)) == 1
+            }
+            words = [w for w in words if len(w) > 1 or w not in mashed]
         if ignore is None:
             langs_of = self._langs_of
             for word in words:

@@ -230,3 +230,23 @@ def test_one_lookup_per_word_detects_as_the_per_language_scan(knowledge):
     differ = [t for t in texts if detector.detect(t) != detector.detect(t, ignore=("en", ""))]
     assert not differ
     assert {detector.detect(t) for t in texts} >= {"en", "es", "pt", "fr", "ru", None}
+
+
+def test_a_letter_repeated_is_no_one_letter_word(knowledge):
+    """ "yyy" normalised to the Spanish "y" (and): keyboard mashing was answered in Spanish in
+    an operator's English and Spanish guide, where only Spanish used "y" (in the shipped five,
+    other languages share it, so this detector is told so)."""
+    from bot.language import LanguageDetector
+
+    detector = LanguageDetector(knowledge)
+    detector._langs_of = {**detector._langs_of, "y": ("es",), "e": ("pt",)}
+    for text in ("yyy", "zzz yyy", "YYYY", "eee"):
+        assert detector.detect(text) is None, text
+    assert detector.detect("y") == "es"  # a real "y" still counts
+
+
+def test_letters_french_and_portuguese_share_mark_neither(knowledge):
+    """ "três" (Portuguese for three) read as French for its "ê"."""
+    from bot.language import LanguageDetector
+
+    assert LanguageDetector(knowledge).detect("três") != "fr"
