@@ -644,7 +644,15 @@ def _check_walkthrough(
 def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[str, str]]:
     """ui.yaml: a flat map of the strings in `UI_KEYS` (with their placeholders) plus
     `commands:`, a description per command of `bot.commands.REGISTRY`."""
-    from bot.schema import OPTIONAL_PLACEHOLDERS, UI_KEYS, Rule, Text, closest, placeholders
+    from bot.schema import (
+        OPTIONAL_PLACEHOLDERS,
+        UI_DEFAULTS,
+        UI_KEYS,
+        Rule,
+        Text,
+        closest,
+        placeholders,
+    )
 
     ui_text: Any = Text
     if not isinstance(raw, YDict):
@@ -683,7 +691,11 @@ def _ui(raw: Any, check: Checker, is_base: bool) -> tuple[dict[str, str], dict[s
         strings[key] = value
     if is_base:
         for key in UI_KEYS:
-            if key not in raw:
+            if key in raw:
+                continue
+            if key in UI_DEFAULTS:  # added later: a guide written before keeps validating
+                strings[key] = UI_DEFAULTS[key]
+            else:
                 check.add(raw.line, f"missing interface string '{key}'")
     return strings, _ui_commands(raw, check, is_base)
 

@@ -193,6 +193,15 @@ OPTIONAL_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "steps_header": frozenset({"total"}),
     "checklist_header": frozenset({"total"}),
 }
+# Strings added after guides were first written, with what a base ui.yaml that lacks them
+# gets (English, like any base): an operator's own guide keeps validating after an upgrade.
+UI_DEFAULTS: dict[str, str] = {
+    "words_numbers": "one, two, three, four, five, six, seven, eight, nine",
+    "words_keep": "i changed my mind, changed my mind, i dont want to delete it anymore",
+    "words_trouble": "it didnt work, it doesnt work, not working, i get an error",
+    "step_trouble": "Sorry that didn't work. Here is the step again: check each part of it. "
+    "If it still doesn't work as described, contact {link}.",
+}
 COMMANDS = REGISTRY.names()
 """Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""
 

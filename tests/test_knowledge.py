@@ -268,3 +268,18 @@ def test_a_tab_in_the_yaml_is_named(tmp_path: Path) -> None:
     line = text[: text.index("\n  - id: what_is_aliexpress")].count("\n") + 2
     [problem] = _problems(folder)
     assert f"guide.yaml:{line}:" in problem and "tab" in problem and "spaces" in problem
+
+
+def test_a_guide_written_before_newer_strings_still_loads(tmp_path: Path) -> None:
+    """Strings added in an upgrade (UI_DEFAULTS) were 'missing' from an operator's own guide:
+    it stopped validating, and the bot would not start."""
+    from bot.schema import UI_DEFAULTS
+
+    folder = _copy(tmp_path)
+    ui = folder / "en" / "ui.yaml"
+    lines = ui.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if line.split(":", 1)[0] not in UI_DEFAULTS]
+    assert len(kept) == len(lines) - len(UI_DEFAULTS)
+    ui.write_text("".join(kept), encoding="utf-8")
+    knowledge = load_knowledge(folder)
+    assert all(knowledge.base.ui[key] == text for key, text in UI_DEFAULTS.items())
