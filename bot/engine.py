@@ -325,8 +325,8 @@ class Engine(StaffSide, LazyParts):
         if session.active or session.lang or session.seen_lang or session.asking:
             session.updated_at = now
             await self.store.put(key, session)
-        elif stored is not None:
-            await self.store.delete(key)
+        elif stored is not None:  # nothing left to keep; not `delete`: that ends handoffs
+            await self.store.clear(key)
         return replies
 
     async def _record(self, turn: Turn, idle: str | None, now: float, ms: float) -> None:

@@ -477,6 +477,9 @@ class MeteredStore:
     async def delete(self, key: str) -> None:
         await self._timed("delete", self.inner.delete(key))
 
+    async def clear(self, key: str) -> None:
+        await self._timed("delete", self.inner.clear(key))
+
     async def purge(self, older_than: float) -> int:
         removed: int = await self._timed("purge", self.inner.purge(older_than))
         return removed

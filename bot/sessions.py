@@ -90,6 +90,8 @@ class SessionStore(Protocol):
     async def get(self, key: str) -> Session | None: ...
     async def put(self, key: str, session: Session) -> None: ...
     async def delete(self, key: str) -> None: ...
+    # the walkthrough and the language choice only: an open handoff and its rate limit stay
+    async def clear(self, key: str) -> None: ...
     async def purge(self, older_than: float) -> int: ...
     async def ready(self) -> bool: ...
     async def close(self) -> None: ...
@@ -143,10 +145,13 @@ class MemoryStore:
             self._langs.pop(key, None)
 
     async def delete(self, key: str) -> None:
-        self._data.pop(key, None)
-        self._langs.pop(key, None)
+        await self.clear(key)
         await self.delete_handoff(key)
         self._opens.pop(key, None)
+
+    async def clear(self, key: str) -> None:
+        self._data.pop(key, None)
+        self._langs.pop(key, None)
 
     async def purge(self, older_than: float) -> int:
         stale = [k for k, v in self._data.items() if Session.from_json(v).updated_at < older_than]
@@ -329,6 +334,16 @@ class SqliteStore:
             ]
         )
         self._known.pop(key, None)  # and what a read during the write may have put back
+
+    async def clear(self, key: str) -> None:
+        self._known.pop(key, None)
+        await self._write_async(
+            [
+                ("DELETE FROM sessions WHERE key = ?", (key,)),
+                ("DELETE FROM languages WHERE key = ?", (key,)),
+            ]
+        )
+        self._known.pop(key, None)
 
     async def purge(self, older_than: float) -> int:
         """Drops idle walkthroughs and handoff-open times older than `older_than`; language
@@ -555,6 +570,9 @@ class RedisStore:
                 f"{self.prefix}s:{key}", f"{self.prefix}l:{key}", f"{self.prefix}ho:{key}"
             )
         )
+
+    async def clear(self, key: str) -> None:
+        await self._call(self._redis.delete(f"{self.prefix}s:{key}", f"{self.prefix}l:{key}"))
 
     async def purge(self, older_than: float) -> int:
         """Nothing to do: walkthrough keys expire by themselves."""

@@ -64,6 +64,22 @@ async def test_forget_erases_the_handoff_and_its_open_times(store: SessionStore)
     assert await store.get_handoff("telegram:2:2") is not None  # someone else's stays
 
 
+async def test_clearing_a_session_keeps_the_handoff_and_its_open_times(
+    store: SessionStore,
+) -> None:
+    """The engine drops a session with nothing left in it (a walkthrough cancelled, a
+    question answered); it used `delete`, which also ended the person's handoff and reset
+    their rate limit."""
+    one = handoff("1", "55")
+    await store.put(one.key, Session(mode="steps", position="login", updated_at=1.0))
+    await store.put_handoff(one)
+    await store.clear(one.key)
+    assert await store.get(one.key) is None
+    assert await store.get_handoff(one.key) is not None
+    assert await store.handoff_by_ticket("telegram", "55") is not None
+    assert await store.count_handoffs_since(one.key, 0.0) == 1
+
+
 async def test_open_handoffs_survive_reopening_the_store(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
