@@ -26,10 +26,18 @@ class ReplyLanguage:
         text = message.text if message.payload is None else ""
         if message.command and message.command not in ("ask", "faq"):
             text = ""
+        elif text.startswith("/"):  # a command typed as text: "/help" is no English word
+            text = text.partition(" ")[2]
         detected = self.detector.detect(text) if text else None
         explicit = session.lang if session else None
         if explicit is not None and explicit in languages:
             return explicit, detected
+        if detected and session is not None and session.active and len(text.split()) <= 2:
+            # "merci", "obrigado" mid-walkthrough: a word of thanks in another language does
+            # not move the whole walkthrough there (Cyrillic says who is writing: it does)
+            current = session.seen_lang or self.default(message)
+            if detected != current and detected != "ru" and current in languages:
+                return current, detected
         if detected:
             return detected, detected
         # The conversation's language, when a message has shown it, carries whatever is not

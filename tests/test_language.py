@@ -250,3 +250,13 @@ def test_letters_french_and_portuguese_share_mark_neither(knowledge):
     from bot.language import LanguageDetector
 
     assert LanguageDetector(knowledge).detect("três") != "fr"
+
+
+async def test_a_command_typed_as_text_answers_in_the_conversation_s_language(engine, knowledge):
+    """ "/help" typed after a Spanish question answered in English ("help" read as English),
+    "Erase everything?" too: the command's own name says nothing about the language."""
+    person = Person(engine)
+    await person.say("como borro mi cuenta?")
+    for command, key in (("/help", "help"), ("/forget", "forget_confirm")):
+        await person.say(command)
+        assert person.last[0].text == knowledge.ui(key, "es"), command
