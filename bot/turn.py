@@ -74,8 +74,10 @@ class Turn(Answering):
         if not self.engine.matcher.readable(text):  # emoji or punctuation, not small talk
             return [Reply(self.ui("fallback_empty"))]
         if self.engine.words.starts(text, self.lang):
+            self.speak_as(text, {"walkthrough", "restart"})
             return self.walk.start()
         if self.engine.words.skips_checks(text, self.lang):
+            self.speak_as(text, {"steps"})
             return self.walk.start_at_steps()
         if self.engine.words.cancels(text, self.lang):  # "отмена" twice: nothing to cancel
             return self.walk.cancel()
@@ -96,6 +98,17 @@ class Turn(Answering):
                 return self.offer_walkthrough("no_walkthrough")
             return self.from_last(WORD_AS_FOLLOWUP[word], "", "")
         return self.answer_followup(text)
+
+    def speak_as(self, text: str, kinds: set[str]) -> None:
+        """ "guíame" as a first message: the walkthrough it starts is in the language whose
+        words those are, when only one language's are and no language was chosen (such words
+        mark no language for detection: one-word answers work in every language)."""
+        if self.session.lang is not None or self.text_lang is not None:
+            return
+        found = self.engine.words.languages_saying(text, kinds)
+        if len(found) == 1 and found[0] != self.lang:
+            self.lang = self.text_lang = found[0]
+            self.walk = Walk(self.k, self.lang, self.message.user_id, self.session)
 
     def typed_as_command(self, name: str, argument: str) -> bool:
         """Whether `/name` is no command but a walkthrough word people guess is one."""

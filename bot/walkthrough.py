@@ -322,9 +322,11 @@ class Words:
             if times is None:
                 continue
             for end in (i + 1, i + 2):
-                rest = " ".join(tokens[:i] + tokens[end:])
-                if rest and self.navigation(rest, lang) in ("next", "back"):
-                    return rest, times
+                left = tokens[:i] + tokens[end:]
+                # "на два шага назад", "recule de deux étapes": their small words aside too
+                for rest in (" ".join(left), " ".join(w for w in left if len(w) > 2)):
+                    if rest and self.navigation(rest, lang) in ("next", "back"):
+                        return rest, times
         return None
 
     def only_moves(self, words: list[str]) -> bool:
@@ -382,6 +384,11 @@ class Words:
         """ "walk me through it", "let's do it", "start over" (in any language): outside a
         walkthrough, these start one."""
         return self._says(text, lang, {"walkthrough", "restart"})
+
+    def languages_saying(self, text: str, kinds: set[str]) -> list[str]:
+        """The languages whose words of `kinds` include `text` as a whole ("guíame": es)."""
+        said = normalize(text)
+        return [lang for lang, table in self.tables.items() if any(said in table[k] for k in kinds)]
 
     def cancels(self, text: str, lang: str) -> bool:
         """ "cancel", "never mind", "отмена" (in any language); not "I changed my mind", which
