@@ -111,9 +111,11 @@ class Turn(Answering):
             self.walk = Walk(self.k, self.lang, self.message.user_id, self.session)
 
     def typed_as_command(self, name: str, argument: str) -> bool:
-        """Whether `/name` is no command but a walkthrough word people guess is one."""
+        """Whether `/name` is no command but a walkthrough word people guess is one ("/next";
+        not "/<b>", whose letters alone would be "b", a short "back")."""
         return (
             not argument
+            and name.isalpha()
             and REGISTRY.get(name) is None
             and bool(any(self.engine.words.kinds(name, self.lang)))
         )
