@@ -132,7 +132,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         checklist_header checklist_stopped cancelled nothing_to_cancel stale_button
         not_your_button walkthrough_ended no_walkthrough followup_walkthrough already_first
         forget_confirm
-        forgotten forget_kept ask_usage not_text error language_name language_prompt
+        forgotten forget_kept ask_usage not_text error language_name language_aliases language_prompt
         language_set store_unavailable""".split()
     ),
     **_texts("checklist_item", "step_header", placeholders=("number", "total", "title")),
@@ -197,6 +197,7 @@ OPTIONAL_PLACEHOLDERS: dict[str, frozenset[str]] = {
 # gets (English, like any base): an operator's own guide keeps validating after an upgrade.
 UI_DEFAULTS: dict[str, str] = {
     "words_numbers": "one, two, three, four, five, six, seven, eight, nine",
+    "language_aliases": "",
     "words_keep": "i changed my mind, changed my mind, i dont want to delete it anymore",
     "words_trouble": "it didnt work, it doesnt work, not working, i get an error",
     "step_trouble": "Sorry that didn't work. Here is the step again: check each part of it. "

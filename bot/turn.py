@@ -178,15 +178,19 @@ class Turn(Answering):
         """Set the reply language (/language xx, /language español, or its buttons); without a
         language it knows, ask."""
         code = normalize(code)
-        if code not in self.k.languages:  # a language's own name: "English", "português"
+        if code not in self.k.languages:  # its own name ("português") or another's ("spanish")
             for lang in self.k.languages:
                 name = normalize(self.k.ui("language_name", lang))
-                if code and code in (name, name.split()[0]):
+                # a language's own aliases only: a translation without them is not English
+                listed = self.k.pack(lang).ui.get("language_aliases", "").split(",")
+                if code and code in (name, name.split()[0], *map(normalize, listed)):
                     code = lang
         if code in self.k.languages:
             self.session.lang = self.lang = code
             self.walk = Walk(self.k, code, self.message.user_id, self.session)
-            return [Reply(self.ui("language_set"), edit=self.message.payload is not None)]
+            done = [Reply(self.ui("language_set"), edit=self.message.payload is not None)]
+            position = self.walk.position()  # mid-walkthrough: where they are, in it
+            return done + ([self.walk.render(position, edit=False)] if position else [])
         rows = tuple(
             (self.button(self.k.ui("language_name", lang), ChooseLanguage(lang)),)
             for lang in self.k.languages

@@ -59,8 +59,12 @@ async def test_choice_rules(engine):
 
 @pytest.mark.parametrize(
     ("typed", "lang"),
-    [("Español", "es"), ("english", "en"), ("português", "pt"), ("РУССКИЙ", "ru")],
-)
+    [
+        ("Español", "es"), ("english", "en"), ("português", "pt"), ("РУССКИЙ", "ru"),
+        # its name in another language: "spanish", "francés", "испанский" re-showed the picker
+        ("spanish", "es"), ("francés", "fr"), ("испанский", "es"), ("pt-BR", "pt"),
+    ],
+)  # fmt: skip
 async def test_language_by_its_own_name(engine, knowledge, typed, lang):
     """`/language English` re-showed the picker without a word: only codes were known."""
     p = Person(engine)
@@ -260,3 +264,13 @@ async def test_a_command_typed_as_text_answers_in_the_conversation_s_language(en
     for command, key in (("/help", "help"), ("/forget", "forget_confirm")):
         await person.say(command)
         assert person.last[0].text == knowledge.ui(key, "es"), command
+
+
+async def test_a_language_chosen_mid_walkthrough_shows_where_one_is_in_it(engine, knowledge):
+    """/language mid-walkthrough only confirmed: the check and its buttons were gone."""
+    p = Person(engine)
+    await p.say("/walkthrough")
+    await p.say("done")
+    await p.say("/language русский")
+    assert p.last[0].text == knowledge.ui("language_set", "ru")
+    assert "проверка 2 из 4" in p.text() and p.last[-1].buttons
