@@ -147,6 +147,12 @@ def default_path() -> Path:
     return Path(str(resources.files("knowledge")))
 
 
+def is_shipped(path: str | Path) -> bool:
+    """Whether `path` is the knowledge base shipped inside the package: what the checkout's
+    question sets and the report's `knowledge/<lang>/guide.yaml` are about."""
+    return Path(path).resolve() == default_path().resolve()
+
+
 def load_knowledge(path: str | Path | None = None) -> Knowledge:
     """Load and validate a knowledge folder; raise `KnowledgeError` listing every problem."""
     root = Path(path) if path is not None else default_path()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.evaluate import QuestionSetError, evaluate
-from bot.knowledge import Knowledge, KnowledgeError, default_path, load_knowledge
+from bot.knowledge import Knowledge, KnowledgeError, is_shipped, load_knowledge
 from bot.matcher import Matcher
 
 MAX_DROP = 0.01  # one point
@@ -39,7 +39,7 @@ def default_sets(served: str | Path | None = None) -> list[Path]:
     named = os.environ.get(SETS_ENV)
     if named:
         return [Path(p) for p in named.split(os.pathsep) if p]
-    if served is not None and Path(served).resolve() != default_path().resolve():
+    if served is not None and not is_shipped(served):
         return []
     tests = Path(__file__).resolve().parent.parent / "tests"
     return sorted((tests / "questions" / "tuning").glob("*.yaml")) or sorted(

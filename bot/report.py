@@ -28,7 +28,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from bot.events import Event, open_event_log
-from bot.knowledge import Knowledge, default_path
+from bot.knowledge import Knowledge, is_shipped
 from bot.sessions import StoreUnavailable, UnknownStore
 
 SCHEMA = "helpbot-report/1"
@@ -121,7 +121,7 @@ def group_questions(
 def guide_file(knowledge: Knowledge | None, lang: str) -> str:
     """Where a snippet for `lang` goes: `knowledge/<lang>/guide.yaml` for the shipped guide,
     else the served folder's own file."""
-    if knowledge is None or Path(knowledge.path).resolve() == default_path().resolve():
+    if knowledge is None or is_shipped(knowledge.path):
         return f"knowledge/{lang}/guide.yaml"
     return str(Path(knowledge.path) / lang / "guide.yaml")
 
@@ -131,7 +131,7 @@ def alternates_yaml(
 ) -> str:
     """A snippet to paste into `file` (default knowledge/<lang>/guide.yaml): the texts as
     alternate questions."""
-    file = file or f"knowledge/{lang}/guide.yaml"
+    file = file or guide_file(None, lang)
     questions = yaml.safe_dump(
         list(texts), allow_unicode=True, default_flow_style=False, width=1000
     )
@@ -143,17 +143,23 @@ def alternates_yaml(
     return f"{head}  - id: {entry_id}\n    questions:\n{body}"
 
 
+def _places(knowledge: Knowledge | None) -> list[tuple[str, str]]:
+    """The walkthrough's checks and steps in order, each (id, "check" or "step")."""
+    if knowledge is None:
+        return []
+    walk = knowledge.walkthrough()
+    return [(item.id, "check") for item in walk.checklist] + [
+        (step.id, "step") for step in walk.steps
+    ]
+
+
 def _funnel(events: Sequence[Event], knowledge: Knowledge | None) -> dict[str, Any]:
     moves = [e for e in events if e.kind == "walkthrough"]
     per: dict[str, Counter[str]] = defaultdict(Counter)
     for event in moves:
         if event.position is not None and event.move is not None:
             per[event.position][event.move] += 1
-    order: list[tuple[str, str]] = []
-    if knowledge is not None:
-        walk = knowledge.walkthrough()
-        order += [(item.id, "check") for item in walk.checklist]
-        order += [(step.id, "step") for step in walk.steps]
+    order = _places(knowledge)
     known = {position for position, _ in order}
     order += [(position, "unknown") for position in sorted(per) if position not in known]
     positions = []
@@ -224,8 +230,7 @@ def _unknown_names(events: Sequence[Event], knowledge: Knowledge | None) -> list
     another guide (the report was run without that guide's --knowledge), or a renamed id."""
     if knowledge is None:
         return []
-    walk = knowledge.walkthrough()
-    places = {c.id for c in walk.checklist} | {s.id for s in walk.steps}
+    places = {place for place, _ in _places(knowledge)}
     names = {e.entry for e in events if e.entry and e.entry not in knowledge.base.entries}
     names |= {
         e.position
