@@ -101,7 +101,7 @@ class LanguageDetector:
                 if lang in scores and any(mark in lowered for mark in marks):
                     scores[lang] += 1.5
         words = _WORD.findall(normalize(sample))
-        if len(words) != len(set(words)) or any(len(w) == 1 for w in words):
+        if any(len(w) == 1 for w in words):  # only one-letter words can be a mashed letter
             # "yyy", "eee": one letter mashed, which normalising made the Spanish "y" (and)
             # or the Portuguese "e"; such a letter says nothing about the language
             mashed = {
