@@ -785,8 +785,8 @@ class Walk:
 
     def steps_reply(self) -> Reply:
         """Every step in one message (/steps)."""
-        parts = [self.k.ui("steps_header", self.lang, total=len(self.guide.steps))]
         total = len(self.guide.steps)
+        parts = [self.k.ui("steps_header", self.lang, total=total)]
         for number, step in enumerate(self.guide.steps, 1):
             entry = self.k.entry(step.entry, self.lang)
             title = escape(entry.title)
