@@ -99,6 +99,13 @@ async def test_thanks_mid_walkthrough_keeps_the_place(person: Person, knowledge:
         ("is it free to close it", "cost", "en"),
         ("¿cuánto cuesta darme de baja?", "cost", "es"),
         ("сколько стоит удалить аккаунт", "cost", "ru"),
+        # the bot cannot touch anyone's account: it says so, and that only they can
+        ("could you close my account for me? my login is bob77", "do_it_for_me", "en"),
+        ("please deactivate it on my behalf", "do_it_for_me", "en"),
+        ("bórrala por mí, porfa", "do_it_for_me", "es"),
+        ("supprimez-le à ma place", "do_it_for_me", "fr"),
+        ("apague minha conta pra mim", "do_it_for_me", "pt"),
+        ("удалите его за меня пожалуйста", "do_it_for_me", "ru"),
     ],
 )
 async def test_refusal_kinds_reply_with_their_own_text(
