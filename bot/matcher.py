@@ -104,6 +104,10 @@ class Matcher:
         settles what the words left open (bot/step_names.py); `verdict` decides the rest."""
         answer = self.verdict(question, lang, also)
         target = self.step_names.named(question)
+        if target is None and answer.entry_id is None and answer.refusal is None:
+            near = None if answer.smalltalk else self.signals.talk_near(question)
+            if near is not None:  # "you're useless", "thnaks a lot": nothing else to say
+                return Answer(None, 1.0, (), lang, smalltalk=near)
         if target is None or target == answer.entry_id:
             return answer
         relative = self.followups.find(question)[0] in RELATIVE_FOLLOWUPS

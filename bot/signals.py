@@ -111,6 +111,11 @@ class Phrases:
 
 
 MAX_TALK_WORDS = 5  # longer messages are small talk only as one of the examples
+NEAR_TALK = 88
+"""How like a small-talk example (rapidfuzz ratio of the talk keys, 0-100) a short message
+with no answer must be to get that item's reply: "you're useless" for "you are useless",
+"thnak you so much" for "thank you so much"."""
+NEAR_TALK_CHARS = 6  # shorter keys differ in a letter or two from anything ("no" and "ok")
 
 
 class Signals:
@@ -130,6 +135,7 @@ class Signals:
             words.setdefault(item, set()).update(key.split())
         self._talk_words = {item: frozenset(found) for item, found in words.items()}
         self._all_talk_words = frozenset().union(*self._talk_words.values())
+        self._talk_keys: list[str] | None = None  # for talk_near, made on first use
         # Kinds that yield to "!" words name other things (another site): see Matcher.evidence.
         self.yielding_kinds = frozenset(
             kind
@@ -161,6 +167,20 @@ class Signals:
             and self._talk_words[item].issuperset(words)
         }
         return items.pop() if len(items) == 1 else None
+
+    def talk_near(self, message: str) -> str | None:
+        """The small-talk item of the example `message` is nearly (a contraction, a typo):
+        asked only of a short message the knowledge base has no answer for, so a question
+        never turns into small talk."""
+        key = talk_key(message)
+        if len(key) < NEAR_TALK_CHARS or len(key.split()) > MAX_TALK_WORDS:
+            return None
+        from rapidfuzz import fuzz, process
+
+        if self._talk_keys is None:
+            self._talk_keys = [k for k in self._talk if len(k) >= NEAR_TALK_CHARS]
+        found = process.extractOne(key, self._talk_keys, scorer=fuzz.ratio, score_cutoff=NEAR_TALK)
+        return self._talk[found[0]] if found is not None else None
 
     def refusal_kind(
         self, question: str, langs: frozenset[str], rewrite: Callable[[str], str]

@@ -233,3 +233,46 @@ def test_only_short_messages_of_one_items_words_are_small_talk(
     knowledge: Knowledge, said: str
 ) -> None:
     assert Signals(knowledge).talk(said) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "entry"),
+    [
+        # doing it oneself is the guide's answer, not a request to the bot
+        ("can I delete my aliexpress account myself or does someone have to do it for me",
+         "delete_account"),
+        ("my son set up this account for me, how do i close it", "delete_account"),
+    ],
+)  # fmt: skip
+async def test_asking_how_to_do_it_yourself_is_not_asking_the_bot(
+    person: Person, knowledge: Knowledge, said: str, entry: str
+) -> None:
+    replies = await person.say(said)
+    assert knowledge.entry(entry, "en").title in replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("said", "kind"),
+    [
+        ("thnak you so much", "thanks"),  # a typo of an example
+        ("you re so useles", "complaint"),
+        ("are you a robott?", "bot"),
+        ("merci beaucoup pour ton aide!!", "thanks"),
+    ],
+)
+async def test_a_short_message_nearly_a_small_talk_example_gets_its_reply(
+    person: Person, knowledge: Knowledge, said: str, kind: str
+) -> None:
+    lang = "fr" if "merci" in said else "en"
+    replies = await person.say(said)
+    assert [r.text for r in replies] == [talk(knowledge, kind, lang)]
+
+
+def test_a_question_never_becomes_near_small_talk(knowledge: Knowledge) -> None:
+    """Only a message without an answer is compared with the small-talk examples."""
+    from bot.matcher import Matcher
+
+    matcher = Matcher(knowledge)
+    assert matcher.match("thank you, how long does it take", "en").entry_id == "processing_time"
+    assert matcher.match("how long", "en").smalltalk is None
+    assert Signals(knowledge).talk_near("ok") is None  # too short to tell from "no"
