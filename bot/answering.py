@@ -15,7 +15,7 @@ from bot.actions import Rate, ShowEntry
 from bot.markup import escape
 from bot.session_state import Session
 from bot.stopwords import ALL_STOPWORDS
-from bot.text import normalize
+from bot.text import is_question_like, normalize
 from bot.types import Answer, Button, IncomingMessage, Reply
 from bot.walkthrough import Position, Walk, sequence
 
@@ -115,10 +115,19 @@ class Answering:
         # answer agrees, moves there (bot/step_names.py)
         names = self.engine.matcher.step_names
         named = names.named(text) if kind is None else None
+        beside = (
+            []
+            if named is None
+            else [w for w in normalize(text).split() if w not in names.words_of[named]]
+        )
+        if not is_question_like(text) and all(w in ALL_STOPWORDS for w in beside):
+            beside = []  # "the third check"; not "¿qué es el paso 3?"
+        words = self.engine.words
         if named is not None and (
-            answer.entry_id == named
-            or self.engine.words.only_moves(
-                [w for w in normalize(text).split() if w not in names.words_of[named]]
+            not beside  # "step 4", "check 2"
+            or (
+                words.says_go(beside)  # not "what is step 4?": a look ahead keeps the place
+                and (answer.entry_id == named or words.only_moves(beside))
             )  # "skip to the last step": "skip" leaned to step 4's answer
         ):
             moved = self.walk.go_to(named)

@@ -109,7 +109,7 @@ class LexicalIndex:
         state = knowledge.prepared.get(self._state_key())
         vars(self).update(_Builder(knowledge, t).state() if state is None else state)
         self._stems_of: list[frozenset[str]] | None = None
-        self._step_words = _step_words(knowledge)
+        self._step_words = step_words(knowledge)
         self.large = _LargeIndex.build(self) if len(self._labels) >= _LARGE_DOCS else None
         self.map_token = lru_cache(maxsize=16384)(self._map_token_uncached)
         # A few recent rankings (speed only: rank is a pure function of its arguments): an
@@ -606,7 +606,7 @@ _STEMMED_STOPWORDS = frozenset(stem(word) for word in ALL_STOPWORDS) | ALL_STOPW
 _STEP_TITLE = re.compile(r"^\W*([^\W\d_]+)\W*\d+\b")
 
 
-def _step_words(knowledge: Knowledge) -> frozenset[str]:
+def step_words(knowledge: Knowledge) -> frozenset[str]:
     """The knowledge base's words for "step", as stems: the word before the number of a
     numbered entry title ("Step 2: ...", "Paso 2: ...") and before `{number}` in the
     `where_step` interface text ("etapa {number} de {total}")."""

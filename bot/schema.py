@@ -139,6 +139,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts("where_check", "where_step", placeholders=("number", "total")),
     **_texts("still_here", placeholders=("where",)),
     **_texts("step_trouble", placeholders=("link",)),
+    **_texts("step_out_of_range", placeholders=("total",)),
     **_texts("followup_more", placeholders=("title",)),
     **_texts("expired", placeholders=("hours",)),
     **_texts("unknown_command", placeholders=("command",)),
@@ -174,7 +175,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         *(
             f"words_{name}"
             for name in """next back repeat cancel done more stop wait continue restart
-            walkthrough steps polite numbers keep trouble""".split()
+            walkthrough steps polite numbers keep trouble go""".split()
         ),
         *(
             f"words_followup_{name}" for name in "next done where back".split()
@@ -197,6 +198,8 @@ OPTIONAL_PLACEHOLDERS: dict[str, frozenset[str]] = {
 # gets (English, like any base): an operator's own guide keeps validating after an upgrade.
 UI_DEFAULTS: dict[str, str] = {
     "words_numbers": "one, two, three, four, five, six, seven, eight, nine",
+    "words_go": "go, go to, jump, move, take me, skip, show me",
+    "step_out_of_range": "There are only {total} steps.",
     "language_aliases": "",
     "words_keep": "i changed my mind, changed my mind, i dont want to delete it anymore",
     "words_trouble": "it didnt work, it doesnt work, not working, i get an error",

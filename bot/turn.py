@@ -70,7 +70,9 @@ class Turn(Answering):
             fixed = words.corrected(text) if moved is None else None
             if fixed is not None and not self.engine.matcher.lexical.uses(text):
                 moved = self.walk.typed(words, fixed)  # "nxet" on a step is "next"
-            return moved if moved is not None else self.walk_followup(text)
+            if moved is not None:
+                return moved
+            return self.beyond_the_steps(text) or self.walk_followup(text)
         if not self.engine.matcher.readable(text):  # emoji or punctuation, not small talk
             return [Reply(self.ui("fallback_empty"))]
         if self.engine.words.starts(text, self.lang):
@@ -97,7 +99,20 @@ class Turn(Answering):
             if self.last_entry is None:
                 return self.offer_walkthrough("no_walkthrough")
             return self.from_last(WORD_AS_FOLLOWUP[word], "", "")
-        return self.answer_followup(text)
+        return self.beyond_the_steps(text) or self.answer_followup(text)
+
+    def beyond_the_steps(self, text: str) -> list[Reply]:
+        """ "step 6", "go to step 0" when there are 5: say how many there are, with where the
+        person is (or the list of steps), instead of guessing at another step."""
+        number = self.engine.words.step_number(text)
+        total = len(self.walk.guide.steps)
+        if number is None or 1 <= number <= total:
+            return []
+        note = Reply(self.ui("step_out_of_range", total=str(total)))
+        position = self.walk.position()
+        if position is None:
+            return [note, self.walk.steps_reply()]
+        return [note, self.walk.render(position, edit=False)]
 
     def speak_as(self, text: str, kinds: set[str]) -> None:
         """ "guíame" as a first message: the walkthrough it starts is in the language whose

@@ -17,9 +17,11 @@ from rapidfuzz.distance import OSA
 
 from bot.actions import Navigate, RunCommand, StepHelp, button
 from bot.knowledge import BASE_LANG, Knowledge, Walkthrough
+from bot.lexical import step_words
 from bot.markup import escape
 from bot.session_state import Session
-from bot.text import normalize
+from bot.stopwords import ALL_STOPWORDS
+from bot.text import is_question_like, normalize, stem
 from bot.types import Button, Reply
 
 CHECKLIST, CONFIRM, STEPS = "checklist", "confirm", "steps"
@@ -137,11 +139,15 @@ WORD_KINDS = (
     "keep",  # "I changed my mind": stop the walkthrough, as cancel does
     "trouble",  # "it didn't work": the step again, and where to get help
 )
+_STEP_NUMBER_WORDS = 8  # "can you take me to step 6 please"; longer is a question
+_CHECK_ANSWER_WORDS = 4  # "yes I have done": longer is a question or a story
 _POLITE_MAX_WORDS = 10  # longer messages are questions, not a move with polite words around
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 _ARROWS = {"➡️": "next", "➡": "next", "▶️": "next", "▶": "next", "⏩": "next", "⏭️": "next",
            "⏭": "next", "⬅️": "back", "⬅": "back", "◀️": "back", "◀": "back", "⏪": "back",
-           "⏮️": "back", "⏮": "back", "🔁": "repeat", "🔄": "repeat"}  # fmt: skip
+           "⏮️": "back", "⏮": "back", "🔁": "repeat", "🔄": "repeat", "👉": "next",
+           "👉🏻": "next", "👉🏼": "next", "👉🏽": "next", "👉🏾": "next", "👉🏿": "next", "❌": "cancel",
+           "✖️": "cancel", "✖": "cancel", "🛑": "cancel", "⛔": "cancel"}  # fmt: skip
 # What each kind of word does in each mode, first kind that applies wins.
 MOVES: dict[str, tuple[tuple[str, str], ...]] = {
     CHECKLIST: (
@@ -227,6 +233,7 @@ class Words:
             listed = [normalize(w) for w in knowledge.ui("words_numbers", lang).split(",")]
             numbers.update((word, n) for n, word in enumerate(listed, 1) if word and n < 10)
         self._numbers = numbers
+        self._step_words = step_words(knowledge)
         # one-word walkthrough words (4 letters or more) -> every kind they are, any language
         single: dict[str, set[str]] = {}
         for table in tables.values():
@@ -272,6 +279,22 @@ class Words:
         self._walkthrough_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
         )
+        # Words that say "go" ("skip", "go", "back", "jump", "siguiente"): beside a step's
+        # name they move there; "what is step 4" without one is a question about it.
+        self._go_tokens = frozenset(
+            token
+            for table in tables.values()
+            for kind in ("next", "back", "restart", "steps")
+            for phrase in table[kind]
+            for token in phrase.split()
+            if token not in ALL_STOPWORDS and not token.isdigit()
+        ) | {
+            token
+            for lang in knowledge.languages
+            for phrase in knowledge.ui("words_go", lang).split(",")
+            for token in normalize(phrase).split()
+            if token not in ALL_STOPWORDS
+        }
         # A message is read against the words two or three times per turn (speed only).
         self._kinds = lru_cache(maxsize=4096)(self._kinds_uncached)
 
@@ -303,9 +326,13 @@ class Words:
             and not self._polite_starts.isdisjoint(tokens := said.split())
             and self._move_tokens.issuperset(tokens)
         ):
-            plain = " ".join(self._polite.sub(" ", said).split())
-            if plain and plain != said:
-                return self.kinds(plain, lang)  # "next please", "can you repeat that"
+            # polite words at the ends only first: "a" is one (Portuguese) and also a word of
+            # "one step at a time please"; then everywhere ("can you repeat that please")
+            pattern = self._polite.pattern
+            ends = re.sub(f"^(?:{pattern}\\s*)+|(?:\\s*{pattern})+$", "", said).strip()
+            for plain in (ends, " ".join(self._polite.sub(" ", said).split())):
+                if plain and plain != said and any(kinds := self.kinds(plain, lang)):
+                    return kinds  # "next please", "can you repeat that"
         return tuple(found)
 
     def counted(self, text: str, lang: str) -> tuple[str, int] | None:
@@ -335,12 +362,51 @@ class Words:
         asks to go there, whatever the rest of its words lean to."""
         return bool(words) and self._move_tokens.issuperset(words)
 
+    def step_number(self, text: str) -> int | None:
+        """The number `text` gives a step ("step 6", "go to step seven", "paso 0"), if it
+        names one by its word for "step" and a number; else None."""
+        tokens = normalize(text).split()
+        if len(tokens) > _STEP_NUMBER_WORDS or self._step_words.isdisjoint(map(stem, tokens)):
+            return None
+        numbers = [self._numbers.get(t, int(t) if t.isdigit() else None) for t in tokens]
+        found = [n for n in numbers if n is not None]
+        return found[0] if len(found) == 1 else None
+
+    def says_go(self, words: list[str]) -> bool:
+        """Whether `words` (a message beside a step's name) ask to move: "skip to", "go
+        back to", "vamos al"; not "what is", "what does ... say" (a question about it)."""
+        return not self._go_tokens.isdisjoint(words)
+
     def move(self, mode: str, text: str, lang: str) -> str | None:
-        """The move `text` means at a position of `mode`, or None (then it is a question)."""
-        for kinds in self.kinds(text, lang):
+        """The move `text` means at a position of `mode`, or None (then it is a question).
+        A word that is both Next and "no" ("n") is "no" where a question is asked (a check,
+        the warning before the last step): there, moving on on a "no" would be the wrong
+        guess, and staying costs one more word."""
+        found = self.kinds(text, lang)
+        if mode != STEPS and any("next" in kinds and "no" in kinds for kinds in found):
+            return "stop" if mode == CHECKLIST else "pause"
+        for kinds in found:
             for kind, move in MOVES[mode]:
                 if kind in kinds:
                     return move
+        if mode == CHECKLIST:
+            return self._check_answer(text, lang)
+        return None
+
+    def _check_answer(self, text: str, lang: str) -> str | None:
+        """A check's question answered with a yes or a no and a few words more ("yes I
+        have", "yes saved", "no I haven't", "sí, ya está", "нет ещё"): Done or stop, as the
+        bare word would be. Not a question ("yes but what about refunds?")."""
+        tokens = normalize(text).split()
+        if not 2 <= len(tokens) <= _CHECK_ANSWER_WORDS or is_question_like(text):
+            return None
+        if any("more" in kinds for token in tokens[1:] for kinds in self.kinds(token, lang)):
+            return None  # "yes but why": asks about the check
+        first = self.kinds(tokens[0], lang)
+        if any(kinds & {"stop", "no"} for kinds in first):
+            return "stop"
+        if any(kinds & {"done", "yes"} for kinds in first):
+            return "done"
         return None
 
     def _says(self, text: str, lang: str, wanted: set[str]) -> bool:
