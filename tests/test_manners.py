@@ -106,6 +106,11 @@ async def test_thanks_mid_walkthrough_keeps_the_place(person: Person, knowledge:
         ("supprimez-le à ma place", "do_it_for_me", "fr"),
         ("apague minha conta pra mim", "do_it_for_me", "pt"),
         ("удалите его за меня пожалуйста", "do_it_for_me", "ru"),
+        # the guide only covers closing it for good: no deletion steps for a pause
+        ("can I freeze my account instead?", "pause_account", "en"),
+        ("how do I deactivate it temporarily", "pause_account", "en"),
+        ("¿puedo congelar mi cuenta?", "pause_account", "es"),
+        ("можно временно отключить аккаунт?", "pause_account", "ru"),
     ],
 )
 async def test_refusal_kinds_reply_with_their_own_text(
