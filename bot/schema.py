@@ -175,7 +175,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         *(
             f"words_{name}"
             for name in """next back repeat cancel done more stop wait continue restart
-            walkthrough steps polite numbers keep trouble go""".split()
+            walkthrough steps polite numbers keep trouble go language""".split()
         ),
         *(
             f"words_followup_{name}" for name in "next done where back".split()
@@ -199,6 +199,7 @@ OPTIONAL_PLACEHOLDERS: dict[str, frozenset[str]] = {
 UI_DEFAULTS: dict[str, str] = {
     "words_numbers": "one, two, three, four, five, six, seven, eight, nine",
     "words_go": "go, go to, jump, move, take me, skip, show me",
+    "words_language": "speak, in, switch to, change to, language, answer in, reply in",
     "step_out_of_range": "There are only {total} steps.",
     "language_aliases": "",
     "words_keep": "i changed my mind, changed my mind, i dont want to delete it anymore",

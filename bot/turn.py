@@ -64,6 +64,9 @@ class Turn(Answering):
             answered = self.answer_asked(text)
             if answered is not None:
                 return answered
+        named = self.engine.words.language_named(text)
+        if named is not None:  # "español", "speak english please": as /language would
+            return self.choose_language(named)
         if self.walk.position() is not None:
             words = self.engine.words
             moved = self.walk.typed(words, text)

@@ -139,6 +139,7 @@ WORD_KINDS = (
     "keep",  # "I changed my mind": stop the walkthrough, as cancel does
     "trouble",  # "it didn't work": the step again, and where to get help
 )
+_LANGUAGE_WORDS = 6  # "can you speak english please": longer is a question
 _STEP_NUMBER_WORDS = 8  # "can you take me to step 6 please"; longer is a question
 _CHECK_ANSWER_WORDS = 4  # "yes I have done": longer is a question or a story
 _POLITE_MAX_WORDS = 10  # longer messages are questions, not a move with polite words around
@@ -234,6 +235,21 @@ class Words:
             numbers.update((word, n) for n, word in enumerate(listed, 1) if word and n < 10)
         self._numbers = numbers
         self._step_words = step_words(knowledge)
+        # "español", "speak english please", "parles-tu français": a language's names and
+        # the words that ask for one (`words_language`), see `language_named`
+        self._language_names: dict[str, str] = {}
+        for lang in knowledge.languages:
+            name = normalize(knowledge.ui("language_name", lang))
+            listed = knowledge.pack(lang).ui.get("language_aliases", "").split(",")
+            for alias in (name, name.split()[0] if name else "", *map(normalize, listed)):
+                if alias:
+                    self._language_names.setdefault(alias, lang)
+        self._language_words = frozenset(
+            token
+            for lang in knowledge.languages
+            for phrase in knowledge.ui("words_language", lang).split(",")
+            for token in normalize(phrase).split()
+        )
         # one-word walkthrough words (4 letters or more) -> every kind they are, any language
         single: dict[str, set[str]] = {}
         for table in tables.values():
@@ -371,6 +387,23 @@ class Words:
         numbers = [self._numbers.get(t, int(t) if t.isdigit() else None) for t in tokens]
         found = [n for n in numbers if n is not None]
         return found[0] if len(found) == 1 else None
+
+    def language_named(self, text: str) -> str | None:
+        """The language a short message asks for by name ("español", "speak english please",
+        "in french", "parles-tu français"), else None: a name of one language beside only
+        words that ask for a language and polite words."""
+        tokens = normalize(text).split()
+        if not tokens or len(tokens) > _LANGUAGE_WORDS:
+            return None
+        for size in (2, 1):
+            for i in range(len(tokens) - size + 1):
+                lang = self._language_names.get(" ".join(tokens[i : i + size]))
+                if lang is None:
+                    continue
+                rest = tokens[:i] + tokens[i + size :]
+                if all(w in self._language_words or w in self._move_tokens for w in rest):
+                    return lang
+        return None
 
     def says_go(self, words: list[str]) -> bool:
         """Whether `words` (a message beside a step's name) ask to move: "skip to", "go

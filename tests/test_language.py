@@ -274,3 +274,33 @@ async def test_a_language_chosen_mid_walkthrough_shows_where_one_is_in_it(engine
     await p.say("/language русский")
     assert p.last[0].text == knowledge.ui("language_set", "ru")
     assert "проверка 2 из 4" in p.text() and p.last[-1].buttons
+
+
+@pytest.mark.parametrize(
+    ("typed", "lang"),
+    [
+        ("español", "es"),
+        ("speak english please", "en"),
+        ("in french", "fr"),
+        ("switch to portuguese", "pt"),
+        ("parles-tu français ?", "fr"),
+        ("¿hablas español?", "es"),
+        ("русский", "ru"),
+    ],
+)
+async def test_a_language_asked_for_in_words(engine, knowledge, typed, lang):
+    """Typed like /language: the language is set, and a walkthrough goes on in it."""
+    person = Person(engine)
+    await person.say("/walkthrough")
+    await person.say("/language ru" if lang != "ru" else "/language en")
+    replies = await person.say(typed)
+    assert replies[0].text == knowledge.ui("language_set", lang)
+    item = knowledge.walkthrough(lang).checklist[0]
+    assert knowledge.entry(item.entry, lang).title in replies[1].text
+
+
+async def test_a_question_naming_a_language_is_still_a_question(engine):
+    person = Person(engine)
+    replies = await person.say("how do I delete my account? I speak spanish")
+    assert "language" not in replies[0].text.lower()
+    assert "5 steps" in replies[0].text

@@ -94,9 +94,7 @@ async def test_a_look_at_a_later_step_keeps_the_place(
         ("the third check", "check 3"),
     ],
 )
-async def test_a_step_named_with_a_move_goes_there(
-    person: Person, said: str, landed: str
-) -> None:
+async def test_a_step_named_with_a_move_goes_there(person: Person, said: str, landed: str) -> None:
     await person.say("/walkthrough")
     await person.say(said)
     text = person.text()
