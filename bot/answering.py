@@ -69,7 +69,11 @@ class Answering:
     def asking(self) -> str | None:
         """The yes/no question this reply asks, if any: the walkthrough's offers ("shall we
         go step by step?", "start a new one?") are the walkthrough's own to record."""
-        return self._asking or ("walkthrough" if self.walk.offered else None)
+        if self._asking:
+            return self._asking
+        if self.walk.offered:
+            return "walkthrough"
+        return "aside" if self.walk.aside else None  # an "ok" next keeps the place
 
     @asking.setter
     def asking(self, question: str) -> None:

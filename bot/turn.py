@@ -104,6 +104,17 @@ class Turn(Answering):
             return self.from_last(WORD_AS_FOLLOWUP[word], "", "")
         return self.beyond_the_steps(text) or self.answer_followup(text)
 
+    def acknowledged(self, text: str) -> list[Reply] | None:
+        """ "ok", "got it", "thanks" right after an answer given beside the walkthrough: it
+        acknowledges the answer, not the step, so the step is shown again rather than passed
+        ("done" and "next" still move on). None for anything else."""
+        position = self.walk.position()
+        if position is None or not normalize(text):  # ✅ and 👍 are the Done button's
+            return None
+        if self.engine.matcher.signals.talk(text) not in ("ok", "thanks"):
+            return None
+        return [self.walk.render(position, edit=False)]
+
     def beyond_the_steps(self, text: str) -> list[Reply]:
         """ "step 6", "go to step 0" when there are 5: say how many there are, with where the
         person is (or the list of steps), instead of guessing at another step."""
@@ -142,6 +153,8 @@ class Turn(Answering):
         """A typed yes or no to the question the last reply asked, like its buttons; None when
         the message is something else (then it is handled as usual)."""
         words = self.engine.words
+        if self.asked == "aside":
+            return self.acknowledged(text)
         yes = words.is_yes(text, self.lang)
         if not yes and (self.asked == "walkthrough" or not words.is_no(text, self.lang)):
             return None  # a "no" to "shall we?" gets the small talk's reply

@@ -601,6 +601,7 @@ class Walk:
         # start/next/back at the position arrived at, cancel/finish at the one left.
         self.moves: list[tuple[str, str]] = []
         self.offered = False  # whether a reply offered to start one ("start a new one?")
+        self.aside = False  # whether a reply answered beside the walkthrough ("still on step 2")
 
     def ui(self, key: str) -> str:
         return self.k.ui(key, self.lang)
@@ -787,7 +788,10 @@ class Walk:
         """`replies`, then, mid-walkthrough, where the person still is (/start and /help in
         the middle of the steps leave them there: say so, with the step's buttons)."""
         position = self.position()
-        return replies + ([self.still_here(position)] if position is not None else [])
+        if position is None:
+            return replies
+        self.aside = True
+        return [*replies, self.still_here(position)]
 
     def still_here(self, position: Position) -> Reply:
         """After an answer mid-walkthrough: where the person is, with that step's buttons."""

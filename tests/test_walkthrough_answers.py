@@ -164,3 +164,21 @@ async def test_polite_words_only_at_the_ends_first(person: Person) -> None:
     """ "a" is a polite word in some language, and a word of "one step at a time"."""
     await person.say("one step at a time please")
     assert where(person) == "check 1"
+
+
+@pytest.mark.parametrize("said", ["ok", "got it", "thanks"])
+async def test_ok_after_a_side_answer_keeps_the_step(person: Person, said: str) -> None:
+    """It acknowledges the answer, not the step: the step is shown again."""
+    await on_step(person, 2)
+    await person.say("how long does it take?")
+    await person.say(said)
+    assert where(person) == "step 2"
+    await person.say("ok")  # now it is about the step
+    assert where(person) == "step 3"
+
+
+async def test_done_after_a_side_answer_still_moves_on(person: Person) -> None:
+    await on_step(person, 2)
+    await person.say("how long does it take?")
+    await person.say("done")
+    assert where(person) == "step 3"
