@@ -17,7 +17,7 @@ from bot.commands import REGISTRY
 from bot.markup import escape
 from bot.session_state import Session
 from bot.text import normalize
-from bot.types import Button, IncomingMessage, Reply
+from bot.types import Answer, Button, IncomingMessage, Reply
 from bot.walkthrough import WORD_AS_FOLLOWUP, Walk
 
 if TYPE_CHECKING:
@@ -97,7 +97,11 @@ class Turn(Answering):
         if word is not None and self.engine.matcher.signals.talk(text) is not None:
             word = None  # a greeting that is also some language's "huh?" is a greeting here
         if word == "more" and self.last_entry is None:
-            word = None  # "why?", "explain" out of the blue: read as what they say
+            # "explain", "really?" out of the blue name no topic: not a guess at one (they got
+            # "What is AliExpress?"), the fallback and its topics
+            nothing = Answer(None, 0.0, (), self.lang)
+            self.note_answer(nothing, text)  # counted with the fallbacks in the report
+            return [self.answer_reply(nothing, in_walkthrough=False)]
         if word is not None:  # "next" right after the answer about step 1 means step 2
             if self.last_entry is None:
                 return self.offer_walkthrough("no_walkthrough")

@@ -182,3 +182,22 @@ async def test_done_after_a_side_answer_still_moves_on(person: Person) -> None:
     await person.say("how long does it take?")
     await person.say("done")
     assert where(person) == "step 3"
+
+
+@pytest.mark.parametrize("said", ["explain", "why?", "really?"])
+async def test_a_bare_why_out_of_the_blue_gets_the_fallback(
+    person: Person, knowledge: Knowledge, said: str
+) -> None:
+    """ "explain" alone got "What is AliExpress?": no topic is named, so none is guessed."""
+    await person.say(said)
+    assert person.text() == knowledge.ui("fallback", "en")
+
+
+@pytest.mark.parametrize("said", ["is that true?", "are you sure?", "for real?"])
+async def test_are_you_sure_after_an_answer_says_that_is_all_there_is(
+    person: Person, knowledge: Knowledge, said: str
+) -> None:
+    await person.say("what happens to my wallet money?")
+    await person.say(said)
+    assert knowledge.entry("wallet_funds", "en").title in person.text()
+    assert "all the guide says" in person.text()
