@@ -112,13 +112,13 @@ class Answering:
         if kind is not None and not self.about_something_else(rest, self.walk.here_entries()):
             return self.walk.follow(kind) or []
         answer = self.engine.read(text, self.lang, self.text_lang)
+        names = self.engine.matcher.step_names
+        named = names.named(text) if kind is None else None
         asks_next = answer.entry_id is not None and answer.entry_id == self.walk.next_entry()
-        if kind is None and asks_next:
+        if kind is None and asks_next and named is None:  # not "what is step 2?": a look
             return self.walk.follow("next") or []
         # "skip to step 3", "back to check 2": a step or check named by its number, and the
         # answer agrees, moves there (bot/step_names.py)
-        names = self.engine.matcher.step_names
-        named = names.named(text) if kind is None else None
         beside = (
             []
             if named is None

@@ -141,6 +141,13 @@ WORD_KINDS = (
 )
 _LANGUAGE_WORDS = 6  # "can you speak english please": longer is a question
 _STEP_NUMBER_WORDS = 8  # "can you take me to step 6 please"; longer is a question
+_AFTER_A_NO = frozenset({"cancel", "back", "keep", "repeat", "wait", "restart", "steps"})
+# Words that make a yes at a check a qualified one ("yes, except one order"): then it is read
+# as what it says, not as Done.
+_BUT = frozenset(
+    "but except apart only still though although pero excepto salvo menos aunque todavia "
+    "mais sauf encore mas exceto ainda porem но кроме ещё еще только хотя".split()
+)
 _CHECK_ANSWER_WORDS = 4  # "yes I have done": longer is a question or a story
 _POLITE_MAX_WORDS = 10  # longer messages are questions, not a move with polite words around
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
@@ -177,6 +184,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("done", "continue"),
         ("back", "back"),
         ("repeat", "repeat"),
+        ("more", "repeat"),  # "are you sure?", "really?": the warning again
         ("cancel", "cancel"),
         ("wait", "pause"),
         ("stop", "pause"),
@@ -258,6 +266,14 @@ class Words:
                     if kind not in ("yes", "no") and len(word) >= 4 and " " not in word:
                         single.setdefault(word, set()).add(kind)
         self._single_words = {word: frozenset(kinds) for word, kinds in single.items()}
+        # one-word noes ("no", "non", "нет") before a word that says what instead
+        self._noes = frozenset(
+            word
+            for table in tables.values()
+            for kind in ("stop", "no")
+            for word in table[kind]
+            if " " not in word
+        )
         # one-word yeses ("ok", "sure", "vale", "да") that may open any walkthrough word
         self._fillers = frozenset(
             word
@@ -286,6 +302,7 @@ class Words:
         # that no walkthrough word or polite phrase has ("how long does it take"); both are
         # told by set lookups before the regex runs.
         self._polite_starts = frozenset(phrase.split()[0] for phrase in polite)
+        self._polite_tokens = frozenset(token for phrase in polite for token in phrase.split())
         self._move_tokens = frozenset(
             token
             for phrases in (*(ws for table in tables.values() for ws in table.values()), polite)
@@ -336,6 +353,10 @@ class Words:
         first, _, rest = said.partition(" ")
         if rest and first in self._fillers:
             return self.kinds(rest, lang)  # "ok, let's do it", "yes next", "ok cancel"
+        if rest and first in self._noes:
+            after = self.kinds(rest, lang)  # "no, cancel", "no, go back", "нет, назад"
+            if any(kinds & _AFTER_A_NO for kinds in after):
+                return after
         if (
             self._polite is not None
             and said.count(" ") < _POLITE_MAX_WORDS
@@ -401,8 +422,8 @@ class Words:
                 if lang is None:
                     continue
                 rest = tokens[:i] + tokens[i + size :]
-                if all(w in self._language_words or w in self._move_tokens for w in rest):
-                    return lang
+                if all(w in self._language_words or w in self._polite_tokens for w in rest):
+                    return lang  # not "I don't speak french", "my account is in spanish"
         return None
 
     def says_go(self, words: list[str]) -> bool:
@@ -418,6 +439,8 @@ class Words:
         found = self.kinds(text, lang)
         if mode != STEPS and any("next" in kinds and "no" in kinds for kinds in found):
             return "stop" if mode == CHECKLIST else "pause"
+        if mode == CONFIRM and text.rstrip().endswith("?") and any(found):
+            return "pause"  # "sure?", "ok?" at the last step's warning: doubt, not a go-ahead
         for kinds in found:
             for kind, move in MOVES[mode]:
                 if kind in kinds:
@@ -433,6 +456,8 @@ class Words:
         tokens = normalize(text).split()
         if not 2 <= len(tokens) <= _CHECK_ANSWER_WORDS or is_question_like(text):
             return None
+        if not _BUT.isdisjoint(tokens) or any(t.isdigit() or t in self._numbers for t in tokens):
+            return None  # "yes, except one order"; "check 1" names a check
         if any("more" in kinds for token in tokens[1:] for kinds in self.kinds(token, lang)):
             return None  # "yes but why": asks about the check
         first = self.kinds(tokens[0], lang)

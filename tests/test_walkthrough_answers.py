@@ -201,3 +201,74 @@ async def test_are_you_sure_after_an_answer_says_that_is_all_there_is(
     await person.say(said)
     assert knowledge.entry("wallet_funds", "en").title in person.text()
     assert "all the guide says" in person.text()
+
+
+# -- from a regression test of the above (2026-12-03, later still) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "landed"),
+    [("no, cancel", "cancelled"), ("no, go back", "step 4"), ("нет, назад", "step 4")],
+)
+async def test_a_no_before_a_move_makes_the_move(person: Person, said: str, landed: str) -> None:
+    await on_step(person, 4)
+    await person.say("next")  # the warning before the last step
+    assert where(person) == "warning"
+    await person.say(said)
+    if landed == "cancelled":
+        assert "cancelled" in person.text().lower()
+    else:
+        assert "(4/5)" in person.text() or "4/5" in person.text()
+
+
+@pytest.mark.parametrize("said", ["sure?", "ok?", "are you sure?"])
+async def test_doubt_at_the_warning_does_not_pass_it(person: Person, said: str) -> None:
+    await on_step(person, 4)
+    await person.say("next")
+    await person.say(said)
+    assert "red" not in person.text()
+    await person.say("repeat")
+    assert where(person) == "warning"
+
+
+@pytest.mark.parametrize("said", ["yes, except one order", "yes but one is still coming"])
+async def test_a_qualified_yes_at_a_check_is_not_done(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    await person.say("/walkthrough")  # where am I?
+    assert where(person) == "check 1"
+
+
+async def test_check_1_at_check_3_goes_to_check_1(person: Person) -> None:
+    await person.say("/walkthrough")
+    await person.say("done")
+    await person.say("done")
+    await person.say("check 1")
+    assert where(person) == "check 1"
+
+
+@pytest.mark.parametrize(
+    "said", ["I don't speak french", "je ne parle pas anglais", "my account is in spanish"]
+)
+async def test_a_language_mentioned_is_not_a_language_chosen(
+    person: Person, knowledge: Knowledge, said: str
+) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert knowledge.ui("language_set", "fr") not in person.text()
+    assert knowledge.ui("language_set", "en") not in person.text()
+    assert knowledge.ui("language_set", "es") not in person.text()
+
+
+@pytest.mark.parametrize("said", ["not done yet", "no, not yet", "ainda não fiz"])
+async def test_not_yet_in_other_words_keeps_the_check(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    await person.say("/walkthrough")
+    assert any(f"1 {of} 4" in person.text() for of in ("of", "de"))
+
+
+async def test_actually_i_will_keep_it_ends_the_walkthrough(person: Person) -> None:
+    await on_step(person, 2)
+    await person.say("actually I'll keep it")
+    assert "Nothing was changed" in person.text()
