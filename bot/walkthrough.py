@@ -266,22 +266,10 @@ class Words:
                     if kind not in ("yes", "no") and len(word) >= 4 and " " not in word:
                         single.setdefault(word, set()).add(kind)
         self._single_words = {word: frozenset(kinds) for word, kinds in single.items()}
-        # one-word noes ("no", "non", "нет") before a word that says what instead
-        self._noes = frozenset(
-            word
-            for table in tables.values()
-            for kind in ("stop", "no")
-            for word in table[kind]
-            if " " not in word
-        )
+        # one-word noes ("no", "non", "нет") before a word that says what instead, and
         # one-word yeses ("ok", "sure", "vale", "да") that may open any walkthrough word
-        self._fillers = frozenset(
-            word
-            for table in tables.values()
-            for kind in ("yes", "done")
-            for word in table[kind]
-            if " " not in word
-        )
+        self._noes = _one_word(tables, ("stop", "no"))
+        self._fillers = _one_word(tables, ("yes", "done"))
         # "please", "now", "can you", "por favor": words around a walkthrough word that do
         # not change it ("next please", "please cancel", "can you repeat"), any language
         polite = sorted(
@@ -535,6 +523,19 @@ class Words:
                 if kind in kinds:
                     return kind
         return None
+
+
+def _one_word(
+    tables: dict[str, dict[str, frozenset[str]]], kinds: tuple[str, ...]
+) -> frozenset[str]:
+    """The one-word phrases of `kinds`, in every language."""
+    return frozenset(
+        word
+        for table in tables.values()
+        for kind in kinds
+        for word in table[kind]
+        if " " not in word
+    )
 
 
 def _talk_examples(knowledge: Knowledge, lang: str, item: str) -> frozenset[str]:
