@@ -688,7 +688,7 @@ def open_store(
 ) -> SessionStore:
     """A store from a URL or a path.
 
-    `memory://` (or `:memory:`) keeps nothing; `sqlite:///abs/path` or `sqlite://rel/path`
+    `memory://` (or `:memory:`, or a bare `memory`, never meant as a file name) keeps nothing; `sqlite:///abs/path` or `sqlite://rel/path`
     (or a bare path, or None for `default_db_path()`) is a SQLite file; `redis://host:port/db`
     and `rediss://` (TLS) are Redis, with the password from the URL or `$REDIS_PASSWORD`.
     `session_ttl` is how long an idle walkthrough lives in Redis (the engine's ttl * 2).
@@ -697,7 +697,7 @@ def open_store(
     if where is None:
         return SqliteStore(default_db_path())
     text = str(where)
-    if text in (":memory:", "memory://"):
+    if text in (":memory:", "memory://", "memory"):
         return MemoryStore()
     if text.startswith(("redis://", "rediss://")):
         return RedisStore(text, session_ttl=session_ttl, lock_timeout=lock_timeout)

@@ -271,6 +271,8 @@ def test_unwritable_database_refuses_to_start_with_one_line(
 def test_open_store_by_url(tmp_path: Path) -> None:
     assert isinstance(open_store("memory://"), MemoryStore)
     assert isinstance(open_store(":memory:"), MemoryStore)
+    # a bare "memory" made a SQLite file named memory in the current folder, kept across runs
+    assert isinstance(open_store("memory"), MemoryStore)
     absolute = open_store(f"sqlite://{tmp_path}/a.sqlite3")
     assert isinstance(absolute, SqliteStore) and absolute.path == tmp_path / "a.sqlite3"
     asyncio.run(absolute.close())
