@@ -138,6 +138,8 @@ def generated_questions(knowledge: Knowledge, count: int, seed: int) -> list[str
     return out
 
 
+_REFERENCE_SAMPLE = 4000  # texts compared with the reference, spread over every set
+
 # English alone, another language with English, two without it, and all: the kinds' order and
 # the merging of languages' phrases both come up
 LANG_SETS = [
@@ -158,6 +160,9 @@ def test_refusal_kind_matches_the_reference_on_real_questions(
 ) -> None:
     questions = real_questions(knowledge)
     assert len(questions) > 3000  # every set and every language is there
+    # every set and language still, but a bounded share: the reference is slow, and the sets
+    # keep growing (28,000 texts x 4 language sets passed pytest-timeout's 120 s in CI)
+    questions = questions[:: max(1, len(questions) // _REFERENCE_SAMPLE)]
     signals, rewrite = Signals(knowledge), matcher.lexical.rewrite
     reference = reference_signals(knowledge)
     named = 0
