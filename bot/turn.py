@@ -214,12 +214,7 @@ class Turn(Answering):
         language it knows, ask."""
         code = normalize(code)
         if code not in self.k.languages:  # its own name ("português") or another's ("spanish")
-            for lang in self.k.languages:
-                name = normalize(self.k.ui("language_name", lang))
-                # a language's own aliases only: a translation without them is not English
-                listed = self.k.pack(lang).ui.get("language_aliases", "").split(",")
-                if code and code in (name, name.split()[0], *map(normalize, listed)):
-                    code = lang
+            code = self.engine.words.language_names.get(code, code)
         if code in self.k.languages:
             self.session.lang = self.lang = code
             self.walk = Walk(self.k, code, self.message.user_id, self.session)

@@ -245,13 +245,13 @@ class Words:
         self._step_words = step_words(knowledge)
         # "español", "speak english please", "parles-tu français": a language's names and
         # the words that ask for one (`words_language`), see `language_named`
-        self._language_names: dict[str, str] = {}
+        self.language_names: dict[str, str] = {}  # a name -> its language (/language too)
         for lang in knowledge.languages:
             name = normalize(knowledge.ui("language_name", lang))
             listed = knowledge.pack(lang).ui.get("language_aliases", "").split(",")
             for alias in (name, name.split()[0] if name else "", *map(normalize, listed)):
                 if alias:
-                    self._language_names.setdefault(alias, lang)
+                    self.language_names.setdefault(alias, lang)
         self._language_words = frozenset(
             token
             for lang in knowledge.languages
@@ -406,7 +406,7 @@ class Words:
             return None
         for size in (2, 1):
             for i in range(len(tokens) - size + 1):
-                lang = self._language_names.get(" ".join(tokens[i : i + size]))
+                lang = self.language_names.get(" ".join(tokens[i : i + size]))
                 if lang is None:
                     continue
                 rest = tokens[:i] + tokens[i + size :]
