@@ -105,18 +105,17 @@ class Answering:
 
     def walk_followup(self, text: str) -> list[Reply]:
         """Mid-walkthrough: "I'm signed in, what's next" moves on like Next, "where is that
-        button" shows the step again, a question about the next step moves there, and so does
-        one that names a step or a check by its number ("skip to step 3"). A
-        follow-up phrase beside a question about something else is just that question."""
+        button" shows the step again, and a message that names a step or a check by its number
+        with a word that says go ("skip to step 3") moves there. A question about another step
+        ("what's a member id" on step 2) is answered beside the place, which is kept: moving on
+        a question passed steps the person never said were done. A follow-up phrase beside a
+        question about something else is just that question."""
         kind, rest = self.said_followup()
         if kind is not None and not self.about_something_else(rest, self.walk.here_entries()):
             return self.walk.follow(kind) or []
         answer = self.engine.read(text, self.lang, self.text_lang)
         names = self.engine.matcher.step_names
         named = names.named(text) if kind is None else None
-        asks_next = answer.entry_id is not None and answer.entry_id == self.walk.next_entry()
-        if kind is None and asks_next and named is None:  # not "what is step 2?": a look
-            return self.walk.follow("next") or []
         # "skip to step 3", "back to check 2": a step or check named by its number, and the
         # answer agrees, moves there (bot/step_names.py)
         beside = (
@@ -223,10 +222,10 @@ class Answering:
                 return self.answers(text, several, position)
             if answer is None:
                 answer = self.engine.read(text, self.lang, self.text_lang)
-            if (
-                position is None
-                and answer.entry_id in self.walk.offered_after
-                and self.engine.words.mentions_walkthrough(text)
+            words = self.engine.words
+            if position is None and (
+                (answer.entry_id in self.walk.offered_after and words.mentions_walkthrough(text))
+                or words.asks_for_walkthrough(text)  # "show me step by step"
             ):
                 return self.walk.start()  # "how do I delete it? walk me through it"
             self.note_answer(answer, text)

@@ -138,7 +138,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
     **_texts("checklist_item", "step_header", placeholders=("number", "total", "title")),
     **_texts("where_check", "where_step", placeholders=("number", "total")),
     **_texts("still_here", placeholders=("where",)),
-    **_texts("step_trouble", placeholders=("link",)),
+    **_texts("step_trouble", "trouble_outside", placeholders=("link",)),
     **_texts("step_out_of_range", placeholders=("total",)),
     **_texts("followup_more", placeholders=("title",)),
     **_texts("expired", placeholders=("hours",)),
@@ -206,6 +206,9 @@ UI_DEFAULTS: dict[str, str] = {
     "words_trouble": "it didnt work, it doesnt work, not working, i get an error",
     "step_trouble": "Sorry that didn't work. Here is the step again: check each part of it. "
     "If it still doesn't work as described, contact {link}.",
+    "trouble_outside": "Sorry you're stuck. Which step are you on? Type its number (for example "
+    "**step 3**), or type **walkthrough** and I'll guide you from the start. If something on "
+    "AliExpress doesn't work as described, contact {link}.",
 }
 COMMANDS = REGISTRY.names()
 """Commands every adapter offers; their descriptions live in ui.yaml under `commands`."""

@@ -82,6 +82,10 @@ class CheckItem(NamedTuple):
     # Phrases that name this check by its number ("check 2", "second check"), as a step's
     # `named`: bot/step_names.py
     named: tuple[Text, ...] = ()
+    # The reply to a "no" at this check, when the generic one (ui `checklist_stopped`: "sort
+    # that out first") does not fit: "not OK that reopening is not guaranteed" has nothing to
+    # sort out.
+    if_no: Text = ""
 
 
 class Step(NamedTuple):

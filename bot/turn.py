@@ -102,6 +102,9 @@ class Turn(Answering):
             nothing = Answer(None, 0.0, (), self.lang)
             self.note_answer(nothing, text)  # counted with the fallbacks in the report
             return [self.answer_reply(nothing, in_walkthrough=False)]
+        if self.engine.words.says_trouble(text, self.lang):  # "I'm stuck": at which step?
+            link = self.ui("support_link")
+            return [Reply(self.ui("trouble_outside", link=link), self.walk.start_row())]
         if word is not None:  # "next" right after the answer about step 1 means step 2
             if self.last_entry is None:
                 return self.offer_walkthrough("no_walkthrough")

@@ -148,7 +148,9 @@ _BUT = frozenset(
     "but except apart only still though although pero excepto salvo menos aunque todavia "
     "mais sauf encore mas exceto ainda porem но кроме ещё еще только хотя".split()
 )
-_CHECK_ANSWER_WORDS = 4  # "yes I have done": longer is a question or a story
+_CHECK_ANSWER_WORDS = 4  # "no I haven't yet": a longer no may be good news ("no orders left")
+_CHECK_YES_WORDS = 8  # "yes I'm ok with that, go on": longer is a question or a story
+_TROUBLE_WORDS = 12  # "the page looks different, there is no edit profile option": longer is a story
 _POLITE_MAX_WORDS = 10  # longer messages are questions, not a move with polite words around
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 _ARROWS = {"➡️": "next", "➡": "next", "▶️": "next", "▶": "next", "⏩": "next", "⏭️": "next",
@@ -167,6 +169,9 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("wait", "pause"),
         ("stop", "stop"),
         ("done", "done"),
+        ("yes", "done"),  # "of course", "definitely"
+        ("no", "stop"),  # "nah", "not really"
+        ("continue", "done"),  # "i understand", "proceed"
         ("next", "done"),
         ("more", "more"),
         ("back", "back"),
@@ -182,6 +187,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("continue", "continue"),
         ("next", "continue"),
         ("done", "continue"),
+        ("yes", "continue"),
         ("back", "back"),
         ("repeat", "repeat"),
         ("more", "repeat"),  # "are you sure?", "really?": the warning again
@@ -198,6 +204,7 @@ MOVES: dict[str, tuple[tuple[str, str], ...]] = {
         ("next", "next"),
         ("done", "next"),
         ("continue", "next"),
+        ("yes", "next"),
         ("back", "back"),
         ("repeat", "repeat"),
         ("more", "repeat"),
@@ -269,7 +276,7 @@ class Words:
         # one-word noes ("no", "non", "нет") before a word that says what instead, and
         # one-word yeses ("ok", "sure", "vale", "да") that may open any walkthrough word
         self._noes = _one_word(tables, ("stop", "no"))
-        self._fillers = _one_word(tables, ("yes", "done"))
+        self._fillers = _one_word(tables, ("yes", "done", "continue"))
         # "please", "now", "can you", "por favor": words around a walkthrough word that do
         # not change it ("next please", "please cancel", "can you repeat"), any language
         polite = sorted(
@@ -316,6 +323,10 @@ class Words:
             for token in normalize(phrase).split()
             if token not in ALL_STOPWORDS
         }
+        # "it didn't work", "no encuentro el botón": also found among other words (`troubled`)
+        self._trouble_phrases = tuple(
+            f" {phrase} " for table in tables.values() for phrase in table["trouble"]
+        )
         # A message is read against the words two or three times per turn (speed only).
         self._kinds = lru_cache(maxsize=4096)(self._kinds_uncached)
 
@@ -339,8 +350,8 @@ class Words:
         if any(found):
             return tuple(found)
         first, _, rest = said.partition(" ")
-        if rest and first in self._fillers:
-            return self.kinds(rest, lang)  # "ok, let's do it", "yes next", "ok cancel"
+        if rest and first in self._fillers and any(after := self.kinds(rest, lang)):
+            return after  # "ok, let's do it", "yes next", "ok cancel"; not "oui svp" (below)
         if rest and first in self._noes:
             after = self.kinds(rest, lang)  # "no, cancel", "no, go back", "нет, назад"
             if any(kinds & _AFTER_A_NO for kinds in after):
@@ -435,29 +446,48 @@ class Words:
                     return move
         if mode == CHECKLIST:
             return self._check_answer(text, lang)
+        if mode == STEPS and self.troubled(text):
+            return "trouble"  # "nothing works, I'm stuck", "i cant find the deactivate button"
         return None
+
+    def troubled(self, text: str) -> bool:
+        """Whether a short message that asks nothing says something did not work, with a
+        `words_trouble` phrase among its words ("nothing works im stuck", "me rindo, no me
+        funciona nada", "не могу найти кнопку Deactivate"), in any language."""
+        said = normalize(text)
+        if said.count(" ") >= _TROUBLE_WORDS or is_question_like(text):
+            return False
+        padded = f" {said} "
+        return any(phrase in padded for phrase in self._trouble_phrases)
 
     def _check_answer(self, text: str, lang: str) -> str | None:
         """A check's question answered with a yes or a no and a few words more ("yes I
         have", "yes saved", "no I haven't", "sí, ya está", "нет ещё"): Done or stop, as the
         bare word would be. Not a question ("yes but what about refunds?")."""
         tokens = normalize(text).split()
-        if not 2 <= len(tokens) <= _CHECK_ANSWER_WORDS or is_question_like(text):
+        if not 2 <= len(tokens) <= _CHECK_YES_WORDS or is_question_like(text):
             return None
         if not _BUT.isdisjoint(tokens) or any(t.isdigit() or t in self._numbers for t in tokens):
             return None  # "yes, except one order"; "check 1" names a check
         if any("more" in kinds for token in tokens[1:] for kinds in self.kinds(token, lang)):
             return None  # "yes but why": asks about the check
         first = self.kinds(tokens[0], lang)
-        if any(kinds & {"stop", "no"} for kinds in first):
+        if len(tokens) <= _CHECK_ANSWER_WORDS and any(kinds & {"stop", "no"} for kinds in first):
             return "stop"
-        if any(kinds & {"done", "yes"} for kinds in first):
-            return "done"
+        # a yes may say more ("yes I'm ok with that", "of course I did", "i understand, it's
+        # permanent"); a no with more words is often the good news ("no orders pending")
+        for head in (" ".join(tokens[:2]), tokens[0]):
+            if any(kinds & {"done", "yes", "continue"} for kinds in self.kinds(head, lang)):
+                return "done"
         return None
 
     def _says(self, text: str, lang: str, wanted: set[str]) -> bool:
         """Whether `text` is a word of one of the `wanted` kinds, in any language."""
         return any(kinds & wanted for kinds in self.kinds(text, lang))
+
+    def says_trouble(self, text: str, lang: str) -> bool:
+        """ "I'm stuck", "it didn't work", "no funciona" as the whole message, any language."""
+        return self._says(text, lang, {"trouble"})
 
     def is_yes(self, text: str, lang: str) -> bool:
         """ "yes", "ok", "sure", "go ahead", "yes please", "let's do it" (the walkthrough's words
@@ -491,6 +521,19 @@ class Words:
         the walkthrough kind, in any language, on word boundaries."""
         said = f" {normalize(text)} "
         return any(phrase in said for phrase in self._walkthrough_phrases)
+
+    def asks_for_walkthrough(self, text: str) -> bool:
+        """Whether `text` is a walkthrough phrase with at most one word of its own beside it
+        ("show me step by step", "bueno, entonces paso a paso", "accompagne moi étape par
+        étape"): a request to be guided, not a question about one topic "step by step"."""
+        said = f" {normalize(text)} "
+        for phrase in self._walkthrough_phrases:
+            if phrase in said:
+                rest = said.replace(phrase, " ").split()
+                own = [w for w in rest if w not in ALL_STOPWORDS and w not in self._move_tokens]
+                if len(own) <= 1:
+                    return True
+        return False
 
     def starts(self, text: str, lang: str) -> bool:
         """ "walk me through it", "let's do it", "start over" (in any language): outside a
@@ -720,6 +763,8 @@ class Walk:
         if position is None:
             return None
         word = FOLLOWUP_AS_WORD[kind]
+        if position.mode == CONFIRM and word != "back":
+            word = "repeat"  # "what now?" at the warning is no go-ahead: the warning again
         move = next((m for k, m in MOVES[position.mode] if k == word), "repeat")
         return self.navigate(position, move, edit=False)
 
@@ -750,16 +795,6 @@ class Walk:
     def finished(self) -> bool:
         """Whether this message took the walkthrough past its last step."""
         return any(kind == "finish" for kind, _ in self.moves)
-
-    def next_entry(self) -> str | None:
-        """On a step, the entry of the step after it (asking about it means "move on")."""
-        position = self.position()
-        if position is None or position.mode != STEPS:
-            return None
-        following = forward(self.guide, position)
-        if following is None:
-            return None
-        return self.guide.steps[self.guide.step_index(following.id) or 0].entry
 
     def here_entries(self) -> set[str]:
         """The current position's entry and its neighbours': what a follow-up may talk about."""
@@ -830,6 +865,7 @@ class Walk:
         if move == "pause":  # "wait", "not yet", "hold on": stay, and say where
             return [self.still_here(position)]
         if move == "trouble":  # "it didn't work": the step again, and who can help
+            self.aside = True  # an "ok" next shows the step again: it was not said to be done
             link = self.ui("support_link")
             trouble = Reply(self.k.ui("step_trouble", self.lang, link=link))
             return [trouble, self.render(position, edit=False)]
@@ -849,7 +885,9 @@ class Walk:
         if move == "stop" and position.mode == CHECKLIST:
             # "not yet", "no": sort it out first; the place is kept, and Done carries on
             # whether there was something to sort out or not ("no funds to withdraw")
-            return [Reply(self.ui("checklist_stopped"), self.nav_buttons(position), edit=edit)]
+            item = self.guide.checklist[self.guide.check_index(position.id) or 0]
+            stopped = item.if_no or self.ui("checklist_stopped")
+            return [Reply(stopped, self.nav_buttons(position), edit=edit)]
         if move == "back":
             previous = backward(self.guide, position)
             if previous is None:

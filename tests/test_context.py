@@ -66,13 +66,16 @@ async def test_where_is_that_button_reshows_the_step(person: Person) -> None:
     assert await position(person) == ("steps", "settings")
 
 
-async def test_asking_about_the_next_step_moves_there(person: Person) -> None:
+async def test_asking_about_the_next_step_answers_it_and_keeps_the_place(person: Person) -> None:
     await to_step_one(person)
     await person.say("next")
     await person.say("next")
     await person.say("how do I choose a reason")
+    assert "Choose a reason" in person.text()
+    assert "still on" in person.text()  # not moved on: step 3 was never said to be done
+    assert await position(person) == ("steps", "deactivate")
+    await person.say("next")
     assert "(4/5)" in person.text()
-    assert await position(person) == ("steps", "reason")
 
 
 async def test_a_followup_beside_another_question_answers_the_question(person: Person) -> None:

@@ -1,0 +1,184 @@
+"""What people type in a walkthrough in their own words, from a third exploratory test
+(2026-12-03, evening): yes and no said in a sentence, "I'm stuck" said in a sentence, a
+question about another step that must not move, "what now?" at the warning, and a "yes" to
+the offer said with a polite word."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.knowledge import Knowledge
+from tests.conftest import Person
+from tests.test_context import position
+from tests.test_walkthrough_words import on_step, where
+
+
+async def at_warning(person: Person) -> None:
+    await on_step(person, 4)
+    await person.say("next")
+    assert where(person) == "warning"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "of course",
+        "yes I'm ok with that",
+        "of course I did",
+        "i understand that it's permanent",
+        "hmm ok fine i accept",
+        "bien sûr",
+        "конечно",
+        "com certeza",
+        "claro que sí",
+    ],
+)
+async def test_a_yes_in_own_words_at_a_check_is_done(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert any(f"2 {of} 4" in person.text() for of in ("of", "de", "sur", "из")), person.text()
+
+
+@pytest.mark.parametrize(
+    "said", ["no im not ok with that", "nah", "not really", "pas d'accord", "не устраивает"]
+)
+async def test_a_no_in_own_words_at_a_check_keeps_the_place(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert where(person) != "check 2"
+    await person.say("/walkthrough")  # where am I?
+    assert any(f"1 {of} 4" in person.text() for of in ("of", "sur", "из"))
+
+
+async def test_no_at_the_reopening_check_gets_its_own_reply(
+    person: Person, knowledge: Knowledge
+) -> None:
+    await person.say("/walkthrough")
+    await person.say("skip to check 4")
+    await person.say("no")
+    reply = person.text()
+    item = knowledge.walkthrough("en").checklist[-1]
+    assert item.if_no and item.if_no.split(":")[0] in reply
+    assert "sort that out" not in reply  # the generic reply is for checks 1-3
+    await person.say("done")
+    assert where(person) == "step 1"
+
+
+async def test_no_at_the_other_checks_gets_the_generic_reply(person: Person) -> None:
+    await person.say("/walkthrough")
+    await person.say("no")
+    assert "sort that out first" in person.text()
+
+
+@pytest.mark.parametrize("said", ["idk", "hmm im not sure", "je sais pas"])
+async def test_not_knowing_keeps_the_place(person: Person, said: str) -> None:
+    await at_warning(person)
+    await person.say(said)
+    assert "still on" in person.text() or "toujours" in person.text()
+    assert await position(person) == ("confirm", "submit")
+
+
+@pytest.mark.parametrize("said", ["what now?", "and then?", "et maintenant ?", "и что теперь?"])
+async def test_what_now_at_the_warning_shows_the_warning_again(person: Person, said: str) -> None:
+    await at_warning(person)
+    await person.say(said)
+    assert await position(person) == ("confirm", "submit")
+
+
+@pytest.mark.parametrize(
+    ("step", "said"),
+    [(2, "whats a member id"), (3, "how do I choose a reason"), (4, "is the button red")],
+)
+async def test_a_question_about_the_next_step_keeps_the_place(
+    person: Person, step: int, said: str
+) -> None:
+    await on_step(person, step)
+    await person.say(said)
+    assert "still on" in person.text()
+    await person.say("repeat")
+    assert where(person) == f"step {step}"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "nothing works im stuck",
+        "i cant find the deactivate button",
+        "i give up this doesnt work",
+        "me rindo, no me funciona nada",
+        "ничего не работает, я застрял",
+    ],
+)
+async def test_trouble_said_in_a_sentence_gets_the_trouble_reply(
+    person: Person, said: str
+) -> None:
+    await on_step(person, 3)
+    await person.say(said)
+    assert "customerservice.aliexpress.com" in person.text()
+    await person.say("ok")  # acknowledges the help: the step again, not step 4
+    assert where(person) == "step 3"
+
+
+async def test_a_question_with_a_trouble_phrase_is_still_a_question(
+    person: Person, knowledge: Knowledge
+) -> None:
+    await on_step(person, 1)
+    await person.say("where are the account settings? I can't see them")
+    assert knowledge.entry("step_settings", "en").title in person.text()
+    assert "still on" in person.text()
+
+
+async def test_stuck_outside_a_walkthrough_asks_which_step(person: Person) -> None:
+    await person.say("im stuck")
+    text = person.text()
+    assert "Which step" in text and "customerservice.aliexpress.com" in text
+    assert "Step 4" not in text
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "show me step by step",
+        "help me do it one step at a time",
+        "accompagne moi étape par étape",
+        "bueno, entonces paso a paso",
+        "давай по шагам",
+    ],
+)
+async def test_asking_to_be_guided_starts_the_walkthrough(person: Person, said: str) -> None:
+    await person.say(said)
+    assert await position(person) == ("checklist", "orders")
+
+
+async def test_a_topic_step_by_step_is_still_that_topic(
+    person: Person, knowledge: Knowledge
+) -> None:
+    await person.say("how do i log in step by step")
+    assert knowledge.entry("step_login", "en").title in person.text()
+    assert where(person) != "check 1"
+
+
+@pytest.mark.parametrize(
+    ("first", "yes"),
+    [
+        ("comment supprimer mon compte", "oui svp"),
+        ("necesito cerrar mi cuenta de aliexpress", "sí porfa"),
+        ("как удалить аккаунт", "да, давайте"),
+        ("excluir conta", "bora"),
+    ],
+)
+async def test_a_yes_with_a_polite_word_accepts_the_offer(
+    person: Person, first: str, yes: str
+) -> None:
+    await person.say(first)
+    await person.say(yes)
+    assert await position(person) == ("checklist", "orders")
+
+
+@pytest.mark.parametrize("said", ["по-английски пожалуйста", "на английском пожалуйста"])
+async def test_english_asked_for_in_russian(person: Person, said: str) -> None:
+    await person.say("привет")
+    await person.say(said)
+    assert "English" in person.text()
+    await person.say("how long does it take")
+    assert "24 hours" in person.text()
