@@ -150,7 +150,7 @@ _BUT = frozenset(
 )
 _CHECK_ANSWER_WORDS = 4  # "no I haven't yet": a longer no may be good news ("no orders left")
 _CHECK_YES_WORDS = 8  # "yes I'm ok with that, go on": longer is a question or a story
-_TROUBLE_WORDS = 12  # "the page looks different, there is no edit profile option": longer is a story
+_AMONG_WORDS = 12  # "the page looks different, there is no edit profile option": longer is a story
 _POLITE_MAX_WORDS = 10  # longer messages are questions, not a move with polite words around
 _ACK_EMOJI = frozenset({"👍", "👌", "✅", "✔", "✔️", "🆗", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 _ARROWS = {"➡️": "next", "➡": "next", "▶️": "next", "▶": "next", "⏩": "next", "⏭️": "next",
@@ -323,9 +323,13 @@ class Words:
             for token in normalize(phrase).split()
             if token not in ALL_STOPWORDS
         }
-        # "it didn't work", "no encuentro el botón": also found among other words (`troubled`)
+        # "it didn't work", "no encuentro el botón", "i'll keep it": also found among other
+        # words (`_among`); to keep the account, a phrase of two words or more
         self._trouble_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["trouble"]
+        )
+        self._keep_phrases = tuple(
+            f" {phrase} " for table in tables.values() for phrase in table["keep"] if " " in phrase
         )
         # A message is read against the words two or three times per turn (speed only).
         self._kinds = lru_cache(maxsize=4096)(self._kinds_uncached)
@@ -444,21 +448,23 @@ class Words:
             for kind, move in MOVES[mode]:
                 if kind in kinds:
                     return move
+        if self._among(text, self._keep_phrases):
+            return "cancel"  # "actually nevermind i'll keep it", "desisti, vou manter a conta"
         if mode == CHECKLIST:
             return self._check_answer(text, lang)
-        if mode == STEPS and self.troubled(text):
+        if mode == STEPS and self._among(text, self._trouble_phrases):
             return "trouble"  # "nothing works, I'm stuck", "i cant find the deactivate button"
         return None
 
-    def troubled(self, text: str) -> bool:
-        """Whether a short message that asks nothing says something did not work, with a
-        `words_trouble` phrase among its words ("nothing works im stuck", "me rindo, no me
-        funciona nada", "не могу найти кнопку Deactivate"), in any language."""
+    def _among(self, text: str, phrases: tuple[str, ...]) -> bool:
+        """Whether a short message that asks nothing has one of `phrases` (padded with
+        spaces) among its words: "nothing works im stuck" says `words_trouble`'s "stuck",
+        "mejor no, decidí quedarme con la cuenta" says `words_keep`'s "mejor no"."""
         said = normalize(text)
-        if said.count(" ") >= _TROUBLE_WORDS or is_question_like(text):
+        if said.count(" ") >= _AMONG_WORDS or is_question_like(text):
             return False
         padded = f" {said} "
-        return any(phrase in padded for phrase in self._trouble_phrases)
+        return any(phrase in padded for phrase in phrases)
 
     def _check_answer(self, text: str, lang: str) -> str | None:
         """A check's question answered with a yes or a no and a few words more ("yes I

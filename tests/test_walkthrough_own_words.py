@@ -182,3 +182,43 @@ async def test_english_asked_for_in_russian(person: Person, said: str) -> None:
     assert "English" in person.text()
     await person.say("how long does it take")
     assert "24 hours" in person.text()
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "actually nevermind i'll keep it",
+        "desisti, vou manter a conta",
+        "mejor no, decidí quedarme con la cuenta",
+    ],
+)
+async def test_keeping_the_account_said_in_a_sentence_ends_the_walkthrough(
+    person: Person, said: str
+) -> None:
+    await on_step(person, 1)
+    await person.say(said)
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    assert session is None or session.mode is None
+
+
+async def test_a_question_about_changing_one_s_mind_does_not_end_it(person: Person) -> None:
+    await on_step(person, 4)
+    await person.say("I changed my mind about the reason, can I pick another?")
+    assert await position(person) == ("steps", "reason")
+
+
+async def test_french_moves_said_as_sentences(person: Person) -> None:
+    await person.say("guidez-moi")
+    await person.say("passer les vérifications")
+    await person.say("suivant suivant")
+    assert await position(person) == ("steps", "deactivate")
+    await person.say("revenir 2 étapes en arrière")
+    assert await position(person) == ("steps", "login")
+    await person.say("on recommence depuis le début")
+    assert await position(person) == ("checklist", "orders")
+
+
+async def test_a_person_asked_for_in_russian(person: Person) -> None:
+    await person.say("хочу поговорить с оператором")
+    assert "customerservice.aliexpress.com" in person.text()
+    assert "не совсем понял" not in person.text()  # not the fallback
