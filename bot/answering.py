@@ -218,10 +218,12 @@ class Answering:
             # "how do i delete it? and how long does it take?": both, mid-walkthrough too
             # (where the message was already read whole, to see if it asks about the next step)
             several = self.engine.matcher.each_question(text, self.lang, (self.text_lang,))
-            if several:
+            if len(several) > 1:
                 return self.answers(text, several, position)
             if answer is None:
                 answer = self.engine.read(text, self.lang, self.text_lang)
+            if answer.entry_id is None and several:
+                answer = several[0]  # every question in it asked about one entry
             words = self.engine.words
             if position is None and (
                 (answer.entry_id in self.walk.offered_after and words.mentions_walkthrough(text))

@@ -24,7 +24,7 @@ from bot.semantic import SemanticIndex
 from bot.semantic import available as semantic_available
 from bot.signals import Signals
 from bot.step_names import StepNames
-from bot.text import clauses, is_question_like, normalize
+from bot.text import asked_in_turn, clauses, is_question_like, normalize
 from bot.thresholds import Thresholds
 from bot.types import Answer, Suggestion
 from bot.walkthrough import FollowUps
@@ -165,10 +165,13 @@ class Matcher:
         self, question: str, lang: str = "en", also: Iterable[str | None] = ()
     ) -> tuple[Answer, ...]:
         """The confident answers to each question a message asks ("how do i delete it? and
-        how long does it take?"), in order, one per entry; empty unless it asks two or more
-        with a question mark each (a clause such as "what's the process" after "I want to
-        close it," only makes sense with the words before it, so it is not read alone)."""
+        how long does it take?", "how do i delete it and how long does it take"), in order,
+        one per entry; empty unless it asks two or more, with a question mark each or joined
+        by "and" before a question word (a clause such as "what's the process" after "I want
+        to close it," only makes sense with the words before it, so it is not read alone)."""
         parts = [part for part in clauses(question) if part.rstrip().endswith("?")]
+        if len(parts) < 2:
+            parts = asked_in_turn(question)
         if len(parts) < 2:
             return ()
         found: dict[str, Answer] = {}
@@ -176,7 +179,10 @@ class Matcher:
             answer = self.match(part, lang, also)
             if answer.entry_id is not None:
                 found.setdefault(answer.entry_id, answer)
-        return tuple(found.values()) if len(found) > 1 else ()
+        # one entry when every part that got an answer asked about it ("combien de temps ça
+        # prend ? et est-ce que je reçois un mail ?"): the caller uses it if the whole
+        # message got none
+        return tuple(found.values())
 
     def evidence(self, question: str) -> Evidence:
         """What the semantic signal says about `question` (empty without the model).

@@ -145,6 +145,30 @@ def clauses(text: str, min_words: int = 2) -> list[str]:
     return parts
 
 
+# "... and how long does it take", "... y cuánto tarda", "... и сколько это займёт": "and"
+# before a question word starts another question
+_AND_ASKS = re.compile(
+    r"\s+(?:and|y|et|e|и|а)\s+(?=(?:how|what|whats|when|where|why|can|will|do|does|is|"
+    r"cómo|como|qué|cuánto|cuanto|cuándo|cuando|dónde|donde|"
+    r"comment|combien|quand|où|est-ce|quel|quelle|"
+    r"quanto|quando|o que|onde|"
+    r"как|сколько|что|когда|где|можно)\b)",
+    re.IGNORECASE,
+)
+
+
+def asked_in_turn(text: str) -> list[str]:
+    """The questions of a message that asks them one after the other joined by "and" ("how do
+    i delete my account and how long does it take"): each part at least 2 words, the first a
+    question itself; else no parts."""
+    parts = [part.strip(" ,") for part in _AND_ASKS.split(text[:MAX_INPUT_CHARS])]
+    if len(parts) < 2 or not is_question_like(parts[0]):
+        return []
+    if any(len(part.split()) < 2 for part in parts):
+        return []
+    return parts
+
+
 def is_question_like(clause: str) -> bool:
     """Whether a clause asks something or asks for something (a question mark, a question
     word, or a request such as "i want to..."), as opposed to telling a story."""

@@ -222,3 +222,41 @@ async def test_a_person_asked_for_in_russian(person: Person) -> None:
     await person.say("хочу поговорить с оператором")
     assert "customerservice.aliexpress.com" in person.text()
     assert "не совсем понял" not in person.text()  # not the fallback
+
+
+@pytest.mark.parametrize(
+    ("message", "titles"),
+    [
+        (
+            "how do i delete my account and how long does it take",
+            ("How do I delete my AliExpress account?", "How long does deletion take?"),
+        ),
+        ("como borro la cuenta y cuanto tarda", ("Cómo elimino mi cuenta", "Cuánto tarda")),
+        (
+            "как удалить аккаунт и сколько это займёт",
+            ("Как удалить аккаунт AliExpress?", "Сколько времени занимает удаление?"),
+        ),
+    ],
+)
+async def test_questions_joined_by_and_get_each_answer(
+    person: Person, message: str, titles: tuple[str, ...]
+) -> None:
+    """Only one of them was answered, or a did-you-mean."""
+    await person.say(message)
+    texts = [reply.text for reply in person.last]
+    assert len(texts) == len(titles), texts
+    for text, title in zip(texts, titles, strict=True):
+        assert title in text, text
+
+
+async def test_two_questions_about_one_topic_get_its_answer(person: Person) -> None:
+    """Both parts ask about the processing time: a did-you-mean with that one option."""
+    await person.say(
+        "salut, combien de temps ça prend pour supprimer le compte ? et est-ce que je reçois un mail ?"
+    )
+    assert "24 heures" in person.text()
+
+
+async def test_and_without_a_second_question_is_one_question(person: Person) -> None:
+    await person.say("what happens to my wallet and my orders")
+    assert len(person.last) == 1
