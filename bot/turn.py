@@ -96,6 +96,14 @@ class Turn(Answering):
         word = self.engine.words.navigation(text, self.lang)
         if word is not None and self.engine.matcher.signals.talk(text) is not None:
             word = None  # a greeting that is also some language's "huh?" is a greeting here
+        if (
+            word is None
+            and self.last_entry is not None
+            and self.engine.words.says_done(text, self.lang)
+            and self.engine.matcher.signals.talk(text) is None  # "ok" is small talk
+        ):
+            # "done", "I did it" right after a step's answer (or the last step): what follows
+            return self.from_last("done", "", "")
         if word == "more" and self.last_entry is None:
             # "explain", "really?" out of the blue name no topic: not a guess at one (they got
             # "What is AliExpress?"), the fallback and its topics

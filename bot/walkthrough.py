@@ -491,6 +491,10 @@ class Words:
         """Whether `text` is a word of one of the `wanted` kinds, in any language."""
         return any(kinds & wanted for kinds in self.kinds(text, lang))
 
+    def says_done(self, text: str, lang: str) -> bool:
+        """ "done", "did it", "hecho" (the Done button's words, any language)."""
+        return self._says(text, lang, {"done"})
+
     def says_trouble(self, text: str, lang: str) -> bool:
         """ "I'm stuck", "it didn't work", "no funciona" as the whole message, any language."""
         return self._says(text, lang, {"trouble"})

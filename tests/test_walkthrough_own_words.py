@@ -260,3 +260,23 @@ async def test_two_questions_about_one_topic_get_its_answer(person: Person) -> N
 async def test_and_without_a_second_question_is_one_question(person: Person) -> None:
     await person.say("what happens to my wallet and my orders")
     assert len(person.last) == 1
+
+
+async def test_a_password_reset_said_done_moves_on(person: Person) -> None:
+    """ "ok i reset it" after the forgotten-password help showed that help again."""
+    await on_step(person, 1)
+    await person.say("I forgot my password")
+    await person.say("ok i reset it")
+    assert where(person) == "step 2"
+
+
+async def test_done_after_the_last_step_says_what_comes_next(person: Person) -> None:
+    """It got a did-you-mean."""
+    await at_warning(person)
+    await person.say("yes")
+    await person.say("done")
+    assert "24 hours" in person.text()  # the walkthrough's closing message
+    await person.say("I did it")
+    assert "24 hours" in person.text()
+    await person.say("ok")  # small talk, not a move
+    assert "24 hours" not in person.text()
