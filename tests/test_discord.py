@@ -767,12 +767,12 @@ async def test_helpbot_discord_answers_and_exits_cleanly_on_sigterm(
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        await fake.wait_identified(timeout=20)
+        await fake.wait_identified(timeout=60)
         exchange = await fake.slash("ask", ALICE, question="how long does deletion take")
         await exchange.wait()
         assert "24 hours" in exchange.data["content"]
         process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 15)
+        _, stderr = await asyncio.wait_for(process.communicate(), 45)
     finally:
         if process.returncode is None:
             process.kill()
@@ -800,7 +800,7 @@ async def test_helpbot_discord_with_a_rejected_token_exits_1(
         env=helpbot_env(DISCORD_BOT_TOKEN="not-the-right-token-at-all"),
         cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    _, stderr = await asyncio.wait_for(process.communicate(), 45)
     assert process.returncode == 1
     assert b"rejected the bot token" in stderr
     assert b"not-the-right-token-at-all" not in stderr

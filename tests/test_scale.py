@@ -189,14 +189,14 @@ async def test_telegram_bot_serves_metrics_and_readyz_follows_redis(
             assert errors >= 1
             # ... and green again once it is back, with the walkthrough where it was.
             redis_server.start()
-            await until(lambda: _ready(server.port), timeout=15)
+            await until(lambda: _ready(server.port), timeout=60)
             mark = len(fake.calls)
             fake.send_text(ann, "done")
             [reply] = await fake.wait_for("sendMessage", since=mark, timeout=10)
             assert "check 2 of 4" in parse_html(reply.params["text"])
         finally:
             stopping.set()
-            assert await asyncio.wait_for(serving, 20) == 0
+            assert await asyncio.wait_for(serving, 45) == 0
         assert adapter.metrics_server is None  # stopped with the bot
 
 
@@ -231,7 +231,7 @@ async def test_discord_bot_serves_metrics_and_readyz_follows_the_gateway_and_red
             _, body = await until(lambda: _not_ready(server.port), timeout=10)
             assert body["not_ready"] == ["store"]
             redis_server.start()
-            await until(lambda: _ready(server.port), timeout=15)
+            await until(lambda: _ready(server.port), timeout=60)
             # The gateway drops: the platform check turns red until discord.py resumes (too
             # quickly against the fake to catch with a request: the marks are watched).
             marks: list[tuple[str, bool]] = []
@@ -244,10 +244,10 @@ async def test_discord_bot_serves_metrics_and_readyz_follows_the_gateway_and_red
             server.mark = watched  # type: ignore[method-assign]
             await fake.live_connection().ws.close(code=4000)
             await until(lambda: marks[-2:] == [("platform", False), ("platform", True)])
-            await until(lambda: _ready(server.port), timeout=20)
+            await until(lambda: _ready(server.port), timeout=60)
         finally:
             stopping.set()
-            assert await asyncio.wait_for(serving, 20) == 0
+            assert await asyncio.wait_for(serving, 45) == 0
 
 
 async def test_two_discord_shards_in_one_process_against_the_fake_gateway(
@@ -266,7 +266,7 @@ async def test_two_discord_shards_in_one_process_against_the_fake_gateway(
             await fake.wait_identified(2, timeout=30)  # discord.py spaces IDENTIFYs by 5 s
             shards = sorted(tuple(c.identify["shard"]) for c in fake.connections if c.identify)
             assert shards == [(0, 2), (1, 2)]
-            await until(lambda: _ready(server.port), timeout=15)
+            await until(lambda: _ready(server.port), timeout=60)
             for connection in [c for c in fake.connections if c.identify]:
                 monkeypatch.setattr(fake, "live_connection", lambda c=connection: c)
                 exchange = await fake.slash("ask", ALICE, question="how long does deletion take?")
@@ -276,7 +276,7 @@ async def test_two_discord_shards_in_one_process_against_the_fake_gateway(
             assert messages_total(text, "discord") == 2
         finally:
             stopping.set()
-            assert await asyncio.wait_for(serving, 20) == 0
+            assert await asyncio.wait_for(serving, 45) == 0
 
 
 async def test_one_process_can_run_some_shards_and_bad_shard_settings_are_refused(
@@ -290,11 +290,11 @@ async def test_one_process_can_run_some_shards_and_bad_shard_settings_are_refuse
         stopping = asyncio.Event()
         serving = asyncio.create_task(adapter.serve(stopping))
         try:
-            connection = await fake.wait_identified(1, timeout=15)
+            connection = await fake.wait_identified(1, timeout=60)
             assert connection.identify["shard"] == [2, 4]
         finally:
             stopping.set()
-            assert await asyncio.wait_for(serving, 20) == 0
+            assert await asyncio.wait_for(serving, 45) == 0
     for count, ids, expected in ((None, [0], "needs --shard-count"), (2, [2], "numbered 0 to 1")):
         bad = dc.DiscordAdapter(Engine(knowledge), token="x", shard_count=count, shard_ids=ids)
         assert expected in (bad.shards_problem() or "")

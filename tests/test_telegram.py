@@ -530,7 +530,7 @@ async def test_cli_runs_answers_and_stops_cleanly_on_sigterm(fake, tmp_path):
         fake.send_text(fake.user(801, "Ann"), "how long does deletion take?")
         await fake.wait_for("sendMessage", timeout=10)
         process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 15)
+        _, stderr = await asyncio.wait_for(process.communicate(), 45)
     finally:
         if process.returncode is None:
             process.kill()
@@ -611,7 +611,7 @@ async def _cli(fake: FakeTelegram, tmp_path: Path, *args: str, env: dict[str, st
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+        _, stderr = await asyncio.wait_for(process.communicate(), 45)
     finally:
         if process.returncode is None:
             process.kill()
@@ -663,7 +663,7 @@ async def test_secret_token_comes_from_a_file_or_the_environment_never_the_comma
         await fake.wait_for("setWebhook", timeout=30)
         assert fake.webhook["secret_token"] == "from_a_file_0123456789"
         process.send_signal(signal.SIGTERM)
-        _, stderr_bytes = await asyncio.wait_for(process.communicate(), 15)
+        _, stderr_bytes = await asyncio.wait_for(process.communicate(), 45)
     finally:
         if process.returncode is None:
             process.kill()
