@@ -111,6 +111,11 @@ class Answering:
         a question passed steps the person never said were done. A follow-up phrase beside a
         question about something else is just that question."""
         kind, rest = self.said_followup()
+        if kind == "where" and any(w not in ALL_STOPWORDS for w in normalize(rest).split()):
+            # "where do i click deactivate" on step 2 asks about step 3's button: its answer
+            other = self.engine.read(rest, self.lang, self.text_lang)
+            if other.entry_id is not None and other.entry_id != self.walk.here_entry():
+                return self.question(text, other)
         if kind is not None and not self.about_something_else(rest, self.walk.here_entries()):
             return self.walk.follow(kind) or []
         answer = self.engine.read(text, self.lang, self.text_lang)

@@ -806,6 +806,15 @@ class Walk:
         """Whether this message took the walkthrough past its last step."""
         return any(kind == "finish" for kind, _ in self.moves)
 
+    def here_entry(self) -> str | None:
+        """The entry the current position shows (None outside a walkthrough)."""
+        position = self.position()
+        if position is None:
+            return None
+        if position.mode == CHECKLIST:
+            return self.guide.checklist[self.guide.check_index(position.id) or 0].entry
+        return self.guide.steps[self.guide.step_index(position.id) or 0].entry
+
     def here_entries(self) -> set[str]:
         """The current position's entry and its neighbours': what a follow-up may talk about."""
         position = self.position()

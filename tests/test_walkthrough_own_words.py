@@ -280,3 +280,12 @@ async def test_done_after_the_last_step_says_what_comes_next(person: Person) -> 
     assert "24 hours" in person.text()
     await person.say("ok")  # small talk, not a move
     assert "24 hours" not in person.text()
+
+
+async def test_where_is_another_step_s_button_answers_it_beside_the_place(person: Person) -> None:
+    """ "where do i click deactivate" on step 2 showed step 2 again, as if it asked about it."""
+    await on_step(person, 2)
+    await person.say("where do i click deactivate")
+    assert "still on **step 2 of 5**" in person.text()
+    await person.say("where is that button?")  # about this step: the step again
+    assert where(person) == "step 2"
