@@ -73,6 +73,9 @@ class Answering:
             return self._asking
         if self.walk.offered:
             return "walkthrough"
+        if self.walk.cancelled is not None:  # "oops" next takes the cancel back
+            left = self.walk.cancelled
+            return f"undo:{left.mode}.{left.id}"
         return "aside" if self.walk.aside else None  # an "ok" next keeps the place
 
     @asking.setter

@@ -133,7 +133,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         not_your_button walkthrough_ended no_walkthrough followup_walkthrough already_first
         forget_confirm
         forgotten forget_kept ask_usage not_text error language_name language_aliases language_prompt
-        language_set store_unavailable""".split()
+        language_set store_unavailable walkthrough_resumed""".split()
     ),
     **_texts("checklist_item", "step_header", placeholders=("number", "total", "title")),
     **_texts("where_check", "where_step", placeholders=("number", "total")),
@@ -175,7 +175,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         *(
             f"words_{name}"
             for name in """next back repeat cancel done more stop wait continue restart
-            walkthrough steps polite numbers keep trouble go language""".split()
+            walkthrough steps polite numbers keep trouble go language undo""".split()
         ),
         *(
             f"words_followup_{name}" for name in "next done where back".split()
@@ -206,6 +206,8 @@ UI_DEFAULTS: dict[str, str] = {
     "words_trouble": "it didnt work, it doesnt work, not working, i get an error",
     "step_trouble": "Sorry that didn't work. Here is the step again: check each part of it. "
     "If it still doesn't work as described, contact {link}.",
+    "words_undo": "undo, oops, i didnt mean to, i didnt mean that, resume",
+    "walkthrough_resumed": "OK, back where you were:",
     "trouble_outside": "Sorry you're stuck. Which step are you on? Type its number (for example "
     "**step 3**), or type **walkthrough** and I'll guide you from the start. If something on "
     "AliExpress doesn't work as described, contact {link}.",

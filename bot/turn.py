@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+UNDO = "undo:"  # the pending question after a cancel: "undo:" + the position left
+
 
 class Turn(Answering):
     """Everything about handling one message; short-lived, so it can hold the session. Routes
@@ -167,9 +169,13 @@ class Turn(Answering):
     def answer_asked(self, text: str) -> list[Reply] | None:
         """A typed yes or no to the question the last reply asked, like its buttons; None when
         the message is something else (then it is handled as usual)."""
-        words = self.engine.words
-        if self.asked == "aside":
+        words, asked = self.engine.words, self.asked or ""
+        if asked == "aside":
             return self.acknowledged(text)
+        if asked.startswith(UNDO):  # "oops" right after a cancel
+            if not words.says_undo(text, self.lang):
+                return None
+            return self.walk.undo_cancel(asked.removeprefix(UNDO))
         yes = words.is_yes(text, self.lang)
         if not yes and (self.asked == "walkthrough" or not words.is_no(text, self.lang)):
             return None  # a "no" to "shall we?" gets the small talk's reply

@@ -138,6 +138,7 @@ WORD_KINDS = (
     "steps",  # "skip the checks": from the checklist straight to step 1
     "keep",  # "I changed my mind": stop the walkthrough, as cancel does
     "trouble",  # "it didn't work": the step again, and where to get help
+    "undo",  # "oops", "I didn't mean to": right after a cancel, back to where it was
 )
 _LANGUAGE_WORDS = 6  # "can you speak english please": longer is a question
 _STEP_NUMBER_WORDS = 8  # "can you take me to step 6 please"; longer is a question
@@ -328,6 +329,9 @@ class Words:
         self._trouble_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["trouble"]
         )
+        self._undo_phrases = tuple(
+            f" {phrase} " for table in tables.values() for phrase in table["undo"]
+        )
         self._keep_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["keep"] if " " in phrase
         )
@@ -490,6 +494,12 @@ class Words:
     def _says(self, text: str, lang: str, wanted: set[str]) -> bool:
         """Whether `text` is a word of one of the `wanted` kinds, in any language."""
         return any(kinds & wanted for kinds in self.kinds(text, lang))
+
+    def says_undo(self, text: str, lang: str) -> bool:
+        """ "undo", "oops", "oops I didn't mean to cancel" (a `words_undo` phrase, alone or
+        among a few words that ask nothing, any language): right after a cancel, take it
+        back."""
+        return self._says(text, lang, {"undo"}) or self._among(text, self._undo_phrases)
 
     def says_done(self, text: str, lang: str) -> bool:
         """ "done", "did it", "hecho" (the Done button's words, any language)."""
@@ -681,6 +691,8 @@ class Walk:
         self.moves: list[tuple[str, str]] = []
         self.offered = False  # whether a reply offered to start one ("start a new one?")
         self.aside = False  # whether a reply answered beside the walkthrough ("still on step 2")
+        # the position a cancel just left: "undo", "oops" as the next message goes back there
+        self.cancelled: Position | None = None
 
     def ui(self, key: str) -> str:
         return self.k.ui(key, self.lang)
@@ -731,6 +743,7 @@ class Walk:
             return [Reply(self.ui("nothing_to_cancel"))]
         if position is not None:
             self.moves.append(("cancel", position.id))
+            self.cancelled = position
         self.move_to(None)
         return [Reply(self.ui("cancelled"), self.restart_row())]
 
@@ -805,6 +818,17 @@ class Walk:
     def finished(self) -> bool:
         """Whether this message took the walkthrough past its last step."""
         return any(kind == "finish" for kind, _ in self.moves)
+
+    def undo_cancel(self, key: str) -> list[Reply] | None:
+        """Back to the position a cancel just left (`key`: "mode.id"), as if it never
+        happened; None if the walkthrough no longer has that position."""
+        mode, _, item = key.partition(".")
+        target = Position(mode, item)
+        if mode not in (CHECKLIST, CONFIRM, STEPS) or not valid(self.guide, target):
+            return None
+        self.move_to(target)
+        self.moves.append(("start", target.id))
+        return [Reply(self.ui("walkthrough_resumed")), self.render(target, edit=False)]
 
     def here_entry(self) -> str | None:
         """The entry the current position shows (None outside a walkthrough)."""
@@ -895,6 +919,7 @@ class Walk:
             return [self.render(first_step, edit=edit)]
         if move == "cancel":
             self.moves.append(("cancel", position.id))
+            self.cancelled = position
             self.move_to(None)
             return [Reply(self.ui("cancelled"), self.restart_row(), edit=edit)]
         if move == "more" and position.mode == CHECKLIST:

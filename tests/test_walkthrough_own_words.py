@@ -289,3 +289,34 @@ async def test_where_is_another_step_s_button_answers_it_beside_the_place(person
     assert "still on **step 2 of 5**" in person.text()
     await person.say("where is that button?")  # about this step: the step again
     assert where(person) == "step 2"
+
+
+@pytest.mark.parametrize("undo", ["undo", "oops i didnt mean to cancel", "back"])
+async def test_undo_right_after_a_cancel_goes_back_where_it_was(person: Person, undo: str) -> None:
+    """A cancel typed by mistake lost the place, and "undo" answered about reopening."""
+    await on_step(person, 3)
+    await person.say("cancel")
+    assert await position(person) == (None, None)
+    await person.say(undo)
+    assert await position(person) == ("steps", "deactivate")
+    assert where(person) == "step 3"
+
+
+async def test_undo_only_right_after_the_cancel(person: Person) -> None:
+    await on_step(person, 3)
+    await person.say("cancel")
+    await person.say("how long does it take")
+    await person.say("undo")
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    assert session is None or session.mode is None
+
+
+async def test_undo_survives_a_restart_of_the_bot(person: Person, knowledge: Knowledge) -> None:
+    """The pending undo is kept in the session, like the other pending questions."""
+    from bot.engine import Engine
+
+    await on_step(person, 2)
+    await person.say("cancel")
+    person.engine = Engine(knowledge, person.engine.store)  # same store, fresh process state
+    await person.say("undo")
+    assert await position(person) == ("steps", "settings")
