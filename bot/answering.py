@@ -134,7 +134,7 @@ class Answering:
         if not is_question_like(text) and all(w in ALL_STOPWORDS for w in beside):
             beside = []  # "the third check"; not "¿qué es el paso 3?"
         words = self.engine.words
-        if named is not None and (
+        if named is not None and "?" not in text and (  # "can I skip step 4?" only asks
             not beside  # "step 4", "check 2"
             or (
                 words.says_go(beside)  # not "what is step 4?": a look ahead keeps the place

@@ -149,10 +149,10 @@ def clauses(text: str, min_words: int = 2) -> list[str]:
 # before a question word starts another question
 _AND_ASKS = re.compile(
     r"\s+(?:and|y|et|e|и|а)\s+(?=(?:how|what|whats|when|where|why|can|will|do|does|is|"
-    r"cómo|como|qué|cuánto|cuanto|cuándo|cuando|dónde|donde|"
-    r"comment|combien|quand|où|est-ce|quel|quelle|"
-    r"quanto|quando|o que|onde|"
-    r"как|сколько|что|когда|где|можно)\b)",
+    r"cómo|como|qué|cuánto|cuanto|cuándo|cuando|dónde|donde|puedo|se puede|"
+    r"comment|combien|quand|où|est-ce|quel|quelle|je peux|peut-on|on peut|"
+    r"quanto|quando|o que|onde|posso|dá pra|da pra|"
+    r"как|сколько|что|когда|где|можно|могу)\b)",
     re.IGNORECASE,
 )
 

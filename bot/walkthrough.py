@@ -21,7 +21,7 @@ from bot.lexical import step_words
 from bot.markup import escape
 from bot.session_state import Session
 from bot.stopwords import ALL_STOPWORDS
-from bot.text import is_question_like, normalize, stem
+from bot.text import clauses, is_question_like, normalize, stem
 from bot.types import Button, Reply
 
 CHECKLIST, CONFIRM, STEPS = "checklist", "confirm", "steps"
@@ -148,6 +148,14 @@ _AFTER_A_NO = frozenset({"cancel", "back", "keep", "repeat", "wait", "restart", 
 _BUT = frozenset(
     "but except apart only still though although pero excepto salvo menos aunque todavia "
     "mais sauf encore mas exceto ainda porem но кроме ещё еще только хотя".split()
+)
+# "not" words after a yes word turn it into a no; "yet" words keep a long no a "not yet"
+_NOT = frozenset("not no never nope non pas jamais nunca nao não не нет ни".split())
+_YET = frozenset("yet todavia aun aún encore ainda еще ещё пока".split())
+# words that ask to be shown, beside "step by step": not a topic of their own
+_ASKING_WORDS = frozenset(
+    "show help guide teach take walk explain bueno entonces ayudame muestrame explicame "
+    "accompagne montre aide explique mostra ajuda explica покажи помоги объясни".split()
 )
 _CHECK_ANSWER_WORDS = 4  # "no I haven't yet": a longer no may be good news ("no orders left")
 _CHECK_YES_WORDS = 8  # "yes I'm ok with that, go on": longer is a question or a story
@@ -329,8 +337,17 @@ class Words:
         self._trouble_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["trouble"]
         )
+        # "I don't see any problem, next": a move word said outright wins over trouble
+        self._moves_said = _one_word(tables, ("next", "back", "cancel"))
         self._undo_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["undo"]
+        )
+        # what may stand beside a phrase to keep the account: small and polite words, and
+        # one-word noes, cancels and yeses ("actually nevermind", "desisti", "ok")
+        self._keep_beside = (
+            ALL_STOPWORDS
+            | self._polite_tokens
+            | _one_word(tables, ("keep", "cancel", "stop", "no", "yes"))
         )
         self._keep_phrases = tuple(
             f" {phrase} " for table in tables.values() for phrase in table["keep"] if " " in phrase
@@ -448,47 +465,74 @@ class Words:
             return "stop" if mode == CHECKLIST else "pause"
         if mode == CONFIRM and text.rstrip().endswith("?") and any(found):
             return "pause"  # "sure?", "ok?" at the last step's warning: doubt, not a go-ahead
+        if (
+            text.rstrip().endswith("?")
+            and any(found)
+            and all(kinds <= {"done", "yes", "continue"} for kinds in found)
+        ):
+            return "pause"  # "¿funcionó?", "deu certo?": asks whether it worked, says nothing done
         for kinds in found:
             for kind, move in MOVES[mode]:
                 if kind in kinds:
                     return move
-        if self._among(text, self._keep_phrases):
+        if self._among(text, self._keep_phrases, beside=self._keep_beside):
             return "cancel"  # "actually nevermind i'll keep it", "desisti, vou manter a conta"
         if mode == CHECKLIST:
             return self._check_answer(text, lang)
-        if mode == STEPS and self._among(text, self._trouble_phrases):
+        if (
+            mode == STEPS
+            and self._moves_said.isdisjoint(normalize(text).split())
+            and self._among(text, self._trouble_phrases)
+        ):
             return "trouble"  # "nothing works, I'm stuck", "i cant find the deactivate button"
         return None
 
-    def _among(self, text: str, phrases: tuple[str, ...]) -> bool:
+    def _among(
+        self, text: str, phrases: tuple[str, ...], beside: frozenset[str] | None = None
+    ) -> bool:
         """Whether a short message that asks nothing has one of `phrases` (padded with
-        spaces) among its words: "nothing works im stuck" says `words_trouble`'s "stuck",
-        "mejor no, decidí quedarme con la cuenta" says `words_keep`'s "mejor no"."""
+        spaces) among its words: "nothing works im stuck" says `words_trouble`'s "stuck".
+        With `beside`, the other words must all be of it: "mejor no, decidí quedarme con
+        la cuenta" keeps the account, "I'm staying with temu instead" does not."""
         said = normalize(text)
         if said.count(" ") >= _AMONG_WORDS or is_question_like(text):
             return False
         padded = f" {said} "
-        return any(phrase in padded for phrase in phrases)
+        found = sorted((phrase for phrase in phrases if phrase in padded), key=len, reverse=True)
+        if not found or beside is None:
+            return bool(found)
+        for phrase in found:  # "mejor no, decidí quedarme con la cuenta": two phrases
+            padded = padded.replace(phrase, " ")
+        return beside.issuperset(padded.split())
 
     def _check_answer(self, text: str, lang: str) -> str | None:
         """A check's question answered with a yes or a no and a few words more ("yes I
         have", "yes saved", "no I haven't", "sí, ya está", "нет ещё"): Done or stop, as the
         bare word would be. Not a question ("yes but what about refunds?")."""
         tokens = normalize(text).split()
-        if not 2 <= len(tokens) <= _CHECK_YES_WORDS or is_question_like(text):
+        if not 2 <= len(tokens) <= _CHECK_YES_WORDS or "?" in text or is_question_like(text):
+            return None  # "yes? what do you mean by disputes"
+        if any(is_question_like(part) for part in clauses(text, min_words=1)[1:]):
             return None
         if not _BUT.isdisjoint(tokens) or any(t.isdigit() or t in self._numbers for t in tokens):
             return None  # "yes, except one order"; "check 1" names a check
         if any("more" in kinds for token in tokens[1:] for kinds in self.kinds(token, lang)):
             return None  # "yes but why": asks about the check
         first = self.kinds(tokens[0], lang)
-        if len(tokens) <= _CHECK_ANSWER_WORDS and any(kinds & {"stop", "no"} for kinds in first):
-            return "stop"
+        said_no = any(kinds & {"stop", "no"} for kinds in first)
+        if said_no and (len(tokens) <= _CHECK_ANSWER_WORDS or not _YET.isdisjoint(tokens)):
+            return "stop"  # "no I haven't", "no, I haven't saved it yet"
+        if not _NOT.isdisjoint(tokens[1:]):
+            # "definitely not", "of course not", "claro que no": a no said with a yes word
+            return "stop" if len(tokens) <= _CHECK_ANSWER_WORDS else None
         # a yes may say more ("yes I'm ok with that", "of course I did", "i understand, it's
         # permanent"); a no with more words is often the good news ("no orders pending")
         for head in (" ".join(tokens[:2]), tokens[0]):
-            if any(kinds & {"done", "yes", "continue"} for kinds in self.kinds(head, lang)):
+            kinds_said = self.kinds(head, lang)
+            if any(kinds & {"yes", "continue"} for kinds in kinds_said):
                 return "done"
+            if any("done" in kinds for kinds in kinds_said) and len(tokens) <= _CHECK_ANSWER_WORDS:
+                return "done"  # "ya está", "уже сделал"; not "já tentei de tudo, ..." at length
         return None
 
     def _says(self, text: str, lang: str, wanted: set[str]) -> bool:
@@ -550,8 +594,13 @@ class Words:
         for phrase in self._walkthrough_phrases:
             if phrase in said:
                 rest = said.replace(phrase, " ").split()
-                own = [w for w in rest if w not in ALL_STOPWORDS and w not in self._move_tokens]
-                if len(own) <= 1:
+                # "show me", "help me do it": asking words; "reset my password step by step"
+                # or "explain step 2 step by step" name a topic of their own
+                if all(
+                    w in ALL_STOPWORDS or w in self._move_tokens or w in self._go_tokens
+                    or w in _ASKING_WORDS
+                    for w in rest
+                ):
                     return True
         return False
 

@@ -320,3 +320,83 @@ async def test_undo_survives_a_restart_of_the_bot(person: Person, knowledge: Kno
     person.engine = Engine(knowledge, person.engine.store)  # same store, fresh process state
     await person.say("undo")
     assert await position(person) == ("steps", "settings")
+
+
+@pytest.mark.parametrize(
+    "said", ["definitely not", "of course not", "claro que no", "no, I haven't received them yet"]
+)
+async def test_a_no_said_with_a_yes_word_is_no(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert await position(person) == ("checklist", "orders")
+
+
+@pytest.mark.parametrize(
+    "said", ["yes? what do you mean by disputes", "já tentei de tudo", "sí? qué es una disputa"]
+)
+async def test_a_question_or_trouble_at_a_check_is_not_done(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert await position(person) == ("checklist", "orders")
+
+
+@pytest.mark.parametrize("said", ["no pending orders", "no tengo nada pendiente", "заказов нет"])
+async def test_a_no_that_is_good_news_at_a_check_is_done(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert await position(person) == ("checklist", "history")
+
+
+@pytest.mark.parametrize("said", ["deu certo?", "¿funcionó?", "получилось?"])
+async def test_did_it_work_asked_on_a_step_does_not_move(person: Person, said: str) -> None:
+    await on_step(person, 3)
+    await person.say(said)
+    assert await position(person) == ("steps", "deactivate")
+
+
+@pytest.mark.parametrize("said", ["can I skip step 4?", "o passo 5 é o último?", "шаг 5 последний?"])
+async def test_a_question_naming_a_step_does_not_move_there(person: Person, said: str) -> None:
+    await on_step(person, 1)
+    await person.say(said)
+    assert await position(person) == ("steps", "login")
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I'm staying with temu instead",
+        "i'll keep it in mind",
+        "ok i changed my mind, i'll go ahead",
+        "me quedo en este paso un momento",
+        "je reste sur cette étape",
+    ],
+)
+async def test_keep_words_about_something_else_do_not_end_the_walkthrough(
+    person: Person, said: str
+) -> None:
+    await on_step(person, 2)
+    await person.say(said)
+    assert await position(person) == ("steps", "settings")
+
+
+@pytest.mark.parametrize("said", ["cancel everything", "cancela todo", "отмени всё"])
+async def test_cancel_everything_cancels(person: Person, said: str) -> None:
+    await on_step(person, 2)
+    await person.say(said)
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    assert session is None or session.mode is None
+
+
+async def test_a_topic_step_by_step_does_not_start_the_walkthrough(
+    person: Person, knowledge: Knowledge
+) -> None:
+    await person.say("how do I reset my password step by step")
+    assert knowledge.entry("forgot_password", "en").title in person.text()
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    assert session is None or session.mode is None
+
+
+async def test_a_move_word_wins_over_a_trouble_phrase(person: Person) -> None:
+    await on_step(person, 3)
+    await person.say("I don't see any problem, next")
+    assert "customerservice.aliexpress.com" not in person.text()
