@@ -13,6 +13,12 @@ from tests.test_context import position
 from tests.test_walkthrough_words import on_step, where
 
 
+async def ended(person: Person) -> bool:
+    """Whether the person is in no walkthrough (no session row, or one without a place)."""
+    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
+    return session is None or session.mode is None
+
+
 async def at_warning(person: Person) -> None:
     await on_step(person, 4)
     await person.say("next")
@@ -197,8 +203,7 @@ async def test_keeping_the_account_said_in_a_sentence_ends_the_walkthrough(
 ) -> None:
     await on_step(person, 1)
     await person.say(said)
-    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
-    assert session is None or session.mode is None
+    assert await ended(person)
 
 
 async def test_a_question_about_changing_one_s_mind_does_not_end_it(person: Person) -> None:
@@ -306,8 +311,7 @@ async def test_undo_only_right_after_the_cancel(person: Person) -> None:
     await person.say("cancel")
     await person.say("how long does it take")
     await person.say("undo")
-    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
-    assert session is None or session.mode is None
+    assert await ended(person)
 
 
 async def test_a_cancelled_walkthrough_leaves_no_session_row(person: Person) -> None:
@@ -344,44 +348,38 @@ async def test_a_no_that_is_good_news_at_a_check_is_done(person: Person, said: s
     assert await position(person) == ("checklist", "history")
 
 
-@pytest.mark.parametrize("said", ["deu certo?", "¿funcionó?", "получилось?"])
-async def test_did_it_work_asked_on_a_step_does_not_move(person: Person, said: str) -> None:
-    await on_step(person, 3)
-    await person.say(said)
-    assert await position(person) == ("steps", "deactivate")
-
-
-@pytest.mark.parametrize("said", ["can I skip step 4?", "o passo 5 é o último?", "шаг 5 последний?"])
-async def test_a_question_naming_a_step_does_not_move_there(person: Person, said: str) -> None:
-    await on_step(person, 1)
-    await person.say(said)
-    assert await position(person) == ("steps", "login")
-
-
 @pytest.mark.parametrize(
-    "said",
+    ("step", "said", "place"),
     [
-        "I'm staying with temu instead",
-        "i'll keep it in mind",
-        "ok i changed my mind, i'll go ahead",
-        "me quedo en este paso un momento",
-        "je reste sur cette étape",
+        # "did it work?" asks, it says nothing was done
+        (3, "deu certo?", "deactivate"),
+        (3, "¿funcionó?", "deactivate"),
+        (3, "получилось?", "deactivate"),
+        # a question naming a step only shows it
+        (1, "can I skip step 4?", "login"),
+        (1, "o passo 5 é o último?", "login"),
+        (1, "шаг 5 последний?", "login"),
+        # keep words about something else than the account
+        (2, "I'm staying with temu instead", "settings"),
+        (2, "i'll keep it in mind", "settings"),
+        (2, "ok i changed my mind, i'll go ahead", "settings"),
+        (2, "me quedo en este paso un momento", "settings"),
+        (2, "je reste sur cette étape", "settings"),
     ],
 )
-async def test_keep_words_about_something_else_do_not_end_the_walkthrough(
-    person: Person, said: str
+async def test_a_message_that_says_no_move_keeps_the_place(
+    person: Person, step: int, said: str, place: str
 ) -> None:
-    await on_step(person, 2)
+    await on_step(person, step)
     await person.say(said)
-    assert await position(person) == ("steps", "settings")
+    assert await position(person) == ("steps", place)
 
 
 @pytest.mark.parametrize("said", ["cancel everything", "cancela todo", "отмени всё"])
 async def test_cancel_everything_cancels(person: Person, said: str) -> None:
     await on_step(person, 2)
     await person.say(said)
-    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
-    assert session is None or session.mode is None
+    assert await ended(person)
 
 
 async def test_a_topic_step_by_step_does_not_start_the_walkthrough(
@@ -389,8 +387,7 @@ async def test_a_topic_step_by_step_does_not_start_the_walkthrough(
 ) -> None:
     await person.say("how do I reset my password step by step")
     assert knowledge.entry("forgot_password", "en").title in person.text()
-    session = await person.engine.store.get(f"{person.platform}:{person.chat}:{person.user}")
-    assert session is None or session.mode is None
+    assert await ended(person)
 
 
 async def test_a_move_word_wins_over_a_trouble_phrase(person: Person) -> None:
