@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.events import Kind
 
+UNDO = "undo:"  # the pending question after a cancel: "undo:" + "mode.id" of the place left
+
 
 class Answering:
     """One message's state, and how its question is answered and its answers rendered."""
@@ -75,7 +77,7 @@ class Answering:
             return "walkthrough"
         if self.walk.cancelled is not None:  # "oops" next takes the cancel back
             left = self.walk.cancelled
-            return f"undo:{left.mode}.{left.id}"
+            return f"{UNDO}{left.mode}.{left.id}"
         return "aside" if self.walk.aside else None  # an "ok" next keeps the place
 
     @asking.setter
@@ -134,12 +136,16 @@ class Answering:
         if not is_question_like(text) and all(w in ALL_STOPWORDS for w in beside):
             beside = []  # "the third check"; not "¿qué es el paso 3?"
         words = self.engine.words
-        if named is not None and "?" not in text and (  # "can I skip step 4?" only asks
-            not beside  # "step 4", "check 2"
-            or (
-                words.says_go(beside)  # not "what is step 4?": a look ahead keeps the place
-                and (answer.entry_id == named or words.only_moves(beside))
-            )  # "skip to the last step": "skip" leaned to step 4's answer
+        if (
+            named is not None
+            and "?" not in text
+            and (  # "can I skip step 4?" only asks
+                not beside  # "step 4", "check 2"
+                or (
+                    words.says_go(beside)  # not "what is step 4?": a look ahead keeps the place
+                    and (answer.entry_id == named or words.only_moves(beside))
+                )  # "skip to the last step": "skip" leaned to step 4's answer
+            )
         ):
             moved = self.walk.go_to(named)
             if moved is not None:
@@ -224,7 +230,6 @@ class Answering:
             replies = [Reply(self.ui("fallback_empty"))]
         else:
             # "how do i delete it? and how long does it take?": both, mid-walkthrough too
-            # (where the message was already read whole, to see if it asks about the next step)
             several = self.engine.matcher.each_question(text, self.lang, (self.text_lang,))
             if len(several) > 1:
                 return self.answers(text, several, position)

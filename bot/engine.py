@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.answering import UNDO
 from bot.commands import CommandSpec, menu_specs
 from bot.engine_parts import LazyParts
 from bot.knowledge import Knowledge
@@ -35,7 +36,7 @@ from bot.memory import (
 from bot.reply_language import ReplyLanguage
 from bot.session_state import Session, StoreUnavailable
 from bot.staff import StaffSide
-from bot.turn import UNDO, Turn
+from bot.turn import Turn
 from bot.types import Answer, IncomingMessage, Reply, Suggestion
 from bot.walkthrough import FollowUps, Words
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot import actions
 from bot.actions import ChooseLanguage, ConfirmHandoff, Forget, RunCommand
-from bot.answering import Answering
+from bot.answering import UNDO, Answering
 from bot.commands import REGISTRY
 from bot.markup import escape
 from bot.session_state import Session
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 log = logging.getLogger(__name__)
-
-UNDO = "undo:"  # the pending question after a cancel: "undo:" + the position left
 
 
 class Turn(Answering):

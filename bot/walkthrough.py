@@ -597,7 +597,9 @@ class Words:
                 # "show me", "help me do it": asking words; "reset my password step by step"
                 # or "explain step 2 step by step" name a topic of their own
                 if all(
-                    w in ALL_STOPWORDS or w in self._move_tokens or w in self._go_tokens
+                    w in ALL_STOPWORDS
+                    or w in self._move_tokens
+                    or w in self._go_tokens
                     or w in _ASKING_WORDS
                     for w in rest
                 ):
