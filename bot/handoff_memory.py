@@ -75,18 +75,14 @@ class ConversationMemory:
 def where(k: Knowledge, turn: Turn, lang: str) -> str | None:
     """Where the person is in the walkthrough, with the entry's title; None when not in it."""
     from bot.walkthrough import (  # it imports bot.sessions, which imports bot.handoff
-        CHECKLIST,
         describe,
+        entry_at,
     )
 
     position = turn.walk.position()
     if position is None:
         return None
-    guide = k.walkthrough(lang)
-    if position.mode == CHECKLIST:
-        entry = guide.checklist[guide.check_index(position.id) or 0].entry
-    else:
-        entry = guide.steps[guide.step_index(position.id) or 0].entry
+    entry = entry_at(k.walkthrough(lang), position)
     return f"{describe(k, position, lang)} ({k.entry(entry, lang).title})"
 
 

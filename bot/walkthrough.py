@@ -80,6 +80,13 @@ def backward(walk: Walkthrough, position: Position) -> Position | None:
     return Position(STEPS, walk.steps[index - 1].id)
 
 
+def entry_at(walk: Walkthrough, position: Position) -> str:
+    """The guide entry a check or step shows."""
+    if position.mode == CHECKLIST:
+        return walk.checklist[walk.check_index(position.id) or 0].entry
+    return walk.steps[walk.step_index(position.id) or 0].entry
+
+
 def _order(walk: Walkthrough, position: Position) -> int:
     """Where `position` comes in the walkthrough: the checks first, then the steps (a step's
     warning counts as the step)."""
@@ -313,9 +320,7 @@ class Words:
             for phrase in phrases
             for token in phrase.split()
         )
-        self._walkthrough_phrases = tuple(
-            f" {phrase} " for table in tables.values() for phrase in table["walkthrough"]
-        )
+        self._walkthrough_phrases = _padded(tables, "walkthrough")
         # Words that say "go" ("skip", "go", "back", "jump", "siguiente"): beside a step's
         # name they move there; "what is step 4" without one is a question about it.
         self._go_tokens = frozenset(
@@ -334,14 +339,10 @@ class Words:
         }
         # "it didn't work", "no encuentro el botón", "i'll keep it": also found among other
         # words (`_among`); to keep the account, a phrase of two words or more
-        self._trouble_phrases = tuple(
-            f" {phrase} " for table in tables.values() for phrase in table["trouble"]
-        )
+        self._trouble_phrases = _padded(tables, "trouble")
         # "I don't see any problem, next": a move word said outright wins over trouble
         self._moves_said = _one_word(tables, ("next", "back", "cancel"))
-        self._undo_phrases = tuple(
-            f" {phrase} " for table in tables.values() for phrase in table["undo"]
-        )
+        self._undo_phrases = _padded(tables, "undo")
         # what may stand beside a phrase to keep the account: small and polite words, and
         # one-word noes, cancels and yeses ("actually nevermind", "desisti", "ok")
         self._keep_beside = (
@@ -349,9 +350,7 @@ class Words:
             | self._polite_tokens
             | _one_word(tables, ("keep", "cancel", "stop", "no", "yes"))
         )
-        self._keep_phrases = tuple(
-            f" {phrase} " for table in tables.values() for phrase in table["keep"] if " " in phrase
-        )
+        self._keep_phrases = tuple(p for p in _padded(tables, "keep") if " " in p.strip())
         # A message is read against the words two or three times per turn (speed only).
         self._kinds = lru_cache(maxsize=4096)(self._kinds_uncached)
 
@@ -587,9 +586,10 @@ class Words:
         return any(phrase in said for phrase in self._walkthrough_phrases)
 
     def asks_for_walkthrough(self, text: str) -> bool:
-        """Whether `text` is a walkthrough phrase with at most one word of its own beside it
-        ("show me step by step", "bueno, entonces paso a paso", "accompagne moi étape par
-        étape"): a request to be guided, not a question about one topic "step by step"."""
+        """Whether `text` is a walkthrough phrase with only small words, walkthrough words and
+        asking words beside it ("show me step by step", "bueno, entonces paso a paso",
+        "accompagne moi étape par étape"): a request to be guided, not a question about one
+        topic "step by step"."""
         said = f" {normalize(text)} "
         for phrase in self._walkthrough_phrases:
             if phrase in said:
@@ -637,6 +637,12 @@ class Words:
                 if kind in kinds:
                     return kind
         return None
+
+
+def _padded(tables: dict[str, dict[str, frozenset[str]]], kind: str) -> tuple[str, ...]:
+    """The phrases of `kind`, in every language, with a space each side, to be found on word
+    boundaries in a normalised message padded the same way."""
+    return tuple(f" {phrase} " for table in tables.values() for phrase in table[kind])
 
 
 def _one_word(
@@ -884,26 +890,15 @@ class Walk:
     def here_entry(self) -> str | None:
         """The entry the current position shows (None outside a walkthrough)."""
         position = self.position()
-        if position is None:
-            return None
-        if position.mode == CHECKLIST:
-            return self.guide.checklist[self.guide.check_index(position.id) or 0].entry
-        return self.guide.steps[self.guide.step_index(position.id) or 0].entry
+        return None if position is None else entry_at(self.guide, position)
 
     def here_entries(self) -> set[str]:
         """The current position's entry and its neighbours': what a follow-up may talk about."""
         position = self.position()
         if position is None:
             return set()
-        found = set()
-        for p in (backward(self.guide, position), position, forward(self.guide, position)):
-            if p is None:
-                continue
-            if p.mode == CHECKLIST:
-                found.add(self.guide.checklist[self.guide.check_index(p.id) or 0].entry)
-            else:
-                found.add(self.guide.steps[self.guide.step_index(p.id) or 0].entry)
-        return found
+        near = (backward(self.guide, position), position, forward(self.guide, position))
+        return {entry_at(self.guide, p) for p in near if p is not None}
 
     def press(self, move: str, at: str) -> list[Reply]:
         """A navigation button pressed at position key `at`."""
@@ -974,8 +969,7 @@ class Walk:
             self.move_to(None)
             return [Reply(self.ui("cancelled"), self.restart_row(), edit=edit)]
         if move == "more" and position.mode == CHECKLIST:
-            item = self.guide.checklist[self.guide.check_index(position.id) or 0]
-            more = self.k.entry(item.entry, self.lang).answer
+            more = self.k.entry(entry_at(self.guide, position), self.lang).answer
             return [self.render(position, edit=edit, more=more)]
         if move == "stop" and position.mode == CHECKLIST:
             # "not yet", "no": sort it out first; the place is kept, and Done carries on
