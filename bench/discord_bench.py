@@ -15,7 +15,9 @@ the fake, so they pay the fake's costs alike. Three bots per network setting:
 - helpbot-adapter: the helpbot adapter with an engine that returns one fixed answer (with its
   buttons), i.e. the cost of the adapter and of a richer Discord message, without matching;
 - helpbot: the real thing (matcher, session store, answer with buttons), as `helpbot discord`
-  runs: sessions and the anonymous event log in one SQLite file (`--store memory`: in memory).
+  runs: sessions and the anonymous event log in one SQLite file (`--store memory`: in memory);
+- helpbot-2-processes (only with `--engine-process`, an experiment): the same with
+  `Engine.handle` in a child process (bench/engine_process.py), CPU counted in both.
 
 `--rtt-ms` adds that many milliseconds to every REST request at the fake (0 = loopback, where
 only CPU counts; a few tens of ms is what a bot sees talking to discord.com). Rounds alternate
@@ -45,6 +47,7 @@ import yaml
 
 from adapters.discord import DiscordAdapter, point_at
 from bench import deployed_store, lexical_path_unless
+from bench.engine_process import EngineProcess, TwoProcessEngine, child_cpu
 from bot.engine import Engine
 from bot.knowledge import Knowledge, load_knowledge
 from bot.sessions import MemoryStore
@@ -166,11 +169,13 @@ async def measure(
             assert exchange.callback_at is not None
             return (exchange.callback_at - exchange.dispatched_at) * 1000
 
+    engine = bot.engine if isinstance(bot, DiscordAdapter) else None
     try:
         await asyncio.gather(*(one(n) for n in range(min(50, count))))  # warm-up
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.process_time() + await child_cpu(engine)
         latencies = await asyncio.gather(*(one(n) for n in range(count)))
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() + await child_cpu(engine) - cpu
     finally:
         await (bot.stop() if isinstance(bot, DiscordAdapter) else bot.close())
         await asyncio.wait_for(task, 10)
@@ -180,8 +185,10 @@ async def measure(
 async def run_setting(
     args: argparse.Namespace, knowledge: Knowledge, texts: list[str], rtt_ms: float, tmp: Path
 ) -> dict[str, tuple[float, float, float, float]]:
-    results: dict[str, list[tuple[float, list[float], float]]] = {name: [] for name in BOTS}
+    bots = BOTS + (("helpbot-2-processes",) if args.engine_process else ())
+    results: dict[str, list[tuple[float, list[float], float]]] = {name: [] for name in bots}
     engines: list[Engine] = []
+    children: list[EngineProcess] = []
     same_message = await fixed_message(knowledge, texts[0])
     async with FakeDiscord(latency=rtt_ms / 1000) as fake:
 
@@ -192,6 +199,11 @@ async def run_setting(
                 return MinimalBot(fake, same_message)
             if name == "helpbot-adapter":
                 engine: Engine = FixedAnswerEngine(knowledge, MemoryStore())
+            elif name == "helpbot-2-processes":
+                if not children:
+                    children.append(EngineProcess(tmp / f"sessions-child{rtt_ms}.sqlite3"))
+                engine = TwoProcessEngine(knowledge, MemoryStore())
+                engine.child = children[0]
             else:
                 path = tmp / f"sessions{len(engines)}.sqlite3"
                 store, events = deployed_store(args.store, path)
@@ -203,9 +215,13 @@ async def run_setting(
             )  # fmt: skip
 
         for round_number in range(args.rounds):
-            order = BOTS if round_number % 2 == 0 else tuple(reversed(BOTS))
+            order = bots if round_number % 2 == 0 else tuple(reversed(bots))
             for name in order:
                 bot = make(name)
+                if isinstance(
+                    bot.engine if isinstance(bot, DiscordAdapter) else None, TwoProcessEngine
+                ):
+                    await children[0].start()
                 if isinstance(bot, DiscordAdapter):
                     await bot.engine.warm_up()  # as `helpbot discord` does before it connects
                 results[name].append(
@@ -213,6 +229,8 @@ async def run_setting(
                 )
     for engine in engines:
         await engine.close()
+    for child in children:
+        await child.close()
     summary = {}
     for name, runs in results.items():
         pooled = [value for _, latencies, _ in runs for value in latencies]
@@ -235,7 +253,7 @@ async def main(args: argparse.Namespace) -> int:
         f"{args.concurrency} in flight, helpbot session store: {args.store}"
     )
     print(
-        f"{'REST rtt':>8}  {'bot':<16} {'inter/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'vs minimal':>10}"
+        f"{'REST rtt':>8}  {'bot':<20} {'inter/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'vs minimal':>10}"
         f" {'CPU us':>7} {'by CPU':>7}"
     )
     verdicts = []
@@ -243,10 +261,10 @@ async def main(args: argparse.Namespace) -> int:
         for rtt in settings:
             summary = await run_setting(args, knowledge, texts, rtt, Path(tmp))
             base, base_cpu = summary["minimal"][0], summary["minimal"][3]
-            for name in BOTS:
+            for name in summary:
                 rate, p50, p95, cpu = summary[name]
                 print(
-                    f"{rtt:>6.0f}ms  {name:<16} {rate:>8.0f} {p50:>8.2f} {p95:>8.2f} "
+                    f"{rtt:>6.0f}ms  {name:<20} {rate:>8.0f} {p50:>8.2f} {p95:>8.2f} "
                     f"{rate / base:>10.0%} {cpu:>7.0f} {base_cpu / cpu:>7.0%}"
                 )
             verdicts.append(summary["helpbot"][0] / base >= target(rtt))
@@ -268,6 +286,11 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rtt-ms", default="0,30", help="comma-separated REST delays (ms)")
     parser.add_argument("--store", choices=["sqlite", "memory"], default="sqlite")
+    parser.add_argument(
+        "--engine-process",
+        action="store_true",
+        help="add helpbot-2-processes: Engine.handle in a child process (an experiment)",
+    )
     parser.add_argument(
         "--semantic", action="store_true", help="include the sentence model (default: lexical path)"
     )
