@@ -175,7 +175,8 @@ UI_KEYS: dict[str, frozenset[str]] = {
         *(
             f"words_{name}"
             for name in """next back repeat cancel done more stop wait continue restart
-            walkthrough steps polite numbers keep trouble go language undo""".split()
+            walkthrough steps polite numbers keep trouble go language undo nothing none_of
+            things""".split()
         ),
         *(
             f"words_followup_{name}" for name in "next done where back".split()
@@ -208,6 +209,9 @@ UI_DEFAULTS: dict[str, str] = {
     "If it still doesn't work as described, contact {link}.",
     "words_undo": "undo, oops, i didnt mean to, i didnt mean that, resume",
     "walkthrough_resumed": "OK, back where you were:",
+    "words_nothing": "nothing, nothing left, empty, dont need, no need",
+    "words_none_of": "no, not any, dont have any, there are no",
+    "words_things": "orders, pending, disputes, refunds, money, funds, balance, history",
     "trouble_outside": "Sorry you're stuck. Which step are you on? Type its number (for example "
     "**step 3**), or type **walkthrough** and I'll guide you from the start. If something on "
     "AliExpress doesn't work as described, contact {link}.",

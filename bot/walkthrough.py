@@ -164,6 +164,8 @@ _ASKING_WORDS = frozenset(
     "show help guide teach take walk explain bueno entonces ayudame muestrame explicame "
     "accompagne montre aide explique mostra ajuda explica покажи помоги объясни".split()
 )
+# Words between "no" and the thing there is none of: "no open disputes", "нет открытых споров"
+_NONE_OF_FILLERS = frozenset("any more open active outstanding unresolved current left de d".split())
 _CHECK_ANSWER_WORDS = 4  # "no I haven't yet": a longer no may be good news ("no orders left")
 _CHECK_YES_WORDS = 8  # "yes I'm ok with that, go on": longer is a question or a story
 _AMONG_WORDS = 12  # "the page looks different, there is no edit profile option": longer is a story
@@ -343,6 +345,14 @@ class Words:
         # "I don't see any problem, next": a move word said outright wins over trouble
         self._moves_said = _one_word(tables, ("next", "back", "cancel"))
         self._undo_phrases = _padded(tables, "undo")
+        # "nothing to save", "no pending orders", "нет денег там": at a check, the good news
+        # that there is nothing to sort out (`words_nothing`, or a `words_none_of` head
+        # right before one of `words_things`), any language
+        self._nothing_phrases = _listed(knowledge, "words_nothing")
+        self._none_of_heads = _listed(knowledge, "words_none_of")
+        self._things = frozenset(
+            word for phrase in _listed(knowledge, "words_things") for word in phrase.split()
+        )
         # what may stand beside a phrase to keep the account: small and polite words, and
         # one-word noes, cancels and yeses ("actually nevermind", "desisti", "ok")
         self._keep_beside = (
@@ -509,12 +519,18 @@ class Words:
         have", "yes saved", "no I haven't", "sí, ya está", "нет ещё"): Done or stop, as the
         bare word would be. Not a question ("yes but what about refunds?")."""
         tokens = normalize(text).split()
-        if not 2 <= len(tokens) <= _CHECK_YES_WORDS or "?" in text or is_question_like(text):
+        if not 1 <= len(tokens) <= _CHECK_YES_WORDS or "?" in text or is_question_like(text):
             return None  # "yes? what do you mean by disputes"
         if any(is_question_like(part) for part in clauses(text, min_words=1)[1:]):
             return None
-        if not _BUT.isdisjoint(tokens) or any(t.isdigit() or t in self._numbers for t in tokens):
-            return None  # "yes, except one order"; "check 1" names a check
+        if not _BUT.isdisjoint(tokens):
+            return None  # "yes, except one order"
+        if self._nothing_left(tokens, text):
+            return "done"  # "no pending orders", "wallet is empty", "не нужна", "rien à garder"
+        if len(tokens) == 1:
+            return None
+        if any(t.isdigit() or t in self._numbers for t in tokens):
+            return None  # "check 1" names a check
         if any("more" in kinds for token in tokens[1:] for kinds in self.kinds(token, lang)):
             return None  # "yes but why": asks about the check
         first = self.kinds(tokens[0], lang)
@@ -533,6 +549,29 @@ class Words:
             if any("done" in kinds for kinds in kinds_said) and len(tokens) <= _CHECK_ANSWER_WORDS:
                 return "done"  # "ya está", "уже сделал"; not "já tentei de tudo, ..." at length
         return None
+
+    def _nothing_left(self, tokens: list[str], text: str) -> bool:
+        """Whether a check's short answer says there is nothing to sort out: a
+        `words_nothing` phrase ("nothing to save", "wallet is empty", "não preciso"), or a
+        `words_none_of` head right before a thing ("I have no pending orders", "нет денег
+        там"). Not with a "yet" ("nothing yet") or trouble ("nothing works"), and not when a
+        "not" follows the thing ("нет, денег не снимал": no, I didn't withdraw the money)."""
+        if not _YET.isdisjoint(tokens) or self._among(text, self._trouble_phrases):
+            return False
+        padded = f" {' '.join(tokens)} "
+        if any(f" {phrase} " in padded for phrase in self._nothing_phrases):
+            return True
+        for head in self._none_of_heads:
+            size = head.count(" ") + 1
+            for i in range(len(tokens) - size):
+                if " ".join(tokens[i : i + size]) != head:
+                    continue
+                after = tokens[i + size :]
+                if after[0] in _NONE_OF_FILLERS and len(after) > 1:
+                    after = after[1:]
+                if after[0] in self._things and _NOT.isdisjoint(after[1:]):
+                    return True
+        return False
 
     def _says(self, text: str, lang: str, wanted: set[str]) -> bool:
         """Whether `text` is a word of one of the `wanted` kinds, in any language."""
@@ -643,6 +682,21 @@ def _padded(tables: dict[str, dict[str, frozenset[str]]], kind: str) -> tuple[st
     """The phrases of `kind`, in every language, with a space each side, to be found on word
     boundaries in a normalised message padded the same way."""
     return tuple(f" {phrase} " for table in tables.values() for phrase in table[kind])
+
+
+def _listed(knowledge: Knowledge, key: str) -> tuple[str, ...]:
+    """A comma-separated ui list (`key`) of every language, normalised, longest first."""
+    return tuple(
+        sorted(
+            {
+                normalize(phrase)
+                for lang in knowledge.languages
+                for phrase in knowledge.ui(key, lang).split(",")
+            }
+            - {""},
+            key=lambda phrase: (-len(phrase), phrase),
+        )
+    )
 
 
 def _one_word(

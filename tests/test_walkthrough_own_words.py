@@ -394,3 +394,47 @@ async def test_a_move_word_wins_over_a_trouble_phrase(person: Person) -> None:
     await on_step(person, 3)
     await person.say("I don't see any problem, next")
     assert "customerservice.aliexpress.com" not in person.text()
+
+
+# From a fourth exploratory test (2026-12-04): the checks are yes/no questions, and people
+# often answer that there is nothing to sort out; "Good idea to sort that out first" told
+# them the opposite of what they said.
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I have no pending orders",
+        "nope nothing to save",
+        "no money in it",
+        "wallet is empty",
+        "no open disputes",
+        "no necesito el historial",
+        "no tengo nada en la billetera",
+        "rien en attente",
+        "j'ai pas besoin de l'historique",
+        "não tenho pedidos pendentes",
+        "carteira vazia",
+        "нет денег там",
+        "мне не нужна",
+    ],
+)
+async def test_nothing_to_sort_out_at_a_check_is_done(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert await position(person) == ("checklist", "history"), person.text()
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "no I haven't",
+        "no, I still have money there",
+        "nothing yet",
+        "нет, денег не снимал",
+        "no tengo pedidos todavía",
+        "none of my orders came yet",
+    ],
+)
+async def test_a_no_or_a_not_yet_about_the_things_is_not_done(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert await position(person) == ("checklist", "orders"), person.text()
