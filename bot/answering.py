@@ -289,10 +289,10 @@ class Answering:
         if answer.smalltalk is not None or answer.refusal is not None:
             return self.manners_reply(answer)
         if answer.entry_id is not None:
-            return self.entry_answer(answer.entry_id, in_walkthrough)
+            return self.entry_answer(answer.entry_id, in_walkthrough, answer.note)
         if answer.suggestions:
             offered = tuple((self.button(s.title, ShowEntry(s.id)),) for s in answer.suggestions)
-            return Reply(self.ui("did_you_mean"), offered)
+            return Reply(self.ui("did_you_mean") + self.note_text(answer.note), offered)
         rows = self.topic_rows(self.k.pack(self.lang).fallback_topics)
         if not in_walkthrough:
             rows += self.walk.start_row()
@@ -305,11 +305,25 @@ class Answering:
         items = pack.smalltalk if answer.smalltalk is not None else pack.refusals
         wanted = answer.smalltalk if answer.smalltalk is not None else answer.refusal
         reply = next((item.reply for item in items if item.id == wanted), None)
-        return Reply(reply) if reply else Reply(self.ui("fallback"))
+        return Reply(self.linked(reply)) if reply else Reply(self.ui("fallback"))
 
-    def entry_answer(self, entry_id: str, in_walkthrough: bool) -> Reply:
+    def note_text(self, note: str | None) -> str:
+        """A refusal kind's reply as a paragraph after an answer (`Answer.note`), or ""."""
+        kinds = self.k.pack(self.lang).refusals if note is not None else ()
+        added = next((kind.reply for kind in kinds if kind.id == note), "")
+        return f"\n\n{self.linked(added)}" if added else ""
+
+    def linked(self, reply: str) -> str:
+        """A refusal kind's reply with its "{link}" made the support link, as the fallback
+        links it: where the guide stops, people are sent to customer support."""
+        return reply.replace("{link}", self.ui("support_link"))
+
+    def entry_answer(self, entry_id: str, in_walkthrough: bool, note: str | None = None) -> Reply:
+        """An entry's answer; with `note` (a refusal kind's id, see `Answer.note`), that kind's
+        reply after it: the guide's answer first, then where it stops."""
         entry = self.k.entry(entry_id, self.lang)
         text = f"**{escape(entry.title)}**\n\n{entry.answer}"
+        text += self.note_text(note)
         if in_walkthrough:
             return Reply(text)
         self.last_entry = entry_id

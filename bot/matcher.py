@@ -24,6 +24,7 @@ from bot.semantic import SemanticIndex
 from bot.semantic import available as semantic_available
 from bot.signals import Signals
 from bot.step_names import StepNames
+from bot.stopwords import ALL_STOPWORDS
 from bot.text import asked_in_turn, clauses, is_question_like, normalize
 from bot.thresholds import Thresholds
 from bot.types import Answer, Suggestion
@@ -61,6 +62,16 @@ class Matcher:
         self.signals = Signals(knowledge)
         self.step_names = StepNames(knowledge)
         self.followups = FollowUps(knowledge)
+        # refusal kinds answered with an entry first (`answer_with`), from the base language
+        self._answer_with = {
+            kind.id: kind.answer_with
+            for kind in knowledge.pack(BASE_LANG).refusals
+            if kind.answer_with
+        }
+        # refusal kinds that are notes to any answer (`adds_to: answers`): "on the app"
+        self._notes = frozenset(
+            kind.id for kind in knowledge.pack(BASE_LANG).refusals if kind.adds_to == "answers"
+        )
         self._side: SemanticSide | None = None
         if semantic if semantic is not None else semantic_available():
             index_of = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
@@ -115,6 +126,39 @@ class Matcher:
         return self.step_names.settle(answer, target, relative, bare)
 
     def verdict(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
+        """The verdict of the words, the signals and the model (`_verdict`), with the refusal
+        kinds that add to an answer: one with `answer_with`, named by its signals, becomes that
+        entry noted with the kind ("the email never came": the waiting time, then where to
+        turn); a note kind (`adds_to: answers`) named by its signals is added to whatever
+        entry answers the question ("do I log in on the website or the app?")."""
+        also = tuple(also)
+        answer = self._verdict(question, lang, also)
+        if answer.smalltalk is not None or not (self._answer_with or self._notes):
+            return answer
+        langs = self.languages(lang, also)
+        rewrite = self.lexical.rewrite
+        if answer.refusal in self._answer_with:
+            if self.signals.refusal_kind(question, langs, rewrite, self._notes) != answer.refusal:
+                return answer  # only an example near it: its reply alone
+            if self.decide(self.rank(question, langs), lang)[1]:
+                return answer  # out of scope as a whole ("the seller's email never came")
+            entry = self._answer_with[answer.refusal]
+            return Answer(entry, answer.score, (), answer.lang, note=answer.refusal)
+        if answer.refusal is not None and answer.refusal not in self._notes:
+            return answer
+        note = self.signals.refusal_kind(question, langs, rewrite)
+        if note not in self._notes:  # a note kind only near an example: no verdict of its own
+            return answer if answer.refusal is None else Answer(None, 0.0, (), answer.lang)
+        if answer.entry_id is not None or answer.suggestions:  # with a did-you-mean too
+            return Answer(answer.entry_id, answer.score, answer.suggestions, answer.lang, note=note)
+        # "is it the same on the app?" asks nothing more: the note alone; "the app closes by
+        # itself", "how do i track my parcel in the app" ask something else: as they were
+        rest = self.signals.without(question, note, langs).split()
+        if len([word for word in rest if word not in ALL_STOPWORDS]) >= 2:
+            return answer if answer.refusal is None else Answer(None, 0.0, (), answer.lang)
+        return Answer(None, 1.0, (), answer.lang, refusal=note)
+
+    def _verdict(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
         """The verdict of the words, the signals and the model.
 
         The question is compared with phrasings in `lang`, the base language and `also` (the
@@ -134,7 +178,7 @@ class Matcher:
         if talk is not None:
             return Answer(None, 1.0, (), lang, smalltalk=talk)
         langs = self.languages(lang, also)
-        kind = self.signals.refusal_kind(question, langs, self.lexical.rewrite)
+        kind = self.signals.refusal_kind(question, langs, self.lexical.rewrite, self._notes)
         if kind is not None:
             return Answer(None, 1.0, (), lang, refusal=kind)
         ranking = self.rank(question, langs)

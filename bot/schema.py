@@ -133,7 +133,7 @@ UI_KEYS: dict[str, frozenset[str]] = {
         not_your_button walkthrough_ended no_walkthrough followup_walkthrough already_first
         forget_confirm
         forgotten forget_kept ask_usage not_text error language_name language_aliases language_prompt
-        language_set store_unavailable walkthrough_resumed""".split()
+        language_set store_unavailable walkthrough_resumed keep_outside""".split()
     ),
     **_texts("checklist_item", "step_header", placeholders=("number", "total", "title")),
     **_texts("where_check", "where_step", placeholders=("number", "total")),
@@ -209,6 +209,7 @@ UI_DEFAULTS: dict[str, str] = {
     "If it still doesn't work as described, contact {link}.",
     "words_undo": "undo, oops, i didnt mean to, i didnt mean that, resume",
     "walkthrough_resumed": "OK, back where you were:",
+    "keep_outside": "No problem: then there's nothing to do, and your account stays as it is.",
     "words_nothing": "nothing, nothing left, empty, dont need, no need",
     "words_none_of": "no, not any, dont have any, there are no",
     "words_things": "orders, pending, disputes, refunds, money, funds, balance, history",

@@ -15,7 +15,7 @@ Adding a field is still one line, here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from msgspec import Meta
@@ -56,6 +56,14 @@ class Refusal(NamedTuple):
     reply: Annotated[Text, rule(base=True, inherit=True)] = ""
     examples: Annotated[tuple[Text, ...], rule(base=True, examples=True)] = ()
     signals: tuple[Text, ...] = ()  # words naming this kind ("ebay"); "!word": not when present
+    # the entry whose answer comes first, the reply after it (read from the base language)
+    answer_with: Annotated[
+        EntryRef | None, rule(refers="answer_with entry '{ref}' does not exist")
+    ] = None
+    # "answers": a note, whose reply follows whatever entry answers the question, or stands
+    # alone when none does ("is it the same on the app?"); other kinds named beside it win
+    # (read from the base language)
+    adds_to: Literal["answers"] | None = None
 
 
 class GuideFile(NamedTuple):

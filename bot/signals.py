@@ -183,10 +183,14 @@ class Signals:
         return self._talk[found[0]] if found is not None else None
 
     def refusal_kind(
-        self, question: str, langs: frozenset[str], rewrite: Callable[[str], str]
+        self,
+        question: str,
+        langs: frozenset[str],
+        rewrite: Callable[[str], str],
+        exclude: frozenset[str] = frozenset(),
     ) -> str | None:
         """The refusal kind one of whose signals the question names, as written or with the
-        knowledge base's synonyms applied (`rewrite`)."""
+        knowledge base's synonyms applied (`rewrite`); none of `exclude`."""
         normalized = normalize(question)
         if not normalized:
             return None
@@ -202,9 +206,30 @@ class Signals:
         if not named:
             return None
         for kind in kinds:
-            if kind in named and "!" + kind not in named:
+            if kind in named and "!" + kind not in named and kind not in exclude:
                 return kind
         return None
+
+    def without(self, question: str, kind: str, langs: frozenset[str]) -> str:
+        """`question` normalised, without the words of `kind`'s signal phrases (whole words,
+        or a word a one-word signal starts): what is left to match ("can i delete it from
+        the mobile app" without "mobile app")."""
+        tokens = normalize(question).split()
+        for lang in langs:
+            for phrase in self._signals.get(lang, {}).get(kind, ([], []))[0]:
+                size = len(phrase)
+                i = 0
+                while i + size <= len(tokens):
+                    window = tokens[i : i + size]
+                    same = window[:-1] == list(phrase[:-1]) and (
+                        window[-1] == phrase[-1]
+                        or (len(phrase[-1]) >= PREFIX_LETTERS and window[-1].startswith(phrase[-1]))
+                    )
+                    if same:
+                        del tokens[i : i + size]
+                    else:
+                        i += 1
+        return " ".join(tokens)
 
     def _index(self, order: tuple[str, ...]) -> tuple[tuple[str, ...], Phrases]:
         """The kinds in the order they are tried (first seen in the base language, then in

@@ -86,6 +86,8 @@ class Turn(Answering):
             return self.walk.start_at_steps()
         if self.engine.words.cancels(text, self.lang):  # "отмена" twice: nothing to cancel
             return self.walk.cancel()
+        if self.engine.words.keeps(text, self.lang):  # "I don't want to delete it anymore"
+            return [Reply(self.ui("keep_outside"))]
         # "yes" to the overview's "type walkthrough and I'll guide you"
         if (
             self.last_just_answered

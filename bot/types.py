@@ -83,6 +83,10 @@ class Answer:
     guide buttons): `smalltalk` is the id of a `smalltalk.yaml` item ("hi", "thanks": its
     `reply`), `refusal` the id of a guide.yaml `refusals:` kind (another site, a hacked
     account: its `reply`). Either one means `entry_id` is None.
+
+    `note` names a refusal kind that answers with an entry (`answer_with`): the entry's answer
+    is given, and the kind's reply follows it ("the email never came": the waiting time, then
+    the spam folder and customer support).
     """
 
     entry_id: str | None
@@ -91,6 +95,7 @@ class Answer:
     lang: str = "en"
     smalltalk: str | None = None
     refusal: str | None = None
+    note: str | None = None
 
     @property
     def matched(self) -> bool:

@@ -165,7 +165,9 @@ _ASKING_WORDS = frozenset(
     "accompagne montre aide explique mostra ajuda explica покажи помоги объясни".split()
 )
 # Words between "no" and the thing there is none of: "no open disputes", "нет открытых споров"
-_NONE_OF_FILLERS = frozenset("any more open active outstanding unresolved current left de d".split())
+_NONE_OF_FILLERS = frozenset(
+    "any more open active outstanding unresolved current left de d".split()
+)
 _CHECK_ANSWER_WORDS = 4  # "no I haven't yet": a longer no may be good news ("no orders left")
 _CHECK_YES_WORDS = 8  # "yes I'm ok with that, go on": longer is a question or a story
 _AMONG_WORDS = 12  # "the page looks different, there is no edit profile option": longer is a story
@@ -484,7 +486,7 @@ class Words:
             for kind, move in MOVES[mode]:
                 if kind in kinds:
                     return move
-        if self._among(text, self._keep_phrases, beside=self._keep_beside):
+        if self.keeps(text, lang):
             return "cancel"  # "actually nevermind i'll keep it", "desisti, vou manter a conta"
         if mode == CHECKLIST:
             return self._check_answer(text, lang)
@@ -582,6 +584,13 @@ class Words:
         among a few words that ask nothing, any language): right after a cancel, take it
         back."""
         return self._says(text, lang, {"undo"}) or self._among(text, self._undo_phrases)
+
+    def keeps(self, text: str, lang: str) -> bool:
+        """ "I changed my mind", "ya no quiero borrarla", "desisti, nao quero mais apagar": a
+        `words_keep` phrase, alone or in a short sentence of small, polite and no words."""
+        return self._says(text, lang, {"keep"}) or self._among(
+            text, self._keep_phrases, beside=self._keep_beside
+        )
 
     def says_done(self, text: str, lang: str) -> bool:
         """ "done", "did it", "hecho" (the Done button's words, any language)."""

@@ -17,7 +17,9 @@ def talk(knowledge: Knowledge, kind: str, lang: str) -> str:
 
 
 def refusal(knowledge: Knowledge, kind: str, lang: str) -> str:
-    return next(r.reply for r in knowledge.pack(lang).refusals if r.id == kind)
+    """A refusal kind's reply as sent: its "{link}" is the support link."""
+    reply = next(r.reply for r in knowledge.pack(lang).refusals if r.id == kind)
+    return reply.replace("{link}", knowledge.ui("support_link", lang))
 
 
 @pytest.mark.parametrize(
@@ -111,6 +113,13 @@ async def test_thanks_mid_walkthrough_keeps_the_place(person: Person, knowledge:
         ("how do I deactivate it temporarily", "pause_account", "en"),
         ("¿puedo congelar mi cuenta?", "pause_account", "es"),
         ("можно временно отключить аккаунт?", "pause_account", "ru"),
+        # from a fourth exploratory test (2026-12-04): where the guide stops, say so and
+        # send them to customer support, rather than the answer they already had
+        ("how do I contact aliexpress customer service?", "contact_support", "en"),
+        ("como falar com o suporte", "contact_support", "pt"),
+        ("куда писать в поддержку?", "contact_support", "ru"),
+        ("i deleted my account but i'm still being charged", "cost", "en"),
+        ("с меня продолжают списывать деньги", "cost", "ru"),
     ],
 )
 async def test_refusal_kinds_reply_with_their_own_text(
@@ -119,6 +128,57 @@ async def test_refusal_kinds_reply_with_their_own_text(
     replies = await person.say(said)
     assert [r.text for r in replies] == [refusal(knowledge, kind, lang)]
     assert not replies[0].buttons  # nothing that leads to deleting the account
+
+
+@pytest.mark.parametrize(
+    ("said", "entry", "kind", "lang"),
+    [
+        ("I clicked the red button 3 days ago and the email never came", "processing_time",
+         "email_missing", "en"),
+        ("no me llegó el correo de confirmación, es normal?", "processing_time", "email_missing",
+         "es"),
+        ("письмо так и не пришло уже 2 дня", "processing_time", "email_missing", "ru"),
+        ("i forgot my password and don't have access to that email", "forgot_password",
+         "email_lost", "en"),
+        ("je n'ai plus accès à mon mail", "forgot_password", "email_lost", "fr"),
+        ("the password reset email never arrives", "forgot_password", "email_lost", "en"),
+        ("how do i withdraw money from my wallet", "wallet_funds", "withdraw_how", "en"),
+        ("tengo 5 euros en la billetera, como los saco?", "wallet_funds", "withdraw_how", "es"),
+    ],
+)  # fmt: skip
+async def test_where_the_guide_stops_its_answer_comes_first_then_support(
+    person: Person, knowledge: Knowledge, said: str, entry: str, kind: str, lang: str
+) -> None:
+    """A refusal kind with `answer_with`: the entry's answer, then the kind's reply with the
+    support link (the waiting time, then the spam folder and customer support)."""
+    [reply, *_] = await person.say(said)
+    assert knowledge.entry(entry, lang).title in reply.text
+    assert refusal(knowledge, kind, lang) in reply.text
+    assert "https://customerservice.aliexpress.com/" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("said", "entry", "lang"),
+    [
+        ("will I get a confirmation email?", "processing_time", "en"),
+        ("do I need to withdraw my wallet money before deleting?", "wallet_funds", "en"),
+    ],
+)
+async def test_questions_the_guide_answers_are_not_sent_to_support(
+    person: Person, knowledge: Knowledge, said: str, entry: str, lang: str
+) -> None:
+    replies = await person.say(said)
+    assert knowledge.entry(entry, lang).title in replies[0].text
+
+
+@pytest.mark.parametrize(
+    "kind", ["hacked", "order_problem", "email_missing", "email_lost", "contact_support"]
+)
+async def test_refusals_that_send_people_to_support_link_it(
+    knowledge: Knowledge, kind: str
+) -> None:
+    for lang in knowledge.languages:
+        assert "https://customerservice.aliexpress.com/" in refusal(knowledge, kind, lang), lang
 
 
 @pytest.mark.parametrize(
@@ -281,3 +341,62 @@ def test_a_question_never_becomes_near_small_talk(knowledge: Knowledge) -> None:
     assert matcher.match("thank you, how long does it take", "en").entry_id == "processing_time"
     assert matcher.match("how long", "en").smalltalk is None
     assert Signals(knowledge).talk_near("ok") is None  # too short to tell from "no"
+
+
+@pytest.mark.parametrize(
+    ("said", "entry", "lang"),
+    [
+        ("do i log in on the website or the app to do this", "step_login", "en"),
+        ("i cant see the deactivate button, im using the app on my phone", "step_deactivate", "en"),
+        ("не вижу кнопку деактивировать, у меня приложение на телефоне", "step_deactivate", "ru"),
+    ],
+)
+async def test_a_question_naming_the_app_gets_its_answer_and_the_app_note(
+    person: Person, knowledge: Knowledge, said: str, entry: str, lang: str
+) -> None:
+    """The `app` kind is a note to any answer (`adds_to: answers`): the guide describes the
+    website, which the person on the app needs to hear beside the step."""
+    [reply, *_] = await person.say(said)
+    offered = [button.label for row in reply.buttons for button in row]
+    assert knowledge.entry(entry, lang).title in reply.text + " ".join(offered)  # or did you mean
+    assert refusal(knowledge, "app", lang) in reply.text
+
+
+@pytest.mark.parametrize(
+    ("said", "lang"), [("is it the same on the app?", "en"), ("а в приложении так же?", "ru")]
+)
+async def test_asking_only_about_the_app_gets_the_app_note(
+    person: Person, knowledge: Knowledge, said: str, lang: str
+) -> None:
+    await person.say("/language " + lang)
+    replies = await person.say(said)
+    assert refusal(knowledge, "app", lang) in replies[0].text
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "how do i track my parcel in the app",
+        "how do i uninstall the aliexpress app",
+        "how do i delete my account",
+    ],
+)
+async def test_the_app_note_is_not_added_where_it_does_not_belong(
+    person: Person, knowledge: Knowledge, said: str
+) -> None:
+    replies = await person.say(said)
+    assert refusal(knowledge, "app", "en") not in replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("said", "lang"),
+    [("ya no quiero borrarla", "es"), ("я передумал", "ru"), ("i changed my mind", "en")],
+)
+async def test_keeping_the_account_outside_a_walkthrough_is_no_deletion_steps(
+    person: Person, knowledge: Knowledge, said: str, lang: str
+) -> None:
+    """From a fourth exploratory test: "I don't want to delete it any more" got the deletion
+    steps. Now: nothing to do, the account stays as it is (`keep_outside`)."""
+    await person.say("/language " + lang)
+    replies = await person.say(said)
+    assert [r.text for r in replies] == [knowledge.ui("keep_outside", lang)]

@@ -115,9 +115,7 @@ async def test_a_question_about_the_next_step_keeps_the_place(
         "ничего не работает, я застрял",
     ],
 )
-async def test_trouble_said_in_a_sentence_gets_the_trouble_reply(
-    person: Person, said: str
-) -> None:
+async def test_trouble_said_in_a_sentence_gets_the_trouble_reply(person: Person, said: str) -> None:
     await on_step(person, 3)
     await person.say(said)
     assert "customerservice.aliexpress.com" in person.text()
