@@ -398,41 +398,42 @@ async def test_a_move_word_wins_over_a_trouble_phrase(person: Person) -> None:
 # often answer that there is nothing to sort out; "Good idea to sort that out first" told
 # them the opposite of what they said.
 @pytest.mark.parametrize(
-    "said",
+    ("said", "place"),
     [
-        "I have no pending orders",
-        "nope nothing to save",
-        "no money in it",
-        "wallet is empty",
-        "no open disputes",
-        "no necesito el historial",
-        "no tengo nada en la billetera",
-        "rien en attente",
-        "j'ai pas besoin de l'historique",
-        "não tenho pedidos pendentes",
-        "carteira vazia",
-        "нет денег там",
-        "мне не нужна",
+        *(
+            (said, "history")  # Done: on to check 2
+            for said in (
+                "I have no pending orders",
+                "nope nothing to save",
+                "no money in it",
+                "wallet is empty",
+                "no open disputes",
+                "no necesito el historial",
+                "no tengo nada en la billetera",
+                "rien en attente",
+                "j'ai pas besoin de l'historique",
+                "não tenho pedidos pendentes",
+                "carteira vazia",
+                "нет денег там",
+                "мне не нужна",
+            )
+        ),
+        *(
+            (said, "orders")  # a no or a not yet: check 1 stays
+            for said in (
+                "no I haven't",
+                "no, I still have money there",
+                "nothing yet",
+                "нет, денег не снимал",
+                "no tengo pedidos todavía",
+                "none of my orders came yet",
+            )
+        ),
     ],
 )
-async def test_nothing_to_sort_out_at_a_check_is_done(person: Person, said: str) -> None:
+async def test_nothing_to_sort_out_at_a_check_is_done(
+    person: Person, said: str, place: str
+) -> None:
     await person.say("/walkthrough")
     await person.say(said)
-    assert await position(person) == ("checklist", "history"), person.text()
-
-
-@pytest.mark.parametrize(
-    "said",
-    [
-        "no I haven't",
-        "no, I still have money there",
-        "nothing yet",
-        "нет, денег не снимал",
-        "no tengo pedidos todavía",
-        "none of my orders came yet",
-    ],
-)
-async def test_a_no_or_a_not_yet_about_the_things_is_not_done(person: Person, said: str) -> None:
-    await person.say("/walkthrough")
-    await person.say(said)
-    assert await position(person) == ("checklist", "orders"), person.text()
+    assert await position(person) == ("checklist", place), person.text()
