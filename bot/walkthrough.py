@@ -166,8 +166,13 @@ _ASKING_WORDS = frozenset(
 )
 # Words between "no" and the thing there is none of: "no open disputes", "нет открытых споров"
 _NONE_OF_FILLERS = frozenset(
-    "any more open active outstanding unresolved current left de d".split()
+    "any more open active outstanding unresolved current left de d незавершенных активных "
+    "открытых".split()
 )
+# Words that deny a state right before it: "not empty", "il est pas vide", "он не пустой"; and
+# "no está" / "não está" before one ("no está vacía")
+_STATE_NOT = frozenset("not isnt arent aint wasnt pas не".split())
+_COPULAS = frozenset("esta es e ta".split())
 _CHECK_ANSWER_WORDS = 4  # "no I haven't yet": a longer no may be good news ("no orders left")
 _CHECK_YES_WORDS = 8  # "yes I'm ok with that, go on": longer is a question or a story
 _AMONG_WORDS = 12  # "the page looks different, there is no edit profile option": longer is a story
@@ -471,6 +476,13 @@ class Words:
         A word that is both Next and "no" ("n") is "no" where a question is asked (a check,
         the warning before the last step): there, moving on on a "no" would be the wrong
         guess, and staying costs one more word."""
+        if (
+            mode == CHECKLIST
+            and "?" not in text
+            and not is_question_like(text)
+            and self._nothing_left(normalize(text).split(), text)
+        ):
+            return "done"  # "pas besoin", "no pending orders": before "pas" is read as a no
         found = self.kinds(text, lang)
         if mode != STEPS and any("next" in kinds and "no" in kinds for kinds in found):
             return "stop" if mode == CHECKLIST else "pause"
@@ -560,9 +572,17 @@ class Words:
         "not" follows the thing ("нет, денег не снимал": no, I didn't withdraw the money)."""
         if not _YET.isdisjoint(tokens) or self._among(text, self._trouble_phrases):
             return False
-        padded = f" {' '.join(tokens)} "
-        if any(f" {phrase} " in padded for phrase in self._nothing_phrases):
-            return True
+        for phrase in self._nothing_phrases:
+            size = phrase.count(" ") + 1
+            for i in range(len(tokens) - size + 1):
+                if " ".join(tokens[i : i + size]) != phrase:
+                    continue
+                before = tokens[max(0, i - 2) : i]
+                denied = not _STATE_NOT.isdisjoint(before) or (
+                    len(before) == 2 and before[0] in ("no", "nao") and before[1] in _COPULAS
+                )
+                if not denied:  # "wallet is empty", not "wallet isn't empty"
+                    return True
         for head in self._none_of_heads:
             size = head.count(" ") + 1
             for i in range(len(tokens) - size):

@@ -416,6 +416,8 @@ async def test_a_move_word_wins_over_a_trouble_phrase(person: Person) -> None:
                 "carteira vazia",
                 "нет денег там",
                 "мне не нужна",
+                "pas besoin",  # "pas" alone is a no
+                "нет незавершенных заказов",
             )
         ),
         *(
@@ -427,6 +429,10 @@ async def test_a_move_word_wins_over_a_trouble_phrase(person: Person) -> None:
                 "нет, денег не снимал",
                 "no tengo pedidos todavía",
                 "none of my orders came yet",
+                "its not empty",  # a state denied (a fifth exploratory test, 2026-12-04)
+                "il est pas vide",
+                "no esta vacia",
+                "он не пустой",
             )
         ),
     ],
@@ -437,3 +443,24 @@ async def test_nothing_to_sort_out_at_a_check_is_done(
     await person.say("/walkthrough")
     await person.say(said)
     assert await position(person) == ("checklist", place), person.text()
+
+
+@pytest.mark.parametrize("said", ["no worries", "doesnt matter", "не страшно", "pas grave"])
+async def test_it_doesnt_matter_at_the_reopening_check_accepts_it(
+    person: Person, said: str
+) -> None:
+    """Check 4 asks whether not being able to reopen is OK: "no worries" says yes."""
+    await person.say("/walkthrough")
+    for _ in range(3):
+        await person.say("done")
+    await person.say(said)
+    assert where(person) == "step 1", person.text()
+
+
+@pytest.mark.parametrize(
+    "said", ["i dont wanna delete it anymore", "ya no la quiero eliminar", "jai change davis"]
+)
+async def test_more_ways_of_keeping_the_account_cancel(person: Person, said: str) -> None:
+    await person.say("/walkthrough")
+    await person.say(said)
+    assert await ended(person), person.text()
