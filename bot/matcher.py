@@ -131,14 +131,14 @@ class Matcher:
         entry noted with the kind ("the email never came": the waiting time, then where to
         turn); a note kind (`adds_to: answers`) named by its signals is added to whatever
         entry answers the question ("do I log in on the website or the app?")."""
-        also = tuple(also)
-        answer = self._verdict(question, lang, also)
+        langs = self.languages(lang, also)
+        named = self.signals.refusal_kinds(question, langs, self.lexical.rewrite)
+        kind = next((kind for kind in named if kind not in self._notes), None)
+        answer = self._verdict(question, lang, langs, kind)
         if answer.smalltalk is not None or not (self._answer_with or self._notes):
             return answer
-        langs = self.languages(lang, also)
-        rewrite = self.lexical.rewrite
         if answer.refusal in self._answer_with:
-            if self.signals.refusal_kind(question, langs, rewrite, self._notes) != answer.refusal:
+            if kind != answer.refusal:
                 return answer  # only an example near it: its reply alone
             if self.decide(self.rank(question, langs), lang)[1]:
                 return answer  # out of scope as a whole ("the seller's email never came")
@@ -146,8 +146,8 @@ class Matcher:
             return Answer(entry, answer.score, (), answer.lang, note=answer.refusal)
         if answer.refusal is not None and answer.refusal not in self._notes:
             return answer
-        note = self.signals.refusal_kind(question, langs, rewrite)
-        if note not in self._notes:  # a note kind only near an example: no verdict of its own
+        note = next((kind for kind in named if kind in self._notes), None)
+        if note is None:  # a note kind only near an example: no verdict of its own
             return answer if answer.refusal is None else Answer(None, 0.0, (), answer.lang)
         if answer.entry_id is not None or answer.suggestions:  # with a did-you-mean too
             return Answer(answer.entry_id, answer.score, answer.suggestions, answer.lang, note=note)
@@ -158,11 +158,12 @@ class Matcher:
             return answer if answer.refusal is None else Answer(None, 0.0, (), answer.lang)
         return Answer(None, 1.0, (), answer.lang, refusal=note)
 
-    def _verdict(self, question: str, lang: str = "en", also: Iterable[str | None] = ()) -> Answer:
-        """The verdict of the words, the signals and the model.
+    def _verdict(self, question: str, lang: str, langs: frozenset[str], kind: str | None) -> Answer:
+        """The verdict of the words, the signals and the model, the refusal kind the signals
+        name (`kind`, not a note) and the languages to compare with (`langs`) given.
 
-        The question is compared with phrasings in `lang`, the base language and `also` (the
-        language the text itself was detected in, when that differs from the reply language).
+        The question is compared with phrasings in `langs` (`languages`: `lang`, the base
+        language and the language the text itself was detected in, when that differs).
 
         - A message that is one of the small-talk examples ("hi", "merci") gets that item.
         - A message of several sentences or clauses that is not answered as a whole is read
@@ -173,12 +174,9 @@ class Matcher:
           on the words and the semantic signal together (`fuse`), when it is installed.
         - A refusal names its `refusals:` kind when the closest refusal example is one of that
           kind's examples (another site, a hacked account, an order problem)."""
-        also = tuple(also)
         talk = self.signals.talk(question)
         if talk is not None:
             return Answer(None, 1.0, (), lang, smalltalk=talk)
-        langs = self.languages(lang, also)
-        kind = self.signals.refusal_kind(question, langs, self.lexical.rewrite, self._notes)
         if kind is not None:
             return Answer(None, 1.0, (), lang, refusal=kind)
         ranking = self.rank(question, langs)

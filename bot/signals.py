@@ -191,9 +191,17 @@ class Signals:
     ) -> str | None:
         """The refusal kind one of whose signals the question names, as written or with the
         knowledge base's synonyms applied (`rewrite`); none of `exclude`."""
+        named = self.refusal_kinds(question, langs, rewrite)
+        return next((kind for kind in named if kind not in exclude), None)
+
+    def refusal_kinds(
+        self, question: str, langs: frozenset[str], rewrite: Callable[[str], str]
+    ) -> tuple[str, ...]:
+        """Every refusal kind the question names by a signal and none of its "!" words, in
+        the order they are tried (see `refusal_kind`)."""
         normalized = normalize(question)
         if not normalized:
-            return None
+            return ()
         order = tuple(sorted(langs, key=lambda code: code != BASE_LANG))
         index = self._indexes.get(order)
         if index is None:
@@ -204,11 +212,8 @@ class Signals:
         if rewritten != normalized:
             named |= phrases.named(rewritten.split())
         if not named:
-            return None
-        for kind in kinds:
-            if kind in named and "!" + kind not in named and kind not in exclude:
-                return kind
-        return None
+            return ()
+        return tuple(kind for kind in kinds if kind in named and "!" + kind not in named)
 
     def without(self, question: str, kind: str, langs: frozenset[str]) -> str:
         """`question` normalised, without the words of `kind`'s signal phrases (whole words,

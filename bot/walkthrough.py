@@ -304,15 +304,7 @@ class Words:
         self._fillers = _one_word(tables, ("yes", "done", "continue"))
         # "please", "now", "can you", "por favor": words around a walkthrough word that do
         # not change it ("next please", "please cancel", "can you repeat"), any language
-        polite = sorted(
-            {
-                normalize(w)
-                for lang in knowledge.languages
-                for w in knowledge.ui("words_polite", lang).split(",")
-            }
-            - {""},
-            key=lambda phrase: (-len(phrase), phrase),
-        )
+        polite = _listed(knowledge, "words_polite")
         self._polite = (
             re.compile("(?<!\\S)(?:" + "|".join(map(re.escape, polite)) + ")(?!\\S)")
             if polite
@@ -476,12 +468,7 @@ class Words:
         A word that is both Next and "no" ("n") is "no" where a question is asked (a check,
         the warning before the last step): there, moving on on a "no" would be the wrong
         guess, and staying costs one more word."""
-        if (
-            mode == CHECKLIST
-            and "?" not in text
-            and not is_question_like(text)
-            and self._nothing_left(normalize(text).split(), text)
-        ):
+        if mode == CHECKLIST and self._nothing_left(text):
             return "done"  # "pas besoin", "no pending orders": before "pas" is read as a no
         found = self.kinds(text, lang)
         if mode != STEPS and any("next" in kinds and "no" in kinds for kinds in found):
@@ -532,16 +519,8 @@ class Words:
         """A check's question answered with a yes or a no and a few words more ("yes I
         have", "yes saved", "no I haven't", "sí, ya está", "нет ещё"): Done or stop, as the
         bare word would be. Not a question ("yes but what about refunds?")."""
-        tokens = normalize(text).split()
-        if not 1 <= len(tokens) <= _CHECK_YES_WORDS or "?" in text or is_question_like(text):
-            return None  # "yes? what do you mean by disputes"
-        if any(is_question_like(part) for part in clauses(text, min_words=1)[1:]):
-            return None
-        if not _BUT.isdisjoint(tokens):
-            return None  # "yes, except one order"
-        if self._nothing_left(tokens, text):
-            return "done"  # "no pending orders", "wallet is empty", "не нужна", "rien à garder"
-        if len(tokens) == 1:
+        tokens = self._answer_tokens(text)
+        if tokens is None or len(tokens) < 2:
             return None
         if any(t.isdigit() or t in self._numbers for t in tokens):
             return None  # "check 1" names a check
@@ -564,34 +543,43 @@ class Words:
                 return "done"  # "ya está", "уже сделал"; not "já tentei de tudo, ..." at length
         return None
 
-    def _nothing_left(self, tokens: list[str], text: str) -> bool:
-        """Whether a check's short answer says there is nothing to sort out: a
-        `words_nothing` phrase ("nothing to save", "wallet is empty", "não preciso"), or a
-        `words_none_of` head right before a thing ("I have no pending orders", "нет денег
-        там"). Not with a "yet" ("nothing yet") or trouble ("nothing works"), and not when a
-        "not" follows the thing ("нет, денег не снимал": no, I didn't withdraw the money)."""
-        if not _YET.isdisjoint(tokens) or self._among(text, self._trouble_phrases):
+    def _answer_tokens(self, text: str) -> list[str] | None:
+        """A check's answer as words, or None when it is no answer: longer than
+        `_CHECK_YES_WORDS`, a question ("yes? what do you mean by disputes", or one in a later
+        clause) or a qualified one ("yes, except one order")."""
+        tokens = normalize(text).split()
+        if not 1 <= len(tokens) <= _CHECK_YES_WORDS or "?" in text or is_question_like(text):
+            return None
+        if any(is_question_like(part) for part in clauses(text, min_words=1)[1:]):
+            return None
+        return tokens if _BUT.isdisjoint(tokens) else None
+
+    def _nothing_left(self, text: str) -> bool:
+        """Whether a check's answer says there is nothing to sort out: a `words_nothing`
+        phrase ("nothing to save", "wallet is empty", "não preciso"), or a `words_none_of`
+        head right before a thing ("I have no pending orders", "нет денег там"). Not with a
+        "yet" ("nothing yet") or trouble ("nothing works"), not when the state is denied
+        ("wallet isn't empty"), and not when a "not" follows the thing ("нет, денег не
+        снимал": no, I didn't withdraw the money)."""
+        tokens = self._answer_tokens(text)
+        if tokens is None or not _YET.isdisjoint(tokens):
+            return False
+        if self._among(text, self._trouble_phrases):
             return False
         for phrase in self._nothing_phrases:
-            size = phrase.count(" ") + 1
-            for i in range(len(tokens) - size + 1):
-                if " ".join(tokens[i : i + size]) != phrase:
-                    continue
+            for i in _spans(tokens, phrase):
                 before = tokens[max(0, i - 2) : i]
                 denied = not _STATE_NOT.isdisjoint(before) or (
                     len(before) == 2 and before[0] in ("no", "nao") and before[1] in _COPULAS
                 )
-                if not denied:  # "wallet is empty", not "wallet isn't empty"
+                if not denied:
                     return True
         for head in self._none_of_heads:
-            size = head.count(" ") + 1
-            for i in range(len(tokens) - size):
-                if " ".join(tokens[i : i + size]) != head:
-                    continue
-                after = tokens[i + size :]
-                if after[0] in _NONE_OF_FILLERS and len(after) > 1:
+            for i in _spans(tokens, head):
+                after = tokens[i + head.count(" ") + 1 :]
+                if len(after) > 1 and after[0] in _NONE_OF_FILLERS:
                     after = after[1:]
-                if after[0] in self._things and _NOT.isdisjoint(after[1:]):
+                if after and after[0] in self._things and _NOT.isdisjoint(after[1:]):
                     return True
         return False
 
@@ -711,6 +699,13 @@ def _padded(tables: dict[str, dict[str, frozenset[str]]], kind: str) -> tuple[st
     """The phrases of `kind`, in every language, with a space each side, to be found on word
     boundaries in a normalised message padded the same way."""
     return tuple(f" {phrase} " for table in tables.values() for phrase in table[kind])
+
+
+def _spans(tokens: list[str], phrase: str) -> list[int]:
+    """Where the words of `phrase` (normalised) start in `tokens`, as whole words."""
+    words = phrase.split()
+    size = len(words)
+    return [i for i in range(len(tokens) - size + 1) if tokens[i : i + size] == words]
 
 
 def _listed(knowledge: Knowledge, key: str) -> tuple[str, ...]:
